@@ -1,0 +1,42 @@
+//! What every registry adapter shares: the adapter world's bindings (generated
+//! from `wit/`), the export macro, and small protocol helpers.
+
+pub mod bindings;
+mod response;
+
+pub use bindings::gatehouse::plugin::gate::{Decision, evaluate as gate};
+pub use bindings::gatehouse::plugin::types::{
+    Action, Dependency, Digest, Purpose, Verdict, VersionFacts,
+};
+pub use bindings::gatehouse::plugin::upstream::{self, FetchError, Fetched};
+pub use bindings::gatehouse::plugin::{audit, log, store};
+pub use bindings::{ArtifactPlan, ErrorFormat, Guest, Outcome, Request, Response};
+
+/// Exports an adapter: `$adapter` implements [`Guest`].
+#[macro_export]
+macro_rules! export_adapter {
+    ($adapter:ty) => {
+        $crate::bindings::__export_adapter!($adapter with_types_in $crate::bindings);
+    };
+}
+
+impl Request {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The reason a decision gives, as `rule: reason; rule: reason`.
+pub fn decision_message(decision: &Decision) -> String {
+    decision
+        .verdicts
+        .iter()
+        .filter(|v| v.action == decision.action)
+        .map(|v| format!("{}: {}", v.rule, v.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,116 @@
+//! `gatehouse-sdk`: write gatehouse policies in Rust.
+//!
+//! A policy implements [`Policy`] and exports itself with [`export_policy!`]:
+//!
+//! ```ignore
+//! use gatehouse_sdk::{Context, Policy, Verdict, VersionFacts};
+//!
+//! #[derive(serde::Deserialize, Default)]
+//! struct Settings { banned: Vec<String> }
+//!
+//! struct Banned;
+//! impl Policy for Banned {
+//!     type Settings = Settings;
+//!     fn check(settings: &Settings, _: &Context, facts: &VersionFacts) -> Verdict {
+//!         if settings.banned.contains(&facts.name) {
+//!             Verdict::block(format!("{} is banned here; pick another package", facts.name))
+//!         } else {
+//!             Verdict::allow()
+//!         }
+//!     }
+//! }
+//! gatehouse_sdk::export_policy!(Banned);
+//! ```
+//!
+//! The host capabilities (`osv`, `store`, `audit`, `log`) are in [`host`]; on a
+//! native target they are served by [`testing::MockHost`], so a policy's logic is
+//! unit-tested with plain `cargo test`.
+
+pub mod bindings;
+pub mod duration;
+pub mod host;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+mod verdict;
+
+pub use bindings::gatehouse::plugin::osv::{Advisory, Severity};
+pub use bindings::gatehouse::plugin::types::{
+    Action, Context, Dependency, Digest, Purpose, Verdict, VersionFacts,
+};
+pub use gatehouse_versions as version;
+pub use serde;
+pub use serde_json;
+
+/// A gatehouse rule.
+///
+/// Implement [`Policy::check`] for a per-version rule, or [`Policy::evaluate`]
+/// when the rule wants the whole batch at once (e.g. one OSV query for every
+/// version of a package).
+pub trait Policy {
+    /// The policy's block of the gate-policy file, deserialised. Missing keys
+    /// should default so that an empty block works.
+    type Settings: serde::de::DeserializeOwned + Default;
+
+    /// The verdict for one version. The default allows.
+    fn check(settings: &Self::Settings, context: &Context, facts: &VersionFacts) -> Verdict {
+        let _ = (settings, context, facts);
+        Verdict::allow()
+    }
+
+    /// The verdicts for a batch: one per input, in order.
+    fn evaluate(
+        settings: &Self::Settings,
+        context: &Context,
+        facts: &[VersionFacts],
+    ) -> Result<Vec<Verdict>, String> {
+        Ok(facts
+            .iter()
+            .map(|f| Self::check(settings, context, f))
+            .collect())
+    }
+}
+
+/// Parses the settings JSON (an empty document means defaults) and runs `P`.
+///
+/// This is what the exported `evaluate` calls, and what tests call natively.
+pub fn run<P: Policy>(
+    settings: &str,
+    context: &Context,
+    facts: &[VersionFacts],
+) -> Result<Vec<Verdict>, String> {
+    let settings: P::Settings = if settings.trim().is_empty() {
+        P::Settings::default()
+    } else {
+        serde_json::from_str(settings).map_err(|e| format!("invalid settings: {e}"))?
+    };
+    let verdicts = P::evaluate(&settings, context, facts)?;
+    if verdicts.len() != facts.len() {
+        return Err(format!(
+            "policy returned {} verdicts for {} versions",
+            verdicts.len(),
+            facts.len()
+        ));
+    }
+    Ok(verdicts)
+}
+
+/// Exports a [`Policy`] implementation as the component's `evaluate`.
+#[macro_export]
+macro_rules! export_policy {
+    ($policy:ty) => {
+        #[doc(hidden)]
+        pub struct __GatehousePolicyExport;
+
+        impl $crate::bindings::Guest for __GatehousePolicyExport {
+            fn evaluate(
+                settings: ::std::string::String,
+                context: $crate::Context,
+                facts: ::std::vec::Vec<$crate::VersionFacts>,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::Verdict>, ::std::string::String> {
+                $crate::run::<$policy>(&settings, &context, &facts)
+            }
+        }
+
+        $crate::bindings::__export_policy!(__GatehousePolicyExport with_types_in $crate::bindings);
+    };
+}
