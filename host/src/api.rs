@@ -1,0 +1,121 @@
+//! The HTTP API: `/api/v1/decide` (the gate, offline) and the admin views.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+
+use crate::bindings::{Purpose, VersionFacts};
+use crate::gate::action_name;
+use crate::runtime::Generation;
+use crate::capabilities::Capabilities;
+use crate::server::{App, Body, error, json};
+
+const MAX_DECIDE_BODY: usize = 8 << 20;
+
+/// A package version named by a client of the decide API or `gatehouse check`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Query {
+    pub ecosystem: String,
+    pub name: String,
+    pub version: String,
+}
+
+/// Minimal facts for a named version (no upstream metadata is consulted).
+pub fn facts_for(query: &Query) -> VersionFacts {
+    VersionFacts {
+        ecosystem: query.ecosystem.clone(),
+        name: query.name.clone(),
+        version: query.version.clone(),
+        published: None,
+        license: None,
+        install_scripts: Vec::new(),
+        deprecated: None,
+        yanked: None,
+        size: None,
+        digests: Vec::new(),
+        dependencies: Vec::new(),
+        raw: "{}".into(),
+    }
+}
+
+/// Runs the gate for `queries` and describes each decision as JSON.
+pub async fn decide(
+    generation: &Generation,
+    caps: &Arc<Capabilities>,
+    queries: &[Query],
+    requester: Option<&str>,
+) -> Vec<serde_json::Value> {
+    let facts: Vec<VersionFacts> = queries.iter().map(facts_for).collect();
+    let decisions = generation.gate(caps, Purpose::Check, &facts, requester).await;
+    queries
+        .iter()
+        .zip(decisions)
+        .map(|(query, decision)| {
+            json!({
+                "ecosystem": query.ecosystem,
+                "name": query.name,
+                "version": query.version,
+                "action": action_name(decision.action),
+                "verdicts": decision.verdicts.iter().map(|v| json!({
+                    "action": action_name(v.action),
+                    "rule": v.rule,
+                    "reason": v.reason,
+                    "advisories": v.advisories,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+pub async fn handle(app: &Arc<App>, request: Request<Incoming>, requester: Option<String>) -> Response<Body> {
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    match (method, path.as_str()) {
+        (Method::GET, "/api/v1/decide") => {
+            let query = request.uri().query().unwrap_or("");
+            let query: Query = match serde_urlencoded::from_str(query) {
+                Ok(query) => query,
+                Err(e) => {
+                    return error(StatusCode::BAD_REQUEST, &format!("decide needs ecosystem, name and version: {e}"));
+                }
+            };
+            let mut answers = decide(&app.runtime.current(), &app.runtime.caps, &[query], requester.as_deref()).await;
+            json(StatusCode::OK, &answers.pop().unwrap_or_default())
+        }
+        (Method::POST, "/api/v1/decide") => {
+            let body = match Limited::new(request.into_body(), MAX_DECIDE_BODY).collect().await {
+                Ok(body) => body.to_bytes(),
+                Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "body too large or unreadable"),
+            };
+            let queries: Vec<Query> = match serde_json::from_slice(&body) {
+                Ok(queries) => queries,
+                Err(e) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("expected a JSON list of {{ecosystem, name, version}}: {e}"),
+                    );
+                }
+            };
+            let answers = decide(&app.runtime.current(), &app.runtime.caps, &queries, requester.as_deref()).await;
+            json(StatusCode::OK, &serde_json::Value::Array(answers))
+        }
+        (Method::GET, "/api/v1/admin/components") => json(
+            StatusCode::OK,
+            &json!({
+                "generation": app.runtime.current().id,
+                "components": app.runtime.statuses(),
+            }),
+        ),
+        (Method::GET, "/api/v1/admin/osv") => match &app.mirror {
+            Some(mirror) => match mirror.status() {
+                Ok(status) => json(StatusCode::OK, &json!({ "ecosystems": status, "generation": mirror.generation() })),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            },
+            None => error(StatusCode::NOT_FOUND, "no OSV mirror is open"),
+        },
+        _ => error(StatusCode::NOT_FOUND, &format!("no API at {path}")),
+    }
+}

@@ -1,0 +1,32 @@
+//! Host-side bindings of the WIT worlds, generated in one place from `wit/`.
+
+/// The `policy` world: what a rule exports and may import.
+pub mod policy {
+    wasmtime::component::bindgen!({
+        world: "policy",
+        path: "../wit",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+/// The `adapter` world; its shared interfaces are the policy world's types.
+pub mod adapter {
+    wasmtime::component::bindgen!({
+        world: "adapter",
+        path: "../wit",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "gatehouse:plugin/types": super::policy::gatehouse::plugin::types,
+            "gatehouse:plugin/store": super::policy::gatehouse::plugin::store,
+            "gatehouse:plugin/audit": super::policy::gatehouse::plugin::audit,
+            "gatehouse:plugin/log": super::policy::gatehouse::plugin::log,
+        },
+    });
+}
+
+pub use policy::gatehouse::plugin::osv::{Advisory, Severity};
+pub use policy::gatehouse::plugin::types::{
+    Action, Context, Dependency, Digest, Purpose, Verdict, VersionFacts,
+};

@@ -1,0 +1,46 @@
+//! The `upstream` interface: an adapter's metadata fetches, through the cache.
+
+use crate::bindings::adapter::gatehouse::plugin::upstream::{FetchError, Fetched, Host};
+use crate::capabilities::CallScope;
+use crate::runtime::guest::GuestState;
+use crate::upstream;
+
+impl Host for GuestState {
+    async fn base(&mut self) -> wasmtime::Result<String> {
+        let CallScope::Adapter { upstream, .. } = &self.scope else {
+            return Err(wasmtime::Error::msg("upstream is only for adapters"));
+        };
+        Ok(upstream.base.as_str().trim_end_matches('/').to_owned())
+    }
+
+    async fn fetch(
+        &mut self,
+        url: String,
+        accept: Option<String>,
+    ) -> wasmtime::Result<Result<Fetched, FetchError>> {
+        let CallScope::Adapter { upstream, .. } = self.scope.clone() else {
+            return Err(wasmtime::Error::msg("upstream is only for adapters"));
+        };
+        let result = self
+            .host_call(upstream.fetch(&url, accept.as_deref()))
+            .await;
+        Ok(match result {
+            Ok(f) => Ok(Fetched {
+                status: f.status,
+                headers: f.headers,
+                body: f.body.to_vec(),
+                url: f.url,
+                stale: f.stale,
+            }),
+            Err(error) => {
+                tracing::debug!(component = &*self.component, %error, "upstream fetch failed");
+                Err(match error {
+                    upstream::FetchError::Forbidden(m) => FetchError::Forbidden(m),
+                    upstream::FetchError::Unreachable(m) => FetchError::Unreachable(m),
+                    upstream::FetchError::Timeout(m) => FetchError::Timeout(m),
+                    upstream::FetchError::TooLarge(m) => FetchError::TooLarge(m),
+                })
+            }
+        })
+    }
+}

@@ -1,0 +1,399 @@
+//! The command line: `serve`, `init`, `check`, `policy test`, `osv ...`,
+//! `audit verify`. Errors become a message and an exit code here, at the edge.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::{Query, decide};
+use crate::artifact::ArtifactStore;
+use crate::audit::AuditLog;
+use crate::capabilities::Capabilities;
+use crate::capabilities::store::KvStore;
+use crate::config::{Config, discover_upstream};
+use crate::init::{CONFIG_FILE, write_layout};
+use crate::runtime::engine::Engine;
+use crate::runtime::guest::Limits;
+use crate::runtime::{Layout, Runtime, watch};
+use crate::server::{AdapterRoute, App};
+use crate::upstream::{AdapterUpstream, Upstreams};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "A package firewall: registry proxy with WebAssembly adapters and policies")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy.
+    Serve(ServeArgs),
+    /// Write a working layout (config, gate-policy, default components) into DIR.
+    Init {
+        dir: PathBuf,
+        /// Overwrite files that exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Evaluate the policies for one version offline: exit 0 allowed, 1 blocked, 2 error.
+    Check {
+        ecosystem: String,
+        name: String,
+        version: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Policy authoring tools.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// The OSV mirror.
+    #[command(subcommand)]
+    Osv(OsvCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Run a policy component on JSON fixtures with the production engine.
+    Test {
+        component: PathBuf,
+        #[arg(long)]
+        fixtures: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum OsvCommand {
+    /// Import an OSV bundle (all.zip), a folder of records, or one record.
+    Import {
+        path: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Fetch what changed from the configured OSV feed.
+    Sync {
+        #[arg(long = "ecosystem")]
+        ecosystems: Vec<String>,
+        /// The feed's base URL (default: osv.url from the config).
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Records, last sync and cursor per ecosystem.
+    Status {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of an audit log; names the first bad line.
+    Verify { file: PathBuf },
+}
+
+/// Where the configuration comes from.
+#[derive(Args, Clone, Default)]
+struct ConfigArgs {
+    /// The config file (default: DATA_DIR/gatehouse.yaml, created when missing).
+    #[arg(long, env = "GATEHOUSE_CONFIG")]
+    config: Option<PathBuf>,
+    #[arg(long, env = "GATEHOUSE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    adapters: Option<PathBuf>,
+    #[arg(long)]
+    policies: Option<PathBuf>,
+    #[arg(long)]
+    gate_policy: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// An adapter's upstream, e.g. `--upstream npm=http://127.0.0.1:4873`.
+    #[arg(long = "upstream", value_parser = parse_upstream)]
+    upstreams: Vec<(String, url::Url)>,
+    /// The URL clients use to reach gatehouse.
+    #[arg(long)]
+    public_url: Option<url::Url>,
+}
+
+fn parse_upstream(text: &str) -> Result<(String, url::Url), String> {
+    let (name, url) = text.split_once('=').ok_or("expected NAME=URL")?;
+    let url = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+    Ok((name.to_owned(), url))
+}
+
+impl ConfigArgs {
+    /// Loads the config; with none, initialises the data dir's default layout.
+    fn load(&self) -> anyhow::Result<Config> {
+        let path = match &self.config {
+            Some(path) => path.clone(),
+            None => {
+                let data_dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from("gatehouse-data"));
+                let path = data_dir.join(CONFIG_FILE);
+                if !path.exists() {
+                    let written = write_layout(&data_dir, false)?;
+                    eprintln!(
+                        "gatehouse: no config given; initialised a default layout in {} ({} files)",
+                        data_dir.display(),
+                        written.len()
+                    );
+                }
+                path
+            }
+        };
+        let mut config = Config::load(&path)?;
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = Some(dir.clone());
+        }
+        if let Some(dir) = &self.adapters {
+            config.adapters_dir = Some(dir.clone());
+        }
+        if let Some(dir) = &self.policies {
+            config.policies_dir = Some(dir.clone());
+        }
+        if let Some(file) = &self.gate_policy {
+            config.gate_policy = Some(file.clone());
+        }
+        Ok(config)
+    }
+}
+
+/// The services every command that evaluates policies needs.
+struct Services {
+    runtime: Arc<Runtime>,
+    mirror: Arc<gatehouse_osv::Mirror>,
+}
+
+fn open_mirror(data_dir: &Path) -> anyhow::Result<Arc<gatehouse_osv::Mirror>> {
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join("osv.sqlite");
+    Ok(Arc::new(
+        gatehouse_osv::Mirror::open(&path).with_context(|| format!("opening {}", path.display()))?,
+    ))
+}
+
+impl Services {
+    async fn open(config: &Config) -> anyhow::Result<Self> {
+        let data_dir = config.data_dir();
+        let mirror = open_mirror(&data_dir)?;
+        let caps = Arc::new(Capabilities {
+            osv: mirror.clone(),
+            store: Arc::new(KvStore::default()),
+            audit: Arc::new(AuditLog::open(&data_dir.join("audit.log"))?),
+        });
+        let engine = Engine::new(&data_dir.join("cache").join("compiled"))?;
+        let layout = Layout {
+            adapters_dir: config.adapters_dir(),
+            policies_dir: config.policies_dir(),
+            gate_policy: config.gate_policy(),
+        };
+        let runtime = Runtime::new(engine, caps, layout)?;
+        runtime.reload().await;
+        Ok(Services { runtime, mirror })
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    match execute(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("gatehouse: {error:#}");
+            2
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await.map(|()| 0),
+        Command::Init { dir, force } => {
+            let written = write_layout(&dir, force)?;
+            println!("wrote {} files into {}", written.len(), dir.display());
+            for file in written {
+                println!("  {file}");
+            }
+            Ok(0)
+        }
+        Command::Check {
+            ecosystem,
+            name,
+            version,
+            json,
+            config,
+        } => {
+            let services = Services::open(&config.load()?).await?;
+            let query = Query { ecosystem, name, version };
+            let generation = services.runtime.current();
+            let answer = decide(&generation, &services.runtime.caps, &[query], Some("gatehouse check"))
+                .await
+                .pop()
+                .unwrap_or_default();
+            let action = answer["action"].as_str().unwrap_or("block").to_owned();
+            if json {
+                println!("{answer}");
+            } else {
+                println!("{action}: {} {}@{}", answer["ecosystem"].as_str().unwrap_or(""), answer["name"].as_str().unwrap_or(""), answer["version"].as_str().unwrap_or(""));
+                for verdict in answer["verdicts"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {} {}: {}",
+                        verdict["action"].as_str().unwrap_or(""),
+                        verdict["rule"].as_str().unwrap_or(""),
+                        verdict["reason"].as_str().unwrap_or("")
+                    );
+                }
+            }
+            Ok(if action == "block" { 1 } else { 0 })
+        }
+        Command::Policy(PolicyCommand::Test { component, fixtures }) => {
+            crate::policy_test::run(&component, &fixtures).await
+        }
+        Command::Osv(command) => osv(command).await,
+        Command::Audit(AuditCommand::Verify { file }) => match crate::audit::verify(&file) {
+            Ok(lines) => {
+                println!("{}: {lines} lines, chain intact", file.display());
+                Ok(0)
+            }
+            Err(error) => {
+                println!("{error}");
+                Ok(1)
+            }
+        },
+    }
+}
+
+async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
+    match command {
+        OsvCommand::Import { path, config } => {
+            let mirror = open_mirror(&config.load()?.data_dir())?;
+            let report = tokio::task::spawn_blocking(move || mirror.import_path(&path)).await??;
+            println!("imported {}, unchanged {}, skipped {}", report.imported, report.unchanged, report.skipped.len());
+            for skipped in &report.skipped {
+                println!("  skipped {skipped:?}");
+            }
+            Ok(0)
+        }
+        OsvCommand::Sync { ecosystems, url, config } => {
+            let config = config.load()?;
+            let base = url
+                .or(config.osv.url.clone())
+                .context("no OSV feed: set osv.url in the config or pass --url")?;
+            let ecosystems = if ecosystems.is_empty() { config.osv.ecosystems.clone() } else { ecosystems };
+            anyhow::ensure!(!ecosystems.is_empty(), "name the ecosystems to sync (--ecosystem PyPI ...)");
+            let mirror = open_mirror(&config.data_dir())?;
+            let report = gatehouse_osv::sync(&mirror, &reqwest::Client::new(), &base, &ecosystems).await?;
+            println!("{report:?}");
+            Ok(0)
+        }
+        OsvCommand::Status { config } => {
+            let mirror = open_mirror(&config.load()?.data_dir())?;
+            for status in mirror.status()? {
+                println!("{}", serde_json::to_string(&status)?);
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = args.config.load()?;
+    if let Some(listen) = args.listen {
+        config.listen = Some(listen);
+    }
+    if let Some(url) = args.public_url {
+        config.public_url = Some(url);
+    }
+    for (name, url) in args.upstreams {
+        config.upstreams.entry(name).or_default().url = Some(url);
+    }
+    let services = Services::open(&config).await?;
+    let data_dir = config.data_dir();
+    let shared = Upstreams::new(&data_dir.join("cache").join("metadata"), config.upstream_settings()?)?;
+    let mut routes = std::collections::BTreeMap::new();
+    for (name, upstream) in &config.upstreams {
+        let url = match &upstream.url {
+            Some(url) => url.clone(),
+            None => match discover_upstream(name) {
+                Some((url, source)) => {
+                    tracing::info!(adapter = %name, %url, "upstream taken from {source}");
+                    url
+                }
+                None => {
+                    tracing::warn!(adapter = %name, "no upstream configured or discoverable; /{name}/ will answer 502");
+                    continue;
+                }
+            },
+        };
+        let settings = upstream.settings.clone().unwrap_or_else(|| serde_json::json!({}));
+        routes.insert(
+            name.clone(),
+            AdapterRoute {
+                upstream: Arc::new(AdapterUpstream::new(name, url, &upstream.origins, shared.clone())),
+                settings: settings.to_string(),
+                limits: Limits {
+                    timeout: Duration::from_millis(upstream.timeout_ms.unwrap_or(10_000)),
+                    memory_bytes: upstream.memory_mb.unwrap_or(1024) << 20,
+                },
+            },
+        );
+    }
+    if let Some(url) = config.osv.url.clone() {
+        spawn_osv_sync(services.mirror.clone(), url, &config)?;
+    }
+    let app = Arc::new(App {
+        runtime: services.runtime.clone(),
+        routes,
+        artifacts: ArtifactStore::open(&data_dir.join("artifacts"))?,
+        public_url: config.public_url.clone(),
+        trust_forwarded: config.trust_forwarded,
+        mirror: Some(services.mirror.clone()),
+    });
+    let _watcher = watch::watch(services.runtime.clone())?;
+    let listener = tokio::net::TcpListener::bind(config.listen())
+        .await
+        .with_context(|| format!("listening on {}", config.listen()))?;
+    let address = listener.local_addr()?;
+    // Tests and scripts read this line to find the port.
+    println!("gatehouse listening on http://{address}");
+    tracing::info!(%address, "serving");
+    crate::server::serve(app, listener).await
+}
+
+fn spawn_osv_sync(mirror: Arc<gatehouse_osv::Mirror>, url: String, config: &Config) -> anyhow::Result<()> {
+    let interval = crate::config::parse_duration("osv.interval", config.osv.interval.as_deref().unwrap_or("1h"))?;
+    let ecosystems = config.osv.ecosystems.clone();
+    let client = reqwest::Client::new();
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_secs(30);
+        loop {
+            match gatehouse_osv::sync(&mirror, &client, &url, &ecosystems).await {
+                Ok(report) => {
+                    tracing::info!(?report, "OSV sync done");
+                    backoff = Duration::from_secs(30);
+                    tokio::time::sleep(interval).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, retry_in = ?backoff, "OSV sync failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(interval);
+                }
+            }
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! `gatehouse.yaml`: where things live, which upstream each adapter uses, and
+//! the limits. Every key can also be set by a `serve` flag; paths are relative
+//! to the config file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use url::Url;
+
+use crate::upstream::UpstreamSettings;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// One adapter's upstream and settings.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// The registry this adapter proxies (npm registry root, PyPI simple index ...).
+    pub url: Option<Url>,
+    /// More origins artifacts may come from besides those upstream metadata names.
+    #[serde(default)]
+    pub origins: Vec<Url>,
+    /// The adapter's own settings, passed to it as JSON.
+    #[serde(default)]
+    pub settings: Option<Value>,
+    /// Guest CPU budget per request (host time excluded).
+    pub timeout_ms: Option<u64>,
+    pub memory_mb: Option<usize>,
+}
+
+/// The OSV mirror's feed.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OsvConfig {
+    /// Base of an OSV bucket layout (`{base}/{Ecosystem}/all.zip`); no sync when unset.
+    pub url: Option<String>,
+    /// How often `serve` syncs, e.g. `1h`.
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub ecosystems: Vec<String>,
+}
+
+/// Upstream cache behaviour.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Metadata younger than this is served without asking upstream (`5m`).
+    pub ttl: Option<String>,
+    /// How stale metadata may be when upstream is down (`7d`).
+    pub max_stale: Option<String>,
+    pub max_metadata_mb: Option<u64>,
+    pub max_artifact_mb: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub adapters_dir: Option<PathBuf>,
+    pub policies_dir: Option<PathBuf>,
+    pub gate_policy: Option<PathBuf>,
+    /// The URL clients use to reach gatehouse (for rewritten artifact URLs);
+    /// by default taken from each request's Host header.
+    pub public_url: Option<Url>,
+    /// Honour X-Forwarded-Proto/Host (only behind a trusted reverse proxy).
+    #[serde(default)]
+    pub trust_forwarded: bool,
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
+    #[serde(default)]
+    pub osv: OsvConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+impl Config {
+    /// Reads a config file and makes its paths absolute.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let mut config: Config = serde_yaml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for dir in [
+            &mut config.data_dir,
+            &mut config.adapters_dir,
+            &mut config.policies_dir,
+            &mut config.gate_policy,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        Ok(config)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from("gatehouse-data"))
+    }
+
+    pub fn adapters_dir(&self) -> PathBuf {
+        self.adapters_dir.clone().unwrap_or_else(|| self.data_dir().join("adapters"))
+    }
+
+    pub fn policies_dir(&self) -> PathBuf {
+        self.policies_dir.clone().unwrap_or_else(|| self.data_dir().join("policies"))
+    }
+
+    pub fn gate_policy(&self) -> PathBuf {
+        self.gate_policy.clone().unwrap_or_else(|| self.data_dir().join("gate-policy.yaml"))
+    }
+
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
+    }
+
+    pub fn upstream_settings(&self) -> anyhow::Result<UpstreamSettings> {
+        let mut settings = UpstreamSettings::default();
+        if let Some(ttl) = &self.cache.ttl {
+            settings.ttl = parse_duration("cache.ttl", ttl)?;
+        }
+        if let Some(stale) = &self.cache.max_stale {
+            settings.max_stale = parse_duration("cache.max_stale", stale)?;
+        }
+        if let Some(mb) = self.cache.max_metadata_mb {
+            settings.max_metadata_bytes = mb << 20;
+        }
+        if let Some(mb) = self.cache.max_artifact_mb {
+            settings.max_artifact_bytes = mb << 20;
+        }
+        Ok(settings)
+    }
+}
+
+pub fn parse_duration(key: &str, text: &str) -> anyhow::Result<Duration> {
+    humantime::parse_duration(text.trim()).map_err(|e| anyhow::anyhow!("{key}: {text:?} is not a duration: {e}"))
+}
+
+/// Finds an upstream for `adapter` from the user's own client configuration,
+/// so that `gatehouse serve` works with no config at all.
+pub fn discover_upstream(adapter: &str) -> Option<(Url, &'static str)> {
+    let run = |program: &str, args: &[&str]| -> Option<String> {
+        let output = std::process::Command::new(program).args(args).output().ok()?;
+        let text = String::from_utf8(output.stdout).ok()?;
+        output.status.success().then(|| text.trim().to_owned())
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (found, source) = match adapter {
+        "npm" => (
+            env("npm_config_registry").or_else(|| run("npm", &["config", "get", "registry"])),
+            "npm's registry setting",
+        ),
+        "pypi" => (
+            env("PIP_INDEX_URL")
+                .or_else(|| run("python3", &["-m", "pip", "config", "get", "global.index-url"]))
+                .or_else(|| {
+                    run(
+                        "python3",
+                        &["-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"],
+                    )
+                }),
+            "pip's index-url",
+        ),
+        "go" => (
+            env("GOPROXY")
+                .or_else(|| run("go", &["env", "GOPROXY"]))
+                .and_then(|list| {
+                    list.split([',', '|'])
+                        .find(|entry| entry.starts_with("http"))
+                        .map(str::to_owned)
+                }),
+            "go's GOPROXY",
+        ),
+        _ => (None, ""),
+    };
+    let url = Url::parse(found?.trim_end_matches('/')).ok()?;
+    Some((url, source))
+}

@@ -1,0 +1,23 @@
+//! gatehouse: a package firewall. A pull-through proxy for package registries
+//! whose ecosystem adapters and policy rules are WebAssembly components.
+//!
+//! One way through the code: [`server`] receives a request → the adapter
+//! component ([`runtime`]) turns it into a response or an artifact plan, using
+//! [`upstream`] (fetch + cache) and [`gate`] (the policy batch) through the
+//! [`capabilities`] → [`artifact`] fetches, verifies and serves bytes natively.
+
+pub mod artifact;
+pub mod audit;
+pub mod bindings;
+pub mod capabilities;
+pub mod gate;
+pub mod gate_policy;
+pub mod runtime;
+pub mod single_flight;
+pub mod upstream;
+pub mod api;
+pub mod config;
+pub mod server;
+pub mod init;
+pub mod cli;
+pub mod policy_test;

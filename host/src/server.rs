@@ -1,0 +1,335 @@
+//! The HTTP front: routes `/healthz`, the API, and `/{adapter}/...` to the
+//! adapter component, then turns its outcome into a response: a response it
+//! built, or an artifact plan the host executes natively.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use url::Url;
+
+use crate::api;
+use crate::artifact::{ArtifactStore, Expected};
+use crate::bindings::Purpose;
+use crate::bindings::adapter::{ArtifactPlan, ErrorFormat, Outcome};
+use crate::gate::GuestFailure;
+use crate::runtime::Runtime;
+use crate::runtime::guest::{Limits, new_store};
+use crate::capabilities::CallScope;
+use crate::upstream::AdapterUpstream;
+use crate::audit::AuditRecord;
+use crate::bindings::Action;
+
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// The largest request body accepted (npm audit posts are the biggest).
+const MAX_REQUEST_BODY: usize = 16 << 20;
+
+/// One adapter's wiring: its upstream, settings and limits.
+pub struct AdapterRoute {
+    pub upstream: Arc<AdapterUpstream>,
+    pub settings: String,
+    pub limits: Limits,
+}
+
+/// Everything the server needs.
+pub struct App {
+    pub runtime: Arc<Runtime>,
+    pub routes: BTreeMap<String, AdapterRoute>,
+    pub artifacts: ArtifactStore,
+    pub public_url: Option<Url>,
+    pub trust_forwarded: bool,
+    pub mirror: Option<Arc<gatehouse_osv::Mirror>>,
+}
+
+/// Serves `app` on `listener` until the process ends.
+pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(handle(&app, request, remote).await) }
+            });
+            if let Err(error) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%error, %remote, "connection ended with an error");
+            }
+        });
+    }
+}
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+/// A JSON response.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(full(value.to_string()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, "application/json".parse().expect("static header"));
+    response
+}
+
+/// An error in the shape most clients print: `{"error": message}`, with the
+/// message in the status line too (pip and Maven show only that).
+pub fn error(status: StatusCode, message: &str) -> Response<Body> {
+    let mut response = json(status, &serde_json::json!({ "error": message }));
+    set_reason(&mut response, status, message);
+    response
+}
+
+fn set_reason(response: &mut Response<Body>, status: StatusCode, message: &str) {
+    let canonical = status.canonical_reason().unwrap_or("Error");
+    let phrase: String = format!("{canonical} ({message})")
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' })
+        .take(480)
+        .collect();
+    if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
+        response.extensions_mut().insert(reason);
+    }
+}
+
+async fn handle(app: &Arc<App>, request: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+    let path = request.uri().path().to_owned();
+    let requester = Some(remote.ip().to_string());
+    match path.as_str() {
+        "/healthz" => {
+            if app.runtime.is_ready() {
+                json(StatusCode::OK, &serde_json::json!({"status": "ok", "generation": app.runtime.current().id}))
+            } else {
+                error(StatusCode::SERVICE_UNAVAILABLE, "components are still loading")
+            }
+        }
+        p if p.starts_with("/api/v1/") => api::handle(app, request, requester).await,
+        _ => {
+            let trimmed = path.trim_start_matches('/');
+            let (prefix, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+            let rest = format!("/{rest}");
+            adapter_request(app, prefix, &rest, request, requester).await
+        }
+    }
+}
+
+/// Where clients reach adapter `prefix`, without a trailing slash.
+fn public_base(app: &App, request: &Request<Incoming>, prefix: &str) -> String {
+    if let Some(url) = &app.public_url {
+        return format!("{}/{prefix}", url.as_str().trim_end_matches('/'));
+    }
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or(v).trim().to_owned())
+    };
+    let (scheme, host) = if app.trust_forwarded {
+        (
+            header("x-forwarded-proto").unwrap_or_else(|| "http".into()),
+            header("x-forwarded-host").or_else(|| header(HOST.as_str())),
+        )
+    } else {
+        ("http".into(), header(HOST.as_str()))
+    };
+    let host = host
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .unwrap_or_else(|| "localhost".into());
+    format!("{scheme}://{host}/{prefix}")
+}
+
+async fn adapter_request(
+    app: &Arc<App>,
+    prefix: &str,
+    path: &str,
+    request: Request<Incoming>,
+    requester: Option<String>,
+) -> Response<Body> {
+    let generation = app.runtime.current();
+    let Some(adapter) = generation.adapters.get(prefix).cloned() else {
+        return error(StatusCode::NOT_FOUND, &format!("no adapter serves /{prefix}/"));
+    };
+    let Some(route) = app.routes.get(prefix) else {
+        return error(
+            StatusCode::BAD_GATEWAY,
+            &format!("no upstream is configured for the {prefix} adapter; set upstreams.{prefix}.url in gatehouse.yaml or pass --upstream {prefix}=URL"),
+        );
+    };
+    let head = request.method() == Method::HEAD;
+    let public_base = public_base(app, &request, prefix);
+    let method = request.method().as_str().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large or unreadable"),
+    };
+    let wit_request = crate::bindings::adapter::Request {
+        method,
+        path: path.to_owned(),
+        query,
+        headers,
+        body,
+        public_base,
+    };
+    let caps = app.runtime.caps.clone();
+    let mut store = new_store(
+        &generation.engine,
+        caps.clone(),
+        CallScope::Adapter {
+            upstream: route.upstream.clone(),
+            generation: generation.clone(),
+        },
+        adapter.name.clone(),
+        requester.clone(),
+        route.limits,
+    );
+    let outcome = async {
+        let instance = adapter.pre.instantiate_async(&mut store).await?;
+        instance.call_handle(&mut store, &route.settings, &wit_request).await
+    }
+    .await;
+    drop(store);
+    match outcome {
+        Ok(Outcome::Respond(built)) => {
+            let mut response = Response::new(if head { full(Bytes::new()) } else { full(built.body) });
+            *response.status_mut() = StatusCode::from_u16(built.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            for (name, value) in built.headers {
+                if let (Ok(name), Ok(value)) = (
+                    hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                    hyper::header::HeaderValue::from_str(&value),
+                ) {
+                    response.headers_mut().append(name, value);
+                }
+            }
+            response
+        }
+        Ok(Outcome::Artifact(plan)) => serve_artifact(app, route, &generation, plan, requester, head).await,
+        Err(failure) => {
+            let failure = GuestFailure::classify(&failure);
+            tracing::error!(adapter = prefix, %failure, "adapter failed");
+            error(
+                StatusCode::BAD_GATEWAY,
+                &format!("the {prefix} adapter failed ({failure}); nothing was served"),
+            )
+        }
+    }
+}
+
+/// The last-stop gate, then fetch-verify-cache, then the bytes.
+async fn serve_artifact(
+    app: &Arc<App>,
+    route: &AdapterRoute,
+    generation: &Arc<crate::runtime::Generation>,
+    plan: ArtifactPlan,
+    requester: Option<String>,
+    head: bool,
+) -> Response<Body> {
+    let caps = &app.runtime.caps;
+    let facts = &plan.facts;
+    let decision = generation
+        .gate(caps, Purpose::Artifact, std::slice::from_ref(facts), requester.as_deref())
+        .await
+        .pop();
+    if let Some(decision) = decision.filter(|d| d.action == Action::Block) {
+        let message = decision
+            .verdicts
+            .iter()
+            .filter(|v| v.action == Action::Block)
+            .map(|v| format!("{}: {}", v.rule, v.reason))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return blocked(plan.error_format, &message);
+    }
+    let audit = |event: &str, reason: String| {
+        caps.audit.append(&AuditRecord {
+            event: event.into(),
+            requester: requester.clone(),
+            ecosystem: facts.ecosystem.clone(),
+            package: facts.name.clone(),
+            version: facts.version.clone(),
+            reason,
+            ..AuditRecord::default()
+        });
+    };
+    let ready = match Expected::from_declared(&plan.digests) {
+        Ok(expected) => app.artifacts.obtain(&route.upstream, &plan.url, &expected).await,
+        Err(e) => Err(e),
+    };
+    let ready = match ready {
+        Ok(ready) => ready,
+        Err(failure) => {
+            audit("artifact-refused", failure.to_string());
+            tracing::warn!(package = %facts.name, version = %facts.version, %failure, "artifact refused");
+            return error(
+                StatusCode::BAD_GATEWAY,
+                &format!("{}@{}: {failure}", facts.name, facts.version),
+            );
+        }
+    };
+    audit("serve", plan.url.clone());
+    let len = ready.len;
+    let body = if head {
+        full(Bytes::new())
+    } else {
+        let stream = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(ready.file), 256 << 10);
+        BodyExt::boxed(StreamBody::new(futures_map(stream)))
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    if let Ok(value) = plan.content_type.parse() {
+        headers.insert(CONTENT_TYPE, value);
+    }
+    headers.insert(CONTENT_LENGTH, len.into());
+    response
+}
+
+fn futures_map(
+    stream: tokio_util::io::ReaderStream<tokio::fs::File>,
+) -> impl futures_core::Stream<Item = Result<Frame<Bytes>, std::io::Error>> {
+    use tokio_stream::StreamExt as _;
+    stream.map(|chunk| chunk.map(Frame::data))
+}
+
+/// A block in the client's own format, with the reason in the status line.
+pub fn blocked(format: ErrorFormat, message: &str) -> Response<Body> {
+    let status = StatusCode::FORBIDDEN;
+    let mut response = match format {
+        ErrorFormat::Json => json(status, &serde_json::json!({ "error": message })),
+        ErrorFormat::Text => {
+            let mut response = Response::new(full(format!("{message}\n")));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                "text/plain; charset=utf-8".parse().expect("static header"),
+            );
+            response
+        }
+    };
+    set_reason(&mut response, status, message);
+    response
+}
