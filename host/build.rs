@@ -12,11 +12,13 @@ use std::process::Command;
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let root = manifest.parent().expect("host/ is inside the workspace").to_owned();
-    for dir in ["adapters", "policies", "sdk", "wit"] {
+    for dir in ["adapters", "policies", "sdk", "wit", "tests/policies"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let adapters = component_crates(&root.join("adapters"));
     let policies = component_crates(&root.join("policies"));
+    // Built with the defaults (one cargo run) but not embedded: the tests load them.
+    let test_policies = component_crates(&root.join("tests").join("policies"));
     let target_dir = root.join("target").join("components");
 
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -24,7 +26,7 @@ fn main() {
         .current_dir(&root)
         .args(["build", "--target", "wasm32-wasip2", "--profile", "component", "--target-dir"])
         .arg(&target_dir);
-    for (krate, _) in adapters.iter().chain(&policies) {
+    for (krate, _) in adapters.iter().chain(&policies).chain(&test_policies) {
         cargo.args(["-p", krate]);
     }
     // The outer build's flags are for the host, not for wasm.
@@ -38,6 +40,7 @@ fn main() {
     );
 
     let out = target_dir.join("wasm32-wasip2").join("component");
+    println!("cargo:rustc-env=GATEHOUSE_COMPONENTS_DIR={}", out.display());
     let list = |crates: &[(String, String)]| {
         crates
             .iter()

@@ -15,7 +15,7 @@ pub use bindings::{ArtifactPlan, ErrorFormat, Guest, Outcome, Request, Response}
 /// Exports an adapter: `$adapter` implements [`Guest`].
 #[macro_export]
 macro_rules! export_adapter {
-    ($adapter:ty) => {
+    ($adapter:ident) => {
         $crate::bindings::__export_adapter!($adapter with_types_in $crate::bindings);
     };
 }

@@ -93,7 +93,7 @@ impl Policy for DenyList {
 
 gatehouse_sdk::export_policy!(DenyList);
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use gatehouse_sdk::Action;

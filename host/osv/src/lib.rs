@@ -1,0 +1,350 @@
+//! gatehouse's OSV mirror: advisories from OSV bundles kept in SQLite, answering
+//! "which advisories affect `name@version`" for policies, fast and from many
+//! threads.
+//!
+//! - [`Mirror::import_path`] / [`Mirror::import_records`] load an `all.zip`, a
+//!   folder of `{ID}.json` or single records; imports are idempotent and each
+//!   batch is one transaction.
+//! - [`sync`] keeps a mirror current from an OSV bucket layout
+//!   (`{base}/{Ecosystem}/all.zip`, `modified_id.csv`, `{ID}.json`).
+//! - [`Mirror::affecting`] matches versions against `versions[]` and
+//!   SEMVER/ECOSYSTEM ranges with each ecosystem's own order: SemVer (npm,
+//!   crates.io, Go), PEP 440 (PyPI) and Maven's.
+//!
+//! Modules: [`store`] (SQLite), [`import`] (zip/folder/file readers, batching),
+//! [`record`] (one OSV record to stored rows), [`matching`] (ranges to
+//! intervals, queries), [`version`] (orderings), [`severity`] (CVSS), [`sync`].
+
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod import;
+pub mod matching;
+pub mod record;
+pub mod severity;
+pub mod store;
+pub mod sync;
+pub mod version;
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use lru::LruCache;
+use serde::{Deserialize, Serialize};
+
+pub use error::OsvError;
+/// The HTTP client crate [`sync`] takes, so that callers build a matching client.
+pub use reqwest;
+pub use sync::{EcosystemSync, SyncReport, sync};
+
+use matching::{Matcher, QueryVersion};
+use store::Store;
+
+/// How many packages' parsed advisories stay in memory (found or not).
+const CACHE_PACKAGES: usize = 16_384;
+
+/// Severity label, from a CVSS base score or the database's own label.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Unknown,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// One advisory as a policy sees it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Advisory {
+    pub id: String,
+    /// CVE, GHSA… ids of the same vulnerability.
+    pub aliases: Vec<String>,
+    /// `summary`, else the first line of `details`.
+    pub summary: String,
+    /// A malicious-package report (`MAL-` id).
+    pub malicious: bool,
+    /// The highest CVSS base score computed from the record's v3/v4 vectors
+    /// (v2 only when it has no newer one).
+    pub score: Option<f32>,
+    pub severity: Severity,
+    /// The `fixed` events of this package's ranges, as the record spells them.
+    pub fixed: Vec<String>,
+    /// When the record last changed, unix seconds.
+    pub modified: i64,
+}
+
+/// A file (or zip entry, `archive.zip:ID.json`) that was not imported, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub file: String,
+    pub reason: String,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Records written: new, or newer than the stored copy.
+    pub imported: usize,
+    /// Records already stored as they are (or stored in a newer version).
+    pub unchanged: usize,
+    pub skipped: Vec<Skipped>,
+}
+
+impl ImportReport {
+    /// Adds another report's counts to this one.
+    pub fn merge(&mut self, other: ImportReport) {
+        self.imported += other.imported;
+        self.unchanged += other.unchanged;
+        self.skipped.extend(other.skipped);
+    }
+}
+
+/// The mirror's state for one ecosystem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EcosystemStatus {
+    pub ecosystem: String,
+    /// Records that name a package of this ecosystem (withdrawn ones included).
+    pub records: usize,
+    /// When a sync of this ecosystem last finished, unix seconds.
+    pub last_sync: Option<i64>,
+    /// The newest `modified_id.csv` timestamp synced (RFC 3339, as the bucket spells it).
+    pub cursor: Option<String>,
+}
+
+/// Normalises a package name the way the mirror keys it.
+///
+/// - `PyPI`: PEP 503, `re.sub(r"[-_.]+", "-", name).lower()`.
+/// - `crates.io`: lower case, `_` → `-`. crates.io refuses a new crate whose
+///   name differs from an existing one only by case or `-`/`_`, so the folded
+///   name is still unique, and lookups work whatever spelling the client sent
+///   (Cargo's index paths are lower case; OSV records use the published name).
+/// - Everything else as is: npm, Go module paths and Maven `group:artifact`
+///   are case-sensitive.
+pub fn normalize_name(ecosystem: &str, name: &str) -> String {
+    match ecosystem {
+        "PyPI" => {
+            let mut out = String::with_capacity(name.len());
+            let mut in_run = false;
+            for c in name.chars() {
+                if matches!(c, '-' | '_' | '.') {
+                    if !in_run {
+                        out.push('-');
+                    }
+                    in_run = true;
+                } else {
+                    out.extend(c.to_lowercase());
+                    in_run = false;
+                }
+            }
+            out
+        }
+        "crates.io" => name
+            .chars()
+            .map(|c| {
+                if c == '_' {
+                    '-'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect(),
+        _ => name.to_owned(),
+    }
+}
+
+/// The OSV mirror. Cheap to clone (a handle); `Send + Sync`.
+#[derive(Clone)]
+pub struct Mirror {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    generation: AtomicU64,
+    cache: Mutex<Cache>,
+}
+
+struct Cache {
+    generation: u64,
+    packages: LruCache<String, Arc<Package>>,
+}
+
+/// One package's advisories, parsed for matching.
+struct Package {
+    entries: Vec<(Advisory, Matcher)>,
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirror")
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mirror {
+    /// Opens (creating when missing) a mirror database at `path`, in WAL mode.
+    pub fn open(path: &Path) -> Result<Mirror, OsvError> {
+        Mirror::with_store(Store::open(path)?)
+    }
+
+    /// A mirror that lives in memory only (tests, one-shot tools).
+    pub fn open_in_memory() -> Result<Mirror, OsvError> {
+        Mirror::with_store(Store::open_in_memory()?)
+    }
+
+    fn with_store(store: Store) -> Result<Mirror, OsvError> {
+        let generation = store.generation()?;
+        let capacity = NonZeroUsize::new(CACHE_PACKAGES).unwrap_or(NonZeroUsize::MIN);
+        Ok(Mirror {
+            inner: Arc::new(Inner {
+                store,
+                generation: AtomicU64::new(generation),
+                cache: Mutex::new(Cache {
+                    generation,
+                    packages: LruCache::new(capacity),
+                }),
+            }),
+        })
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Increases whenever an import or sync changes any record.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(AtomicOrdering::Acquire)
+    }
+
+    /// Called after a committed batch that changed records.
+    pub(crate) fn advance(&self, generation: u64) {
+        self.inner
+            .generation
+            .fetch_max(generation, AtomicOrdering::AcqRel);
+        let mut cache = self.cache();
+        cache.generation = self.generation();
+        cache.packages.clear();
+    }
+
+    fn cache(&self) -> MutexGuard<'_, Cache> {
+        self.inner.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The advisories affecting each of `versions` of one package: one inner
+    /// `Vec` per input version, in input order. `name` is normalised here.
+    /// A version that does not parse in the ecosystem's order is matched
+    /// against `versions[]` lists only (with a warning).
+    pub fn affecting(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        versions: &[&str],
+    ) -> Result<Vec<Vec<Advisory>>, OsvError> {
+        let name = normalize_name(ecosystem, name.trim());
+        let package = self.package(ecosystem, &name)?;
+        let mut out = Vec::with_capacity(versions.len());
+        for text in versions {
+            let mut query = QueryVersion::new(text.trim());
+            let mut unparsable = false;
+            let hits: Vec<Advisory> = package
+                .entries
+                .iter()
+                .filter(|(_, m)| m.affects(&mut query, &mut unparsable))
+                .map(|(a, _)| a.clone())
+                .collect();
+            if unparsable {
+                tracing::warn!(
+                    ecosystem,
+                    package = %name,
+                    version = %text,
+                    "version does not parse in the ecosystem's order; matched against versions[] only"
+                );
+            }
+            out.push(hits);
+        }
+        Ok(out)
+    }
+
+    fn package(&self, ecosystem: &str, name: &str) -> Result<Arc<Package>, OsvError> {
+        let key = format!("{ecosystem}\u{0}{name}");
+        if let Some(p) = self.cache().packages.get(&key) {
+            return Ok(Arc::clone(p));
+        }
+        let generation = self.generation();
+        let rows = self.store().package_rows(ecosystem, name)?;
+        let entries = rows
+            .into_iter()
+            .map(|row| {
+                let matcher = Matcher::new(&row.id, ecosystem, &row.entry);
+                let advisory = Advisory {
+                    malicious: row.id.starts_with("MAL-"),
+                    id: row.id,
+                    aliases: row.aliases,
+                    summary: row.summary,
+                    score: row.score,
+                    severity: row.entry.severity,
+                    fixed: row.entry.fixed,
+                    modified: row.modified,
+                };
+                (advisory, matcher)
+            })
+            .collect();
+        let package = Arc::new(Package { entries });
+        let mut cache = self.cache();
+        if cache.generation == generation {
+            cache.packages.put(key, Arc::clone(&package));
+        }
+        Ok(package)
+    }
+
+    /// Per ecosystem: records, last sync time and cursor.
+    pub fn status(&self) -> Result<Vec<EcosystemStatus>, OsvError> {
+        Ok(self
+            .store()
+            .status()?
+            .into_iter()
+            .map(|r| EcosystemStatus {
+                ecosystem: r.ecosystem,
+                records: r.records,
+                last_sync: r.last_sync,
+                cursor: r.cursor,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pep503_names() {
+        assert_eq!(normalize_name("PyPI", "Aiohttp_Session"), "aiohttp-session");
+        assert_eq!(normalize_name("PyPI", "a.-_b__c"), "a-b-c");
+        assert_eq!(normalize_name("PyPI", "Django"), "django");
+    }
+
+    #[test]
+    fn other_ecosystems() {
+        assert_eq!(normalize_name("crates.io", "Serde_JSON"), "serde-json");
+        assert_eq!(normalize_name("npm", "@Scope/Name"), "@Scope/Name");
+        assert_eq!(normalize_name("Go", "example.com/A/b"), "example.com/A/b");
+        assert_eq!(
+            normalize_name("Maven", "org.Apache:Commons_Text"),
+            "org.Apache:Commons_Text"
+        );
+    }
+
+    #[test]
+    fn mirror_is_send_sync_and_cheap_to_clone() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Mirror>();
+    }
+}

@@ -1,0 +1,9 @@
+//! Runs every case in `fixtures/` (the `gatehouse policy test` format).
+#![cfg(not(target_arch = "wasm32"))]
+
+#[test]
+fn fixtures() {
+    gatehouse_policy_fixtures::run_fixtures::<install_scripts::InstallScripts>(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures")),
+    );
+}

@@ -1,0 +1,6 @@
+//! gatehouse's integration tests, compiled as one binary: each module drives a
+//! real `gatehouse serve` (and, where it matters, real clients) against fake
+//! upstreams that the suite itself serves on 127.0.0.1.
+
+mod host;
+mod support;

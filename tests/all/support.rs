@@ -1,0 +1,141 @@
+//! Test support: start `gatehouse serve` in a temporary layout, find built
+//! components, and talk to the server.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where the build put the components (defaults and test policies).
+pub fn component(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("GATEHOUSE_COMPONENTS_DIR"));
+    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// A running `gatehouse serve` in its own temporary directory.
+pub struct Gatehouse {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// What goes into a test's layout.
+#[derive(Default)]
+pub struct Setup {
+    pub policies: Vec<&'static str>,
+    pub adapters: Vec<&'static str>,
+    pub gate_policy: String,
+    /// `name: url` upstream lines.
+    pub upstreams: Vec<(String, String)>,
+    /// Extra YAML appended to gatehouse.yaml.
+    pub extra_config: String,
+}
+
+impl Gatehouse {
+    pub fn start(setup: Setup) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for sub in ["adapters", "policies"] {
+            std::fs::create_dir_all(root.join(sub)).expect("mkdir");
+        }
+        for name in &setup.policies {
+            std::fs::copy(component(name), root.join("policies").join(format!("{name}.wasm"))).expect("copy policy");
+        }
+        for name in &setup.adapters {
+            std::fs::copy(component(name), root.join("adapters").join(format!("{name}.wasm"))).expect("copy adapter");
+        }
+        std::fs::write(root.join("gate-policy.yaml"), &setup.gate_policy).expect("gate policy");
+        let mut config = String::from(
+            "listen: 127.0.0.1:0\ndata_dir: .\nadapters_dir: adapters\npolicies_dir: policies\ngate_policy: gate-policy.yaml\nupstreams:\n",
+        );
+        for (name, url) in &setup.upstreams {
+            config.push_str(&format!("  {name}:\n    url: {url}\n"));
+        }
+        if setup.upstreams.is_empty() {
+            config.push_str("  {}\n");
+        }
+        config.push_str(&setup.extra_config);
+        std::fs::write(root.join("gatehouse.yaml"), config).expect("config");
+        Self::spawn(dir)
+    }
+
+    fn spawn(dir: tempfile::TempDir) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["serve", "--config"])
+            .arg(dir.path().join("gatehouse.yaml"))
+            .env("GATEHOUSE_LOG", std::env::var("GATEHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting gatehouse");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("reading the listen line");
+        let url = line
+            .trim()
+            .strip_prefix("gatehouse listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        Gatehouse { child, url, dir }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client")
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = Self::client()
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request");
+        response.json().await.expect("json")
+    }
+
+    /// The action `decide` returns for one version.
+    pub async fn decide(&self, ecosystem: &str, name: &str, version: &str) -> String {
+        let answer = self
+            .get_json(&format!("/api/v1/decide?ecosystem={ecosystem}&name={name}&version={version}"))
+            .await;
+        answer["action"].as_str().unwrap_or("?").to_owned()
+    }
+}
+
+impl Drop for Gatehouse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it holds or `limit` passes; returns the time it took.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    None
+}
+
+/// Writes `bytes` to `path` the way a deploy tool would: temp file, then rename.
+pub fn replace_file(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp-upload");
+    std::fs::write(&tmp, bytes).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
