@@ -11,7 +11,10 @@ use std::process::Command;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let root = manifest.parent().expect("host/ is inside the workspace").to_owned();
+    let root = manifest
+        .parent()
+        .expect("host/ is inside the workspace")
+        .to_owned();
     for dir in ["adapters", "policies", "sdk", "wit", "tests/policies"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
@@ -24,13 +27,26 @@ fn main() {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(&root)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "component", "--target-dir"])
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "component",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (krate, _) in adapters.iter().chain(&policies).chain(&test_policies) {
         cargo.args(["-p", krate]);
     }
     // The outer build's flags are for the host, not for wasm.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         cargo.env_remove(var);
     }
     let status = cargo.status().expect("running cargo for the components");
@@ -46,7 +62,10 @@ fn main() {
             .iter()
             .map(|(krate, stem)| {
                 let file = out.join(format!("{}.wasm", krate.replace('-', "_")));
-                format!("    ({stem:?}, include_bytes!({:?})),\n", file.display().to_string())
+                format!(
+                    "    ({stem:?}, include_bytes!({:?})),\n",
+                    file.display().to_string()
+                )
             })
             .collect::<String>()
     };
@@ -55,7 +74,8 @@ fn main() {
         list(&adapters),
         list(&policies)
     );
-    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("components.rs");
+    let dest =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("components.rs");
     std::fs::write(dest, code).expect("writing components.rs");
 }
 
@@ -80,7 +100,10 @@ fn component_crates(dir: &Path) -> Vec<(String, String)> {
             .and_then(|p| p.get("name"))
             .and_then(|n| n.as_str());
         if let (true, Some(name)) = (is_component, name) {
-            found.push((name.to_owned(), entry.file_name().to_string_lossy().into_owned()));
+            found.push((
+                name.to_owned(),
+                entry.file_name().to_string_lossy().into_owned(),
+            ));
         }
     }
     found.sort();

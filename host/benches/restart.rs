@@ -24,12 +24,21 @@ fn main() -> anyhow::Result<()> {
     let engine = Engine::new(cache.path())?;
     for (name, bytes) in &components {
         let (_, info) = engine.load(bytes, &sha256_hex(bytes))?;
-        anyhow::ensure!(info.from_cache, "{name} was not served from the compile cache");
+        anyhow::ensure!(
+            info.from_cache,
+            "{name} was not served from the compile cache"
+        );
     }
     let warm = warm.elapsed();
 
     println!("components: {}", components.len());
-    println!("first start (compile all):  {:>8.1} ms", cold.as_secs_f64() * 1e3);
-    println!("restart (cached code):      {:>8.1} ms  (goal: < 1000 ms)", warm.as_secs_f64() * 1e3);
+    println!(
+        "first start (compile all):  {:>8.1} ms",
+        cold.as_secs_f64() * 1e3
+    );
+    println!(
+        "restart (cached code):      {:>8.1} ms  (goal: < 1000 ms)",
+        warm.as_secs_f64() * 1e3
+    );
     Ok(())
 }

@@ -8,9 +8,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
 use crate::bindings::{Purpose, VersionFacts};
+use crate::capabilities::Capabilities;
 use crate::gate::action_name;
 use crate::runtime::Generation;
-use crate::capabilities::Capabilities;
 use crate::server::{App, Body, error, json};
 
 const MAX_DECIDE_BODY: usize = 8 << 20;
@@ -49,7 +49,9 @@ pub async fn decide(
     requester: Option<&str>,
 ) -> Vec<serde_json::Value> {
     let facts: Vec<VersionFacts> = queries.iter().map(facts_for).collect();
-    let decisions = generation.gate(caps, Purpose::Check, &facts, requester).await;
+    let decisions = generation
+        .gate(caps, Purpose::Check, &facts, requester)
+        .await;
     queries
         .iter()
         .zip(decisions)
@@ -70,7 +72,11 @@ pub async fn decide(
         .collect()
 }
 
-pub async fn handle(app: &Arc<App>, request: Request<Incoming>, requester: Option<String>) -> Response<Body> {
+pub async fn handle(
+    app: &Arc<App>,
+    request: Request<Incoming>,
+    requester: Option<String>,
+) -> Response<Body> {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
     match (method, path.as_str()) {
@@ -79,16 +85,33 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, requester: Optio
             let query: Query = match serde_urlencoded::from_str(query) {
                 Ok(query) => query,
                 Err(e) => {
-                    return error(StatusCode::BAD_REQUEST, &format!("decide needs ecosystem, name and version: {e}"));
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("decide needs ecosystem, name and version: {e}"),
+                    );
                 }
             };
-            let mut answers = decide(&app.runtime.current(), &app.runtime.caps, &[query], requester.as_deref()).await;
+            let mut answers = decide(
+                &app.runtime.current(),
+                &app.runtime.caps,
+                &[query],
+                requester.as_deref(),
+            )
+            .await;
             json(StatusCode::OK, &answers.pop().unwrap_or_default())
         }
         (Method::POST, "/api/v1/decide") => {
-            let body = match Limited::new(request.into_body(), MAX_DECIDE_BODY).collect().await {
+            let body = match Limited::new(request.into_body(), MAX_DECIDE_BODY)
+                .collect()
+                .await
+            {
                 Ok(body) => body.to_bytes(),
-                Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "body too large or unreadable"),
+                Err(_) => {
+                    return error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body too large or unreadable",
+                    );
+                }
             };
             let queries: Vec<Query> = match serde_json::from_slice(&body) {
                 Ok(queries) => queries,
@@ -99,7 +122,13 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, requester: Optio
                     );
                 }
             };
-            let answers = decide(&app.runtime.current(), &app.runtime.caps, &queries, requester.as_deref()).await;
+            let answers = decide(
+                &app.runtime.current(),
+                &app.runtime.caps,
+                &queries,
+                requester.as_deref(),
+            )
+            .await;
             json(StatusCode::OK, &serde_json::Value::Array(answers))
         }
         (Method::GET, "/api/v1/admin/components") => json(
@@ -111,7 +140,10 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, requester: Optio
         ),
         (Method::GET, "/api/v1/admin/osv") => match &app.mirror {
             Some(mirror) => match mirror.status() {
-                Ok(status) => json(StatusCode::OK, &json!({ "ecosystems": status, "generation": mirror.generation() })),
+                Ok(status) => json(
+                    StatusCode::OK,
+                    &json!({ "ecosystems": status, "generation": mirror.generation() }),
+                ),
                 Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
             },
             None => error(StatusCode::NOT_FOUND, "no OSV mirror is open"),

@@ -59,11 +59,15 @@ pub struct Expected(Vec<(Algorithm, String)>);
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ArtifactError {
-    #[error("upstream metadata declares no digest gatehouse can verify, so the artifact is refused")]
+    #[error(
+        "upstream metadata declares no digest gatehouse can verify, so the artifact is refused"
+    )]
     NoDigest,
     #[error("malformed {0} digest in upstream metadata")]
     BadDigest(&'static str),
-    #[error("{algorithm} mismatch: upstream sent {actual}, its metadata declares {expected}; refused and not cached")]
+    #[error(
+        "{algorithm} mismatch: upstream sent {actual}, its metadata declares {expected}; refused and not cached"
+    )]
     Mismatch {
         algorithm: &'static str,
         expected: String,
@@ -137,9 +141,18 @@ impl Hashers {
 
     fn check(self, expected: &Expected) -> Result<(), ArtifactError> {
         let actual = [
-            (Algorithm::Sha512, self.sha512.map(|h| hex::encode(h.finalize()))),
-            (Algorithm::Sha256, self.sha256.map(|h| hex::encode(h.finalize()))),
-            (Algorithm::Sha1, self.sha1.map(|h| hex::encode(h.finalize()))),
+            (
+                Algorithm::Sha512,
+                self.sha512.map(|h| hex::encode(h.finalize())),
+            ),
+            (
+                Algorithm::Sha256,
+                self.sha256.map(|h| hex::encode(h.finalize())),
+            ),
+            (
+                Algorithm::Sha1,
+                self.sha1.map(|h| hex::encode(h.finalize())),
+            ),
         ];
         for (algorithm, want) in &expected.0 {
             let got = actual
@@ -317,7 +330,6 @@ fn unique_name() -> String {
     )
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,7 +355,8 @@ mod tests {
         let sha1 = "a".repeat(40);
         let sha512 = "b".repeat(128);
         let expected =
-            Expected::from_declared(&[digest("sha1", &sha1), digest("SHA-512", &sha512)]).expect("valid");
+            Expected::from_declared(&[digest("sha1", &sha1), digest("SHA-512", &sha512)])
+                .expect("valid");
         assert_eq!(expected.key(), format!("sha512/bb/{sha512}"));
     }
 
@@ -352,14 +365,23 @@ mod tests {
         let body = b"hello";
         let sha256 = hex::encode(Sha256::digest(body));
         let sha1 = hex::encode(Sha1::digest(body));
-        let expected = Expected::from_declared(&[digest("sha256", &sha256), digest("sha1", &sha1)]).expect("valid");
+        let expected = Expected::from_declared(&[digest("sha256", &sha256), digest("sha1", &sha1)])
+            .expect("valid");
         let mut hashers = Hashers::for_expected(&expected);
         hashers.update(body);
         assert_eq!(hashers.check(&expected), Ok(()));
 
-        let wrong = Expected::from_declared(&[digest("sha256", &sha256), digest("sha1", &"0".repeat(40))]).expect("valid");
+        let wrong =
+            Expected::from_declared(&[digest("sha256", &sha256), digest("sha1", &"0".repeat(40))])
+                .expect("valid");
         let mut hashers = Hashers::for_expected(&wrong);
         hashers.update(body);
-        assert!(matches!(hashers.check(&wrong), Err(ArtifactError::Mismatch { algorithm: "sha1", .. })));
+        assert!(matches!(
+            hashers.check(&wrong),
+            Err(ArtifactError::Mismatch {
+                algorithm: "sha1",
+                ..
+            })
+        ));
     }
 }

@@ -122,7 +122,9 @@ impl AuditLog {
         let (line, hash) = seal(&body);
         match tail.file.write_all(line.as_bytes()) {
             Ok(()) => tail.prev = hash,
-            Err(error) => tracing::error!(%error, path = %self.path.display(), "audit write failed"),
+            Err(error) => {
+                tracing::error!(%error, path = %self.path.display(), "audit write failed")
+            }
         }
     }
 }

@@ -22,7 +22,11 @@ use crate::server::{AdapterRoute, App};
 use crate::upstream::{AdapterUpstream, Upstreams};
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "A package firewall: registry proxy with WebAssembly adapters and policies")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A package firewall: registry proxy with WebAssembly adapters and policies"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -143,7 +147,10 @@ impl ConfigArgs {
         let path = match &self.config {
             Some(path) => path.clone(),
             None => {
-                let data_dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from("gatehouse-data"));
+                let data_dir = self
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("gatehouse-data"));
                 let path = data_dir.join(CONFIG_FILE);
                 if !path.exists() {
                     let written = write_layout(&data_dir, false)?;
@@ -183,7 +190,8 @@ fn open_mirror(data_dir: &Path) -> anyhow::Result<Arc<gatehouse_osv::Mirror>> {
     std::fs::create_dir_all(data_dir)?;
     let path = data_dir.join("osv.sqlite");
     Ok(Arc::new(
-        gatehouse_osv::Mirror::open(&path).with_context(|| format!("opening {}", path.display()))?,
+        gatehouse_osv::Mirror::open(&path)
+            .with_context(|| format!("opening {}", path.display()))?,
     ))
 }
 
@@ -238,17 +246,31 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             config,
         } => {
             let services = Services::open(&config.load()?).await?;
-            let query = Query { ecosystem, name, version };
+            let query = Query {
+                ecosystem,
+                name,
+                version,
+            };
             let generation = services.runtime.current();
-            let answer = decide(&generation, &services.runtime.caps, &[query], Some("gatehouse check"))
-                .await
-                .pop()
-                .unwrap_or_default();
+            let answer = decide(
+                &generation,
+                &services.runtime.caps,
+                &[query],
+                Some("gatehouse check"),
+            )
+            .await
+            .pop()
+            .unwrap_or_default();
             let action = answer["action"].as_str().unwrap_or("block").to_owned();
             if json {
                 println!("{answer}");
             } else {
-                println!("{action}: {} {}@{}", answer["ecosystem"].as_str().unwrap_or(""), answer["name"].as_str().unwrap_or(""), answer["version"].as_str().unwrap_or(""));
+                println!(
+                    "{action}: {} {}@{}",
+                    answer["ecosystem"].as_str().unwrap_or(""),
+                    answer["name"].as_str().unwrap_or(""),
+                    answer["version"].as_str().unwrap_or("")
+                );
                 for verdict in answer["verdicts"].as_array().into_iter().flatten() {
                     println!(
                         "  {} {}: {}",
@@ -260,9 +282,10 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(if action == "block" { 1 } else { 0 })
         }
-        Command::Policy(PolicyCommand::Test { component, fixtures }) => {
-            crate::policy_test::run(&component, &fixtures).await
-        }
+        Command::Policy(PolicyCommand::Test {
+            component,
+            fixtures,
+        }) => crate::policy_test::run(&component, &fixtures).await,
         Command::Osv(command) => osv(command).await,
         Command::Audit(AuditCommand::Verify { file }) => match crate::audit::verify(&file) {
             Ok(lines) => {
@@ -282,21 +305,38 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
         OsvCommand::Import { path, config } => {
             let mirror = open_mirror(&config.load()?.data_dir())?;
             let report = tokio::task::spawn_blocking(move || mirror.import_path(&path)).await??;
-            println!("imported {}, unchanged {}, skipped {}", report.imported, report.unchanged, report.skipped.len());
+            println!(
+                "imported {}, unchanged {}, skipped {}",
+                report.imported,
+                report.unchanged,
+                report.skipped.len()
+            );
             for skipped in &report.skipped {
                 println!("  skipped {skipped:?}");
             }
             Ok(0)
         }
-        OsvCommand::Sync { ecosystems, url, config } => {
+        OsvCommand::Sync {
+            ecosystems,
+            url,
+            config,
+        } => {
             let config = config.load()?;
             let base = url
                 .or(config.osv.url.clone())
                 .context("no OSV feed: set osv.url in the config or pass --url")?;
-            let ecosystems = if ecosystems.is_empty() { config.osv.ecosystems.clone() } else { ecosystems };
-            anyhow::ensure!(!ecosystems.is_empty(), "name the ecosystems to sync (--ecosystem PyPI ...)");
+            let ecosystems = if ecosystems.is_empty() {
+                config.osv.ecosystems.clone()
+            } else {
+                ecosystems
+            };
+            anyhow::ensure!(
+                !ecosystems.is_empty(),
+                "name the ecosystems to sync (--ecosystem PyPI ...)"
+            );
             let mirror = open_mirror(&config.data_dir())?;
-            let report = gatehouse_osv::sync(&mirror, &reqwest::Client::new(), &base, &ecosystems).await?;
+            let report =
+                gatehouse_osv::sync(&mirror, &reqwest::Client::new(), &base, &ecosystems).await?;
             println!("{report:?}");
             Ok(0)
         }
@@ -323,7 +363,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let services = Services::open(&config).await?;
     let data_dir = config.data_dir();
-    let shared = Upstreams::new(&data_dir.join("cache").join("metadata"), config.upstream_settings()?)?;
+    let shared = Upstreams::new(
+        &data_dir.join("cache").join("metadata"),
+        config.upstream_settings()?,
+    )?;
     let mut routes = std::collections::BTreeMap::new();
     for (name, upstream) in &config.upstreams {
         let url = match &upstream.url {
@@ -339,11 +382,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 }
             },
         };
-        let settings = upstream.settings.clone().unwrap_or_else(|| serde_json::json!({}));
+        let settings = upstream
+            .settings
+            .clone()
+            .unwrap_or_else(|| serde_json::json!({}));
         routes.insert(
             name.clone(),
             AdapterRoute {
-                upstream: Arc::new(AdapterUpstream::new(name, url, &upstream.origins, shared.clone())),
+                upstream: Arc::new(AdapterUpstream::new(
+                    name,
+                    url,
+                    &upstream.origins,
+                    shared.clone(),
+                )),
                 settings: settings.to_string(),
                 limits: Limits {
                     timeout: Duration::from_millis(upstream.timeout_ms.unwrap_or(10_000)),
@@ -374,8 +425,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::server::serve(app, listener).await
 }
 
-fn spawn_osv_sync(mirror: Arc<gatehouse_osv::Mirror>, url: String, config: &Config) -> anyhow::Result<()> {
-    let interval = crate::config::parse_duration("osv.interval", config.osv.interval.as_deref().unwrap_or("1h"))?;
+fn spawn_osv_sync(
+    mirror: Arc<gatehouse_osv::Mirror>,
+    url: String,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let interval = crate::config::parse_duration(
+        "osv.interval",
+        config.osv.interval.as_deref().unwrap_or("1h"),
+    )?;
     let ecosystems = config.osv.ecosystems.clone();
     let client = reqwest::Client::new();
     tokio::spawn(async move {

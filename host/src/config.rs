@@ -82,8 +82,8 @@ impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        let mut config: Config = serde_yaml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut config: Config =
+            serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for dir in [
             &mut config.data_dir,
@@ -102,19 +102,27 @@ impl Config {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| PathBuf::from("gatehouse-data"))
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("gatehouse-data"))
     }
 
     pub fn adapters_dir(&self) -> PathBuf {
-        self.adapters_dir.clone().unwrap_or_else(|| self.data_dir().join("adapters"))
+        self.adapters_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("adapters"))
     }
 
     pub fn policies_dir(&self) -> PathBuf {
-        self.policies_dir.clone().unwrap_or_else(|| self.data_dir().join("policies"))
+        self.policies_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("policies"))
     }
 
     pub fn gate_policy(&self) -> PathBuf {
-        self.gate_policy.clone().unwrap_or_else(|| self.data_dir().join("gate-policy.yaml"))
+        self.gate_policy
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("gate-policy.yaml"))
     }
 
     pub fn listen(&self) -> SocketAddr {
@@ -141,14 +149,18 @@ impl Config {
 }
 
 pub fn parse_duration(key: &str, text: &str) -> anyhow::Result<Duration> {
-    humantime::parse_duration(text.trim()).map_err(|e| anyhow::anyhow!("{key}: {text:?} is not a duration: {e}"))
+    humantime::parse_duration(text.trim())
+        .map_err(|e| anyhow::anyhow!("{key}: {text:?} is not a duration: {e}"))
 }
 
 /// Finds an upstream for `adapter` from the user's own client configuration,
 /// so that `gatehouse serve` works with no config at all.
 pub fn discover_upstream(adapter: &str) -> Option<(Url, &'static str)> {
     let run = |program: &str, args: &[&str]| -> Option<String> {
-        let output = std::process::Command::new(program).args(args).output().ok()?;
+        let output = std::process::Command::new(program)
+            .args(args)
+            .output()
+            .ok()?;
         let text = String::from_utf8(output.stdout).ok()?;
         output.status.success().then(|| text.trim().to_owned())
     };
@@ -160,11 +172,19 @@ pub fn discover_upstream(adapter: &str) -> Option<(Url, &'static str)> {
         ),
         "pypi" => (
             env("PIP_INDEX_URL")
-                .or_else(|| run("python3", &["-m", "pip", "config", "get", "global.index-url"]))
                 .or_else(|| {
                     run(
                         "python3",
-                        &["-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"],
+                        &["-m", "pip", "config", "get", "global.index-url"],
+                    )
+                })
+                .or_else(|| {
+                    run(
+                        "python3",
+                        &[
+                            "-c",
+                            "from pip._internal.models.index import PyPI; print(PyPI.simple_url)",
+                        ],
                     )
                 }),
             "pip's index-url",

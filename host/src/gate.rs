@@ -192,9 +192,20 @@ impl Generation {
                 package: facts.name.clone(),
                 version: facts.version.clone(),
                 action: action_name(decision.action).into(),
-                rule: verdicts.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>().join(","),
-                reason: verdicts.iter().map(|v| v.reason.as_str()).collect::<Vec<_>>().join("; "),
-                advisories: verdicts.iter().flat_map(|v| v.advisories.iter().cloned()).collect(),
+                rule: verdicts
+                    .iter()
+                    .map(|v| v.rule.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                reason: verdicts
+                    .iter()
+                    .map(|v| v.reason.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                advisories: verdicts
+                    .iter()
+                    .flat_map(|v| v.advisories.iter().cloned())
+                    .collect(),
                 components: components.clone(),
                 osv_generation,
             });
@@ -268,7 +279,10 @@ fn failure_verdicts(
         ),
         OnError::Allow => (
             Action::Warn,
-            format!("the {} policy failed ({failure}); allowed because on_error is allow", policy.name),
+            format!(
+                "the {} policy failed ({failure}); allowed because on_error is allow",
+                policy.name
+            ),
         ),
     };
     facts

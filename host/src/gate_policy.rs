@@ -157,7 +157,10 @@ fn section_name(ecosystem: &str) -> String {
     }
 }
 
-fn controls_from(settings: &Map<String, Value>, mut controls: Controls) -> Result<Controls, String> {
+fn controls_from(
+    settings: &Map<String, Value>,
+    mut controls: Controls,
+) -> Result<Controls, String> {
     fn parse<T: serde::de::DeserializeOwned>(key: &str, value: &Value) -> Result<T, String> {
         serde_json::from_value(value.clone()).map_err(|e| format!("{key}: {e}"))
     }
@@ -222,7 +225,8 @@ policies:
 
     #[test]
     fn bad_host_keys_are_errors() {
-        let err = GatePolicy::parse("policies:\n  default:\n    x:\n      mode: loud\n").unwrap_err();
+        let err =
+            GatePolicy::parse("policies:\n  default:\n    x:\n      mode: loud\n").unwrap_err();
         assert!(err.contains("policies.default.x: mode"), "{err}");
         assert!(GatePolicy::parse("polices: {}").is_err());
         assert_eq!(GatePolicy::parse("").expect("empty"), GatePolicy::default());

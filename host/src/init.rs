@@ -77,7 +77,8 @@ pub fn write_layout(dir: &Path, force: bool) -> anyhow::Result<Vec<String>> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&path, bytes).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        std::fs::write(&path, bytes)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
         written.push(relative);
         Ok(())
     };
@@ -102,7 +103,12 @@ mod tests {
         let written = write_layout(dir.path(), false).expect("writes");
         assert!(written.contains(&"gatehouse.yaml".to_owned()));
         crate::config::Config::load(&dir.path().join(CONFIG_FILE)).expect("config parses");
-        crate::gate_policy::GatePolicy::load(&dir.path().join("gate-policy.yaml")).expect("gate policy parses");
-        assert!(write_layout(dir.path(), false).expect("idempotent").is_empty());
+        crate::gate_policy::GatePolicy::load(&dir.path().join("gate-policy.yaml"))
+            .expect("gate policy parses");
+        assert!(
+            write_layout(dir.path(), false)
+                .expect("idempotent")
+                .is_empty()
+        );
     }
 }

@@ -6,18 +6,18 @@
 //! [`upstream`] (fetch + cache) and [`gate`] (the policy batch) through the
 //! [`capabilities`] → [`artifact`] fetches, verifies and serves bytes natively.
 
+pub mod api;
 pub mod artifact;
 pub mod audit;
 pub mod bindings;
 pub mod capabilities;
+pub mod cli;
+pub mod config;
 pub mod gate;
 pub mod gate_policy;
+pub mod init;
+pub mod policy_test;
 pub mod runtime;
+pub mod server;
 pub mod single_flight;
 pub mod upstream;
-pub mod api;
-pub mod config;
-pub mod server;
-pub mod init;
-pub mod cli;
-pub mod policy_test;

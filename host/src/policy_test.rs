@@ -16,15 +16,15 @@ use anyhow::Context as _;
 use serde_json::{Map, Value};
 
 use crate::audit::AuditLog;
-use crate::bindings::{Advisory, Context, Purpose, Severity, VersionFacts, Digest, Dependency};
+use crate::bindings::{Advisory, Context, Dependency, Digest, Purpose, Severity, VersionFacts};
+use crate::capabilities::Capabilities;
 use crate::capabilities::osv::FixedAdvisories;
 use crate::capabilities::store::{HOST_NAMESPACE, KvStore};
-use crate::capabilities::Capabilities;
 use crate::gate::action_name;
 use crate::gate_policy::GatePolicy;
 use crate::runtime::engine::{Engine, sha256_hex};
 use crate::runtime::guest::Limits;
-use crate::runtime::{Instantiable, Runtime, Layout};
+use crate::runtime::{Instantiable, Layout, Runtime};
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -155,11 +155,22 @@ impl From<FixtureFacts> for VersionFacts {
             deprecated: f.deprecated,
             yanked: f.yanked,
             size: f.size,
-            digests: f.digests.into_iter().map(|d| Digest { algorithm: d.algorithm, hex: d.hex }).collect(),
+            digests: f
+                .digests
+                .into_iter()
+                .map(|d| Digest {
+                    algorithm: d.algorithm,
+                    hex: d.hex,
+                })
+                .collect(),
             dependencies: f
                 .dependencies
                 .into_iter()
-                .map(|d| Dependency { name: d.name, requirement: d.requirement, kind: d.kind })
+                .map(|d| Dependency {
+                    name: d.name,
+                    requirement: d.requirement,
+                    kind: d.kind,
+                })
                 .collect(),
             raw: f.raw.unwrap_or_else(|| "{}".into()),
         }
@@ -180,7 +191,11 @@ pub async fn run(component: &Path, dir: &Path) -> anyhow::Result<i32> {
     let results = run_all(component, dir).await?;
     let failed = results.iter().filter(|r| !r.failures.is_empty()).count();
     for result in &results {
-        let status = if result.failures.is_empty() { "pass" } else { "FAIL" };
+        let status = if result.failures.is_empty() {
+            "pass"
+        } else {
+            "FAIL"
+        };
         println!(
             "{status} {} ({} µs, {} KiB) {}",
             result.file,
@@ -197,7 +212,8 @@ pub async fn run(component: &Path, dir: &Path) -> anyhow::Result<i32> {
 }
 
 pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseResult>> {
-    let bytes = std::fs::read(component).with_context(|| format!("reading {}", component.display()))?;
+    let bytes =
+        std::fs::read(component).with_context(|| format!("reading {}", component.display()))?;
     let name: Arc<str> = component
         .file_stem()
         .and_then(|s| s.to_str())
@@ -221,23 +237,31 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
     files.sort();
     let mut results = Vec::new();
     for file in files {
-        let label = file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let label = file
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let text = std::fs::read_to_string(&file)?;
-        let fixture: Fixture = serde_json::from_str(&text).with_context(|| format!("{}: not a fixture", file.display()))?;
+        let fixture: Fixture = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a fixture", file.display()))?;
 
         let mut advisories = FixedAdvisories::default();
         for entry in fixture.advisories {
             let a = entry.advisory;
-            advisories.0.entry((entry.ecosystem, entry.name, entry.version)).or_default().push(Advisory {
-                malicious: a.malicious.unwrap_or(a.id.starts_with("MAL-")),
-                id: a.id,
-                aliases: a.aliases,
-                summary: a.summary,
-                score: a.score,
-                severity: severity(a.severity.as_deref()),
-                fixed: a.fixed,
-                modified: a.modified,
-            });
+            advisories
+                .0
+                .entry((entry.ecosystem, entry.name, entry.version))
+                .or_default()
+                .push(Advisory {
+                    malicious: a.malicious.unwrap_or(a.id.starts_with("MAL-")),
+                    id: a.id,
+                    aliases: a.aliases,
+                    summary: a.summary,
+                    score: a.score,
+                    severity: severity(a.severity.as_deref()),
+                    fixed: a.fixed,
+                    modified: a.modified,
+                });
         }
         let store = KvStore::default();
         for (key, value) in fixture.store {
@@ -245,15 +269,33 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
                 Some(rest) => (HOST_NAMESPACE.to_owned(), rest.to_owned()),
                 None => (name.to_string(), key),
             };
-            store.set(&namespace, &key, value.into_bytes(), None).map_err(anyhow::Error::msg)?;
+            store
+                .set(&namespace, &key, value.into_bytes(), None)
+                .map_err(anyhow::Error::msg)?;
         }
-        let caps = Arc::new(Capabilities { osv: Arc::new(advisories), store: Arc::new(store), audit: audit.clone() });
+        let caps = Arc::new(Capabilities {
+            osv: Arc::new(advisories),
+            store: Arc::new(store),
+            audit: audit.clone(),
+        });
         let runtime = Runtime::new(engine.clone(), caps.clone(), layout.clone())?;
         let pre = runtime.instantiate_pre(&compiled)?;
         let facts: Vec<VersionFacts> = fixture.facts.into_iter().map(Into::into).collect();
-        let ecosystem = facts.first().map(|f| f.ecosystem.clone()).unwrap_or_default();
-        let (controls, settings) = merged_settings(&name, &ecosystem, fixture.settings, fixture.ecosystem_settings)?;
-        let context = fixture.context.unwrap_or(FixtureContext { purpose: None, now: None, requester: None });
+        let ecosystem = facts
+            .first()
+            .map(|f| f.ecosystem.clone())
+            .unwrap_or_default();
+        let (controls, settings) = merged_settings(
+            &name,
+            &ecosystem,
+            fixture.settings,
+            fixture.ecosystem_settings,
+        )?;
+        let context = fixture.context.unwrap_or(FixtureContext {
+            purpose: None,
+            now: None,
+            requester: None,
+        });
         let context = Context {
             purpose: match context.purpose.as_deref() {
                 Some("artifact") => Purpose::Artifact,
@@ -263,17 +305,38 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
             now: context.now.unwrap_or(1_700_000_000),
             requester: context.requester,
         };
-        let policy = crate::runtime::Loaded { name: name.clone(), sha256: String::new(), pre };
-        let limits = Limits { timeout: controls.timeout, memory_bytes: controls.memory_bytes };
+        let policy = crate::runtime::Loaded {
+            name: name.clone(),
+            sha256: String::new(),
+            pre,
+        };
+        let limits = Limits {
+            timeout: controls.timeout,
+            memory_bytes: controls.memory_bytes,
+        };
         let started = Instant::now();
-        let (outcome, peak_memory) =
-            crate::gate::evaluate_policy(&runtime.current().engine, &caps, &policy, limits, &settings, &context, &facts).await;
+        let (outcome, peak_memory) = crate::gate::evaluate_policy(
+            &runtime.current().engine,
+            &caps,
+            &policy,
+            limits,
+            &settings,
+            &context,
+            &facts,
+        )
+        .await;
         let micros = started.elapsed().as_micros();
         let failures = match outcome {
             Err(failure) => vec![format!("policy failed: {failure}")],
             Ok(verdicts) => compare(&fixture.expect, &verdicts),
         };
-        results.push(CaseResult { file: label, description: fixture.description, failures, micros, peak_memory });
+        results.push(CaseResult {
+            file: label,
+            description: fixture.description,
+            failures,
+            micros,
+            peak_memory,
+        });
     }
     Ok(results)
 }
@@ -285,10 +348,26 @@ fn merged_settings(
     ecosystem_settings: Option<Map<String, Value>>,
 ) -> anyhow::Result<(crate::gate_policy::Controls, String)> {
     let mut sections = Map::new();
-    sections.insert("default".into(), Value::Object(Map::from_iter([(policy.to_owned(), Value::Object(settings))])));
+    sections.insert(
+        "default".into(),
+        Value::Object(Map::from_iter([(
+            policy.to_owned(),
+            Value::Object(settings),
+        )])),
+    );
     if let Some(overrides) = ecosystem_settings {
-        let section = if ecosystem == "crates.io" { "cargo".to_owned() } else { ecosystem.to_lowercase() };
-        sections.insert(section, Value::Object(Map::from_iter([(policy.to_owned(), Value::Object(overrides))])));
+        let section = if ecosystem == "crates.io" {
+            "cargo".to_owned()
+        } else {
+            ecosystem.to_lowercase()
+        };
+        sections.insert(
+            section,
+            Value::Object(Map::from_iter([(
+                policy.to_owned(),
+                Value::Object(overrides),
+            )])),
+        );
     }
     let file = serde_json::json!({ "policies": sections }).to_string();
     let gate_policy = GatePolicy::parse(&file).map_err(anyhow::Error::msg)?;
@@ -298,11 +377,20 @@ fn merged_settings(
 fn compare(expect: &[Expectation], verdicts: &[crate::bindings::Verdict]) -> Vec<String> {
     let mut failures = Vec::new();
     if expect.len() != verdicts.len() {
-        failures.push(format!("expected {} verdicts, got {}", expect.len(), verdicts.len()));
+        failures.push(format!(
+            "expected {} verdicts, got {}",
+            expect.len(),
+            verdicts.len()
+        ));
     }
     for (i, (want, got)) in expect.iter().zip(verdicts).enumerate() {
         if want.action != action_name(got.action) {
-            failures.push(format!("#{i}: expected {}, got {} ({})", want.action, action_name(got.action), got.reason));
+            failures.push(format!(
+                "#{i}: expected {}, got {} ({})",
+                want.action,
+                action_name(got.action),
+                got.reason
+            ));
         }
         for needle in &want.reason_contains {
             if !got.reason.contains(needle.as_str()) {
@@ -312,7 +400,10 @@ fn compare(expect: &[Expectation], verdicts: &[crate::bindings::Verdict]) -> Vec
         if let Some(ids) = &want.advisories
             && ids != &got.advisories
         {
-            failures.push(format!("#{i}: advisories {:?}, expected {ids:?}", got.advisories));
+            failures.push(format!(
+                "#{i}: advisories {:?}, expected {ids:?}",
+                got.advisories
+            ));
         }
     }
     failures

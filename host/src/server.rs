@@ -18,15 +18,15 @@ use url::Url;
 
 use crate::api;
 use crate::artifact::{ArtifactStore, Expected};
+use crate::audit::AuditRecord;
+use crate::bindings::Action;
 use crate::bindings::Purpose;
 use crate::bindings::adapter::{ArtifactPlan, ErrorFormat, Outcome};
+use crate::capabilities::CallScope;
 use crate::gate::GuestFailure;
 use crate::runtime::Runtime;
 use crate::runtime::guest::{Limits, new_store};
-use crate::capabilities::CallScope;
 use crate::upstream::AdapterUpstream;
-use crate::audit::AuditRecord;
-use crate::bindings::Action;
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -78,16 +78,19 @@ pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) -> anyhow::
 }
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// A JSON response.
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(full(value.to_string()));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, "application/json".parse().expect("static header"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        "application/json".parse().expect("static header"),
+    );
     response
 }
 
@@ -103,7 +106,13 @@ fn set_reason(response: &mut Response<Body>, status: StatusCode, message: &str) 
     let canonical = status.canonical_reason().unwrap_or("Error");
     let phrase: String = format!("{canonical} ({message})")
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
         .take(480)
         .collect();
     if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
@@ -117,9 +126,15 @@ async fn handle(app: &Arc<App>, request: Request<Incoming>, remote: SocketAddr) 
     match path.as_str() {
         "/healthz" => {
             if app.runtime.is_ready() {
-                json(StatusCode::OK, &serde_json::json!({"status": "ok", "generation": app.runtime.current().id}))
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({"status": "ok", "generation": app.runtime.current().id}),
+                )
             } else {
-                error(StatusCode::SERVICE_UNAVAILABLE, "components are still loading")
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "components are still loading",
+                )
             }
         }
         p if p.starts_with("/api/v1/") => api::handle(app, request, requester).await,
@@ -153,7 +168,11 @@ fn public_base(app: &App, request: &Request<Incoming>, prefix: &str) -> String {
         ("http".into(), header(HOST.as_str()))
     };
     let host = host
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
         .unwrap_or_else(|| "localhost".into());
     format!("{scheme}://{host}/{prefix}")
 }
@@ -167,12 +186,17 @@ async fn adapter_request(
 ) -> Response<Body> {
     let generation = app.runtime.current();
     let Some(adapter) = generation.adapters.get(prefix).cloned() else {
-        return error(StatusCode::NOT_FOUND, &format!("no adapter serves /{prefix}/"));
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("no adapter serves /{prefix}/"),
+        );
     };
     let Some(route) = app.routes.get(prefix) else {
         return error(
             StatusCode::BAD_GATEWAY,
-            &format!("no upstream is configured for the {prefix} adapter; set upstreams.{prefix}.url in gatehouse.yaml or pass --upstream {prefix}=URL"),
+            &format!(
+                "no upstream is configured for the {prefix} adapter; set upstreams.{prefix}.url in gatehouse.yaml or pass --upstream {prefix}=URL"
+            ),
         );
     };
     let head = request.method() == Method::HEAD;
@@ -184,9 +208,17 @@ async fn adapter_request(
         .iter()
         .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-    let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY).collect().await {
+    let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY)
+        .collect()
+        .await
+    {
         Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large or unreadable"),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large or unreadable",
+            );
+        }
     };
     let wit_request = crate::bindings::adapter::Request {
         method,
@@ -210,14 +242,21 @@ async fn adapter_request(
     );
     let outcome = async {
         let instance = adapter.pre.instantiate_async(&mut store).await?;
-        instance.call_handle(&mut store, &route.settings, &wit_request).await
+        instance
+            .call_handle(&mut store, &route.settings, &wit_request)
+            .await
     }
     .await;
     drop(store);
     match outcome {
         Ok(Outcome::Respond(built)) => {
-            let mut response = Response::new(if head { full(Bytes::new()) } else { full(built.body) });
-            *response.status_mut() = StatusCode::from_u16(built.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut response = Response::new(if head {
+                full(Bytes::new())
+            } else {
+                full(built.body)
+            });
+            *response.status_mut() =
+                StatusCode::from_u16(built.status).unwrap_or(StatusCode::BAD_GATEWAY);
             for (name, value) in built.headers {
                 if let (Ok(name), Ok(value)) = (
                     hyper::header::HeaderName::from_bytes(name.as_bytes()),
@@ -228,7 +267,9 @@ async fn adapter_request(
             }
             response
         }
-        Ok(Outcome::Artifact(plan)) => serve_artifact(app, route, &generation, plan, requester, head).await,
+        Ok(Outcome::Artifact(plan)) => {
+            serve_artifact(app, route, &generation, plan, requester, head).await
+        }
         Err(failure) => {
             let failure = GuestFailure::classify(&failure);
             tracing::error!(adapter = prefix, %failure, "adapter failed");
@@ -252,7 +293,12 @@ async fn serve_artifact(
     let caps = &app.runtime.caps;
     let facts = &plan.facts;
     let decision = generation
-        .gate(caps, Purpose::Artifact, std::slice::from_ref(facts), requester.as_deref())
+        .gate(
+            caps,
+            Purpose::Artifact,
+            std::slice::from_ref(facts),
+            requester.as_deref(),
+        )
         .await
         .pop();
     if let Some(decision) = decision.filter(|d| d.action == Action::Block) {
@@ -277,7 +323,11 @@ async fn serve_artifact(
         });
     };
     let ready = match Expected::from_declared(&plan.digests) {
-        Ok(expected) => app.artifacts.obtain(&route.upstream, &plan.url, &expected).await,
+        Ok(expected) => {
+            app.artifacts
+                .obtain(&route.upstream, &plan.url, &expected)
+                .await
+        }
         Err(e) => Err(e),
     };
     let ready = match ready {
@@ -296,7 +346,10 @@ async fn serve_artifact(
     let body = if head {
         full(Bytes::new())
     } else {
-        let stream = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(ready.file), 256 << 10);
+        let stream = tokio_util::io::ReaderStream::with_capacity(
+            tokio::fs::File::from_std(ready.file),
+            256 << 10,
+        );
         BodyExt::boxed(StreamBody::new(futures_map(stream)))
     };
     let mut response = Response::new(body);

@@ -162,14 +162,23 @@ impl Upstreams {
     }
 
     /// GET `url` for metadata, through the cache.
-    pub async fn fetch_metadata(&self, url: &Url, accept: Option<&str>) -> Result<Fetched, FetchError> {
+    pub async fn fetch_metadata(
+        &self,
+        url: &Url,
+        accept: Option<&str>,
+    ) -> Result<Fetched, FetchError> {
         let key = format!("{url}\n{}", accept.unwrap_or(""));
         self.in_flight
             .run(&key, self.fetch_locked(&key, url, accept))
             .await
     }
 
-    async fn fetch_locked(&self, key: &str, url: &Url, accept: Option<&str>) -> Result<Fetched, FetchError> {
+    async fn fetch_locked(
+        &self,
+        key: &str,
+        url: &Url,
+        accept: Option<&str>,
+    ) -> Result<Fetched, FetchError> {
         let cached = self.cached(key);
         if let Some(entry) = &cached {
             let age = entry.meta.checked.elapsed().unwrap_or(Duration::MAX);
@@ -206,15 +215,16 @@ impl Upstreams {
                 Ok(fetched(&entry, false))
             }
             (
-                Ok(Received::ServerError(_)) | Err(FetchError::Unreachable(_) | FetchError::Timeout(_)),
+                Ok(Received::ServerError(_))
+                | Err(FetchError::Unreachable(_) | FetchError::Timeout(_)),
                 Some(entry),
             ) if self.within_stale(&entry) => {
                 tracing::warn!(%url, "upstream failing; serving cached metadata");
                 Ok(fetched(&entry, true))
             }
-            (Ok(Received::ServerError(status)), _) => Err(FetchError::Unreachable(format!(
-                "{url} answered {status}"
-            ))),
+            (Ok(Received::ServerError(status)), _) => {
+                Err(FetchError::Unreachable(format!("{url} answered {status}")))
+            }
             (Ok(Received::NotModified), None) => Err(FetchError::Unreachable(format!(
                 "{url} answered 304 to an unconditional request"
             ))),
@@ -238,9 +248,16 @@ impl Upstreams {
         let headers: Vec<(String, String)> = response
             .headers()
             .iter()
-            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
             .collect();
-        let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
         let body = read_limited(response, self.settings.max_metadata_bytes, &url).await?;
         Ok(Received::Fresh(CachedEntry {
             meta: CachedMeta {
@@ -293,7 +310,11 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Reads a whole body, refusing more than `limit` bytes (decompressed).
-async fn read_limited(mut response: reqwest::Response, limit: u64, url: &Url) -> Result<Bytes, FetchError> {
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: u64,
+    url: &Url,
+) -> Result<Bytes, FetchError> {
     if response.content_length().is_some_and(|len| len > limit) {
         return Err(FetchError::TooLarge(format!("{url} exceeds {limit} bytes")));
     }
@@ -350,7 +371,11 @@ impl AdapterUpstream {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .contains(&origin(&parsed));
-        if allowed { Ok(parsed) } else { Err(FetchError::Forbidden(url.to_owned())) }
+        if allowed {
+            Ok(parsed)
+        } else {
+            Err(FetchError::Forbidden(url.to_owned()))
+        }
     }
 
     /// Fetches metadata and learns the origins its body names.
@@ -370,7 +395,12 @@ impl AdapterUpstream {
                 let rest = &body[start..];
                 let end = rest[scheme.len()..]
                     .iter()
-                    .position(|b| matches!(b, b'/' | b'"' | b'\'' | b'<' | b'>' | b' ' | b'\\' | b'?' | b'#' | b'\n'))
+                    .position(|b| {
+                        matches!(
+                            b,
+                            b'/' | b'"' | b'\'' | b'<' | b'>' | b' ' | b'\\' | b'?' | b'#' | b'\n'
+                        )
+                    })
                     .map_or(rest.len(), |p| p + scheme.len());
                 if let Some(origin) = std::str::from_utf8(&rest[..end])
                     .ok()
@@ -402,7 +432,12 @@ mod tests {
     fn upstream() -> AdapterUpstream {
         let dir = tempfile::tempdir().expect("tempdir");
         let shared = Upstreams::new(dir.path(), UpstreamSettings::default()).expect("client");
-        AdapterUpstream::new("npm", Url::parse("http://127.0.0.1:9/registry").expect("url"), &[], shared)
+        AdapterUpstream::new(
+            "npm",
+            Url::parse("http://127.0.0.1:9/registry").expect("url"),
+            &[],
+            shared,
+        )
     }
 
     #[test]

@@ -20,7 +20,10 @@ async fn hot_swap_under_load() {
     let (served, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let hammer = {
         let (stop, served, failed) = (stop.clone(), served.clone(), failed.clone());
-        let url = format!("{}/api/v1/decide?ecosystem=npm&name=left-pad&version=1.3.0", gatehouse.url);
+        let url = format!(
+            "{}/api/v1/decide?ecosystem=npm&name=left-pad&version=1.3.0",
+            gatehouse.url
+        );
         tokio::spawn(async move {
             let client = Gatehouse::client();
             while !stop.load(Ordering::Relaxed) {
@@ -55,12 +58,19 @@ async fn hot_swap_under_load() {
     replace_file(&policy_path, b"this is not a component");
     let shown = eventually(Duration::from_secs(10), || async {
         let components = gatehouse.get_json("/api/v1/admin/components").await;
-        components["components"].as_array().into_iter().flatten().any(|c| {
-            c["name"] == "deny-list" && c["status"] == "rejected" && c["last_error"].is_string()
-        })
+        components["components"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c["name"] == "deny-list" && c["status"] == "rejected" && c["last_error"].is_string()
+            })
     })
     .await;
-    assert!(shown.is_some(), "the rejection shows at /api/v1/admin/components");
+    assert!(
+        shown.is_some(),
+        "the rejection shows at /api/v1/admin/components"
+    );
     assert_eq!(gatehouse.decide("npm", "left-pad", "1.3.0").await, "block");
 
     // Removing the component allows again.
@@ -74,7 +84,10 @@ async fn hot_swap_under_load() {
 
     stop.store(true, Ordering::Relaxed);
     hammer.await.expect("hammer");
-    let (served, failed) = (served.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let (served, failed) = (
+        served.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+    );
     println!("hammer: {served} requests served, {failed} failed");
     assert!(served > 10, "the hammer ran ({served} requests)");
     assert_eq!(failed, 0, "no request failed during the swaps");
@@ -101,23 +114,45 @@ async fn runaway_policies_fail_closed() {
         .into(),
         ..Setup::default()
     });
-    let verdict = |answer: &serde_json::Value| answer["verdicts"][0]["reason"].as_str().unwrap_or("").to_owned();
+    let verdict = |answer: &serde_json::Value| {
+        answer["verdicts"][0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
 
     for _ in 0..2 {
-        let answer = gatehouse.get_json("/api/v1/decide?ecosystem=npm&name=a&version=1.0.0").await;
+        let answer = gatehouse
+            .get_json("/api/v1/decide?ecosystem=npm&name=a&version=1.0.0")
+            .await;
         assert_eq!(answer["action"], "block", "{answer}");
         assert!(verdict(&answer).contains("deadline exceeded"), "{answer}");
 
-        let answer = gatehouse.get_json("/api/v1/decide?ecosystem=PyPI&name=a&version=1.0").await;
+        let answer = gatehouse
+            .get_json("/api/v1/decide?ecosystem=PyPI&name=a&version=1.0")
+            .await;
         assert_eq!(answer["action"], "block", "{answer}");
-        assert!(verdict(&answer).contains("memory limit exceeded"), "{answer}");
+        assert!(
+            verdict(&answer).contains("memory limit exceeded"),
+            "{answer}"
+        );
 
-        let answer = gatehouse.get_json("/api/v1/decide?ecosystem=Go&name=a&version=v1.0.0").await;
+        let answer = gatehouse
+            .get_json("/api/v1/decide?ecosystem=Go&name=a&version=v1.0.0")
+            .await;
         assert_eq!(answer["action"], "block", "{answer}");
         assert!(verdict(&answer).contains("trapped"), "{answer}");
 
-        assert_eq!(gatehouse.decide("Maven", "a", "1.0").await, "warn", "on_error: allow lets it through with a warning");
-        assert_eq!(gatehouse.decide("crates.io", "a", "1.0.0").await, "allow", "others are served normally");
+        assert_eq!(
+            gatehouse.decide("Maven", "a", "1.0").await,
+            "warn",
+            "on_error: allow lets it through with a warning"
+        );
+        assert_eq!(
+            gatehouse.decide("crates.io", "a", "1.0.0").await,
+            "allow",
+            "others are served normally"
+        );
     }
 }
 
@@ -145,11 +180,21 @@ fn check_command_exit_codes() {
     let blocked = check("left-pad");
     assert_eq!(blocked.status.code(), Some(1));
     let text = String::from_utf8_lossy(&blocked.stdout);
-    assert!(text.contains("deny-list") && text.contains("deny list"), "{text}");
+    assert!(
+        text.contains("deny-list") && text.contains("deny list"),
+        "{text}"
+    );
     assert_eq!(check("right-pad").status.code(), Some(0));
 
     let broken = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["check", "npm", "x", "1.0.0", "--config", "/nonexistent/gatehouse.yaml"])
+        .args([
+            "check",
+            "npm",
+            "x",
+            "1.0.0",
+            "--config",
+            "/nonexistent/gatehouse.yaml",
+        ])
         .output()
         .expect("runs");
     assert_eq!(broken.status.code(), Some(2));

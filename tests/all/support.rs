@@ -41,10 +41,18 @@ impl Gatehouse {
             std::fs::create_dir_all(root.join(sub)).expect("mkdir");
         }
         for name in &setup.policies {
-            std::fs::copy(component(name), root.join("policies").join(format!("{name}.wasm"))).expect("copy policy");
+            std::fs::copy(
+                component(name),
+                root.join("policies").join(format!("{name}.wasm")),
+            )
+            .expect("copy policy");
         }
         for name in &setup.adapters {
-            std::fs::copy(component(name), root.join("adapters").join(format!("{name}.wasm"))).expect("copy adapter");
+            std::fs::copy(
+                component(name),
+                root.join("adapters").join(format!("{name}.wasm")),
+            )
+            .expect("copy adapter");
         }
         std::fs::write(root.join("gate-policy.yaml"), &setup.gate_policy).expect("gate policy");
         let mut config = String::from(
@@ -65,14 +73,19 @@ impl Gatehouse {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
             .args(["serve", "--config"])
             .arg(dir.path().join("gatehouse.yaml"))
-            .env("GATEHOUSE_LOG", std::env::var("GATEHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "GATEHOUSE_LOG",
+                std::env::var("GATEHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting gatehouse");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("reading the listen line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reading the listen line");
         let url = line
             .trim()
             .strip_prefix("gatehouse listening on ")
@@ -104,7 +117,9 @@ impl Gatehouse {
     /// The action `decide` returns for one version.
     pub async fn decide(&self, ecosystem: &str, name: &str, version: &str) -> String {
         let answer = self
-            .get_json(&format!("/api/v1/decide?ecosystem={ecosystem}&name={name}&version={version}"))
+            .get_json(&format!(
+                "/api/v1/decide?ecosystem={ecosystem}&name={name}&version={version}"
+            ))
             .await;
         answer["action"].as_str().unwrap_or("?").to_owned()
     }

@@ -101,7 +101,9 @@ impl Host for GuestState {
         match result {
             Ok(found) => Ok(found),
             // A broken mirror must not read as "no advisories": fail the call.
-            Err(error) => Err(wasmtime::Error::msg(format!("osv mirror unavailable: {error}"))),
+            Err(error) => Err(wasmtime::Error::msg(format!(
+                "osv mirror unavailable: {error}"
+            ))),
         }
     }
 }

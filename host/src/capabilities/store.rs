@@ -123,6 +123,9 @@ mod tests {
             .expect("set");
         assert_eq!(store.get("a", "gone"), None);
         assert!(store.set("a", "big", vec![0; MAX_VALUE + 1], None).is_err());
-        assert_eq!(locate("policy", "gatehouse/reviews/x"), ("", "reviews/x", true));
+        assert_eq!(
+            locate("policy", "gatehouse/reviews/x"),
+            ("", "reviews/x", true)
+        );
     }
 }

@@ -90,7 +90,11 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(engine: Engine, caps: Arc<Capabilities>, layout: Layout) -> anyhow::Result<Arc<Self>> {
+    pub fn new(
+        engine: Engine,
+        caps: Arc<Capabilities>,
+        layout: Layout,
+    ) -> anyhow::Result<Arc<Self>> {
         let mut policy_linker = Linker::new(engine.wasmtime());
         wasmtime_wasi::p2::add_to_linker_async(&mut policy_linker)?;
         Policy::add_to_linker::<_, HasSelf<GuestState>>(&mut policy_linker, |s| s)?;
@@ -141,10 +145,24 @@ impl Runtime {
         let old = self.current();
 
         let policies = self
-            .load_dir(Kind::Policy, &self.layout.policies_dir, &old.policies.iter().map(|p| (p.name.to_string(), p.clone())).collect())
+            .load_dir(
+                Kind::Policy,
+                &self.layout.policies_dir,
+                &old.policies
+                    .iter()
+                    .map(|p| (p.name.to_string(), p.clone()))
+                    .collect(),
+            )
             .await;
         let adapters = self
-            .load_dir(Kind::Adapter, &self.layout.adapters_dir, &old.adapters.iter().map(|(n, a)| (n.clone(), a.clone())).collect())
+            .load_dir(
+                Kind::Adapter,
+                &self.layout.adapters_dir,
+                &old.adapters
+                    .iter()
+                    .map(|(n, a)| (n.clone(), a.clone()))
+                    .collect(),
+            )
             .await;
         let gate_policy = self.load_gate_policy(&old.gate_policy);
 
@@ -152,16 +170,29 @@ impl Runtime {
         let shas = |items: &mut dyn Iterator<Item = (String, String)>| items.collect::<Vec<_>>();
         let unchanged = same(
             &shas(&mut policies.iter().map(|(n, p)| (n.clone(), p.sha256.clone()))),
-            &shas(&mut old.policies.iter().map(|p| (p.name.to_string(), p.sha256.clone()))),
+            &shas(
+                &mut old
+                    .policies
+                    .iter()
+                    .map(|p| (p.name.to_string(), p.sha256.clone())),
+            ),
         ) && same(
             &shas(&mut adapters.iter().map(|(n, a)| (n.clone(), a.sha256.clone()))),
-            &shas(&mut old.adapters.iter().map(|(n, a)| (n.clone(), a.sha256.clone()))),
+            &shas(
+                &mut old
+                    .adapters
+                    .iter()
+                    .map(|(n, a)| (n.clone(), a.sha256.clone())),
+            ),
         ) && *gate_policy == *old.gate_policy;
 
         if !unchanged || old.id == 0 {
             for name in gate_policy.policy_names() {
                 if !policies.contains_key(name) {
-                    tracing::warn!(policy = name, "the gate-policy file configures a policy no component implements; ignoring it");
+                    tracing::warn!(
+                        policy = name,
+                        "the gate-policy file configures a policy no component implements; ignoring it"
+                    );
                 }
             }
             let generation = Generation {
@@ -201,7 +232,13 @@ impl Runtime {
             let bytes = match std::fs::read(&path) {
                 Ok(bytes) => bytes,
                 Err(error) => {
-                    self.reject(kind, &name, &path, previous.get(&name).map(|p| p.sha256.clone()), format!("reading: {error}"));
+                    self.reject(
+                        kind,
+                        &name,
+                        &path,
+                        previous.get(&name).map(|p| p.sha256.clone()),
+                        format!("reading: {error}"),
+                    );
                     if let Some(prev) = previous.get(&name) {
                         loaded.insert(name, prev.clone());
                     }
@@ -244,14 +281,31 @@ impl Runtime {
                         event: "component-load".into(),
                         package: name.clone(),
                         components: vec![format!("{name}@{sha256}")],
-                        reason: format!("{kind:?} loaded in {:.1} ms (cached: {})", info.took.as_secs_f64() * 1000.0, info.from_cache),
+                        reason: format!(
+                            "{kind:?} loaded in {:.1} ms (cached: {})",
+                            info.took.as_secs_f64() * 1000.0,
+                            info.from_cache
+                        ),
                         ..AuditRecord::default()
                     });
                     tracing::info!(component = %name, ?kind, %sha256, ms = info.took.as_millis() as u64, cached = info.from_cache, "component loaded");
-                    loaded.insert(name.clone(), Arc::new(Loaded { name: name.as_str().into(), sha256, pre }));
+                    loaded.insert(
+                        name.clone(),
+                        Arc::new(Loaded {
+                            name: name.as_str().into(),
+                            sha256,
+                            pre,
+                        }),
+                    );
                 }
                 Err(error) => {
-                    self.reject(kind, &name, &path, previous.get(&name).map(|p| p.sha256.clone()), format!("{error:#}"));
+                    self.reject(
+                        kind,
+                        &name,
+                        &path,
+                        previous.get(&name).map(|p| p.sha256.clone()),
+                        format!("{error:#}"),
+                    );
                     if let Some(prev) = previous.get(&name) {
                         loaded.insert(name, prev.clone());
                     }
@@ -272,17 +326,19 @@ impl Runtime {
             ..AuditRecord::default()
         });
         let mut status = self.lock_status();
-        let entry = status.entry((kind, name.to_owned())).or_insert_with(|| ComponentStatus {
-            name: name.into(),
-            kind,
-            path: path.display().to_string(),
-            sha256: None,
-            loaded_at: None,
-            status: String::new(),
-            last_error: None,
-            compile_ms: None,
-            from_cache: None,
-        });
+        let entry = status
+            .entry((kind, name.to_owned()))
+            .or_insert_with(|| ComponentStatus {
+                name: name.into(),
+                kind,
+                path: path.display().to_string(),
+                sha256: None,
+                loaded_at: None,
+                status: String::new(),
+                last_error: None,
+                compile_ms: None,
+                from_cache: None,
+            });
         entry.sha256 = serving;
         entry.status = "rejected".into();
         entry.last_error = Some(error);
@@ -311,7 +367,9 @@ impl Runtime {
                         kind: Kind::GatePolicy,
                         path: path.display().to_string(),
                         sha256: std::fs::read(path).ok().map(|b| sha256_hex(&b)),
-                        loaded_at: Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
+                        loaded_at: Some(
+                            humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+                        ),
                         status: "active".into(),
                         last_error: None,
                         compile_ms: None,
@@ -334,14 +392,24 @@ pub trait Instantiable<P> {
 }
 
 impl Instantiable<PolicyPre<GuestState>> for Runtime {
-    fn instantiate_pre(&self, component: &wasmtime::component::Component) -> anyhow::Result<PolicyPre<GuestState>> {
-        Ok(PolicyPre::new(self.policy_linker.instantiate_pre(component)?)?)
+    fn instantiate_pre(
+        &self,
+        component: &wasmtime::component::Component,
+    ) -> anyhow::Result<PolicyPre<GuestState>> {
+        Ok(PolicyPre::new(
+            self.policy_linker.instantiate_pre(component)?,
+        )?)
     }
 }
 
 impl Instantiable<AdapterPre<GuestState>> for Runtime {
-    fn instantiate_pre(&self, component: &wasmtime::component::Component) -> anyhow::Result<AdapterPre<GuestState>> {
-        Ok(AdapterPre::new(self.adapter_linker.instantiate_pre(component)?)?)
+    fn instantiate_pre(
+        &self,
+        component: &wasmtime::component::Component,
+    ) -> anyhow::Result<AdapterPre<GuestState>> {
+        Ok(AdapterPre::new(
+            self.adapter_linker.instantiate_pre(component)?,
+        )?)
     }
 }
 

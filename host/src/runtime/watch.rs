@@ -47,8 +47,11 @@ pub fn watch(runtime: Arc<Runtime>) -> anyhow::Result<notify::RecommendedWatcher
         while rx.recv().await.is_some() {
             // Let the burst settle, but never wait past MAX_DELAY.
             let deadline = tokio::time::Instant::now() + MAX_DELAY;
-            while let Ok(Some(())) =
-                tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + DEBOUNCE), rx.recv()).await
+            while let Ok(Some(())) = tokio::time::timeout_at(
+                deadline.min(tokio::time::Instant::now() + DEBOUNCE),
+                rx.recv(),
+            )
+            .await
             {}
             runtime.reload().await;
         }

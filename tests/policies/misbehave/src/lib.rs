@@ -15,7 +15,11 @@ pub struct Misbehave;
 impl Policy for Misbehave {
     type Settings = Settings;
 
-    fn evaluate(settings: &Settings, _: &Context, facts: &[VersionFacts]) -> Result<Vec<Verdict>, String> {
+    fn evaluate(
+        settings: &Settings,
+        _: &Context,
+        facts: &[VersionFacts],
+    ) -> Result<Vec<Verdict>, String> {
         match settings.behavior.as_str() {
             "loop" => {
                 let mut n: u64 = 0;
@@ -32,7 +36,10 @@ impl Policy for Misbehave {
             }
             "trap" => panic!("misbehave was told to trap"),
             "short" => Ok(Vec::new()),
-            "block" => Ok(facts.iter().map(|_| Verdict::block("misbehave blocks")).collect()),
+            "block" => Ok(facts
+                .iter()
+                .map(|_| Verdict::block("misbehave blocks"))
+                .collect()),
             _ => Ok(facts.iter().map(|_| Verdict::allow()).collect()),
         }
     }
