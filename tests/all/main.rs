@@ -2,5 +2,12 @@
 //! real `gatehouse serve` (and, where it matters, real clients) against fake
 //! upstreams that the suite itself serves on 127.0.0.1.
 
+// Each fake offers more knobs than one test uses.
+#[allow(dead_code)]
+mod fake_npm;
+#[allow(dead_code)]
+mod fake_pypi;
 mod host;
+mod npm;
+mod pypi;
 mod support;

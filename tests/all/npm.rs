@@ -1,0 +1,1 @@
+//! npm through gatehouse, end to end with the real npm and pnpm.

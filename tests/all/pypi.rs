@@ -1,0 +1,1 @@
+//! PyPI through gatehouse, end to end with the real pip and uv.
