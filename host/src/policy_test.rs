@@ -7,7 +7,7 @@
 //! and the `expect`ed raw verdicts (`action`, optional `reason_contains` and
 //! `advisories`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -397,8 +397,9 @@ fn compare(expect: &[Expectation], verdicts: &[crate::bindings::Verdict]) -> Vec
                 failures.push(format!("#{i}: reason {:?} lacks {needle:?}", got.reason));
             }
         }
+        // Advisory ids are a set: their order carries no meaning.
         if let Some(ids) = &want.advisories
-            && ids != &got.advisories
+            && ids.iter().collect::<BTreeSet<_>>() != got.advisories.iter().collect::<BTreeSet<_>>()
         {
             failures.push(format!(
                 "#{i}: advisories {:?}, expected {ids:?}",

@@ -9,5 +9,6 @@ mod fake_npm;
 mod fake_pypi;
 mod host;
 mod npm;
+mod policies;
 mod pypi;
 mod support;
