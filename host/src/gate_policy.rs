@@ -206,6 +206,49 @@ policies:
       require: false
 "#;
 
+    /// The example gate-policy file of the Stout seed, verbatim.
+    const STOUT_SEED: &str = r#"# gate-policy.yaml
+policies:
+  default:
+    vulnerability:
+      block_severity: critical    # block critical CVEs
+      warn_severity: high         # warn on high CVEs
+    license:
+      deny: [AGPL-3.0, SSPL-1.0, BUSL-1.1]
+      warn: [GPL-3.0]
+    review:
+      require: false              # don't require community reviews
+    sbom:
+      require: true               # generate SBOM for every package
+
+  npm:
+    vulnerability:
+      block_severity: high        # stricter for npm
+    review:
+      require: true
+      min_score: 3.0              # minimum review score to pass gate
+
+  oci:
+    vulnerability:
+      block_severity: critical
+    review:
+      require: false
+"#;
+
+    #[test]
+    fn stout_seed_file_loads_unchanged() {
+        let policy = GatePolicy::parse(STOUT_SEED).expect("the seed's file parses");
+        let names: std::collections::BTreeSet<_> = policy.policy_names().collect();
+        assert!(
+            names.contains("sbom"),
+            "sbom is kept (and warned about when no component implements it)"
+        );
+        let settings: Value =
+            serde_json::from_str(&policy.settings_for("review", "npm").1).expect("json");
+        assert_eq!(settings["require"], true);
+        assert_eq!(settings["min_score"], 3.0);
+    }
+
     #[test]
     fn merges_default_with_ecosystem_and_strips_host_keys() {
         let policy = GatePolicy::parse(STOUT).expect("parses");
