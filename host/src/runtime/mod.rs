@@ -69,6 +69,49 @@ pub struct ComponentStatus {
     pub from_cache: Option<bool>,
 }
 
+impl ComponentStatus {
+    fn new(name: &str, kind: Kind, path: &Path) -> Self {
+        ComponentStatus {
+            name: name.to_owned(),
+            kind,
+            path: path.display().to_string(),
+            sha256: None,
+            loaded_at: None,
+            status: String::new(),
+            last_error: None,
+            compile_ms: None,
+            from_cache: None,
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+type Fingerprint<'a> = (
+    Vec<(&'a str, &'a str)>,
+    Vec<(&'a str, &'a str)>,
+    &'a GatePolicy,
+);
+
+impl Generation {
+    /// What identifies a generation's contents: component digests and settings.
+    fn fingerprint(&self) -> Fingerprint<'_> {
+        (
+            self.policies
+                .iter()
+                .map(|p| (&*p.name, p.sha256.as_str()))
+                .collect(),
+            self.adapters
+                .iter()
+                .map(|(n, a)| (n.as_str(), a.sha256.as_str()))
+                .collect(),
+            &self.gate_policy,
+        )
+    }
+}
+
 /// Where components and the gate-policy file live.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -143,65 +186,33 @@ impl Runtime {
     pub async fn reload(self: &Arc<Self>) {
         let _one_at_a_time = self.reloading.lock().await;
         let old = self.current();
-
+        let previous_policies = old
+            .policies
+            .iter()
+            .map(|p| (p.name.to_string(), p.clone()))
+            .collect();
         let policies = self
-            .load_dir(
-                Kind::Policy,
-                &self.layout.policies_dir,
-                &old.policies
-                    .iter()
-                    .map(|p| (p.name.to_string(), p.clone()))
-                    .collect(),
-            )
+            .load_dir(Kind::Policy, &self.layout.policies_dir, &previous_policies)
             .await;
         let adapters = self
-            .load_dir(
-                Kind::Adapter,
-                &self.layout.adapters_dir,
-                &old.adapters
-                    .iter()
-                    .map(|(n, a)| (n.clone(), a.clone()))
-                    .collect(),
-            )
+            .load_dir(Kind::Adapter, &self.layout.adapters_dir, &old.adapters)
             .await;
-        let gate_policy = self.load_gate_policy(&old.gate_policy);
-
-        let same = |a: &[(String, String)], b: &[(String, String)]| a == b;
-        let shas = |items: &mut dyn Iterator<Item = (String, String)>| items.collect::<Vec<_>>();
-        let unchanged = same(
-            &shas(&mut policies.iter().map(|(n, p)| (n.clone(), p.sha256.clone()))),
-            &shas(
-                &mut old
-                    .policies
-                    .iter()
-                    .map(|p| (p.name.to_string(), p.sha256.clone())),
-            ),
-        ) && same(
-            &shas(&mut adapters.iter().map(|(n, a)| (n.clone(), a.sha256.clone()))),
-            &shas(
-                &mut old
-                    .adapters
-                    .iter()
-                    .map(|(n, a)| (n.clone(), a.sha256.clone())),
-            ),
-        ) && *gate_policy == *old.gate_policy;
-
-        if !unchanged || old.id == 0 {
-            for name in gate_policy.policy_names() {
-                if !policies.contains_key(name) {
+        let generation = Generation {
+            id: old.id + 1,
+            engine: self.engine.wasmtime().clone(),
+            policies: policies.into_values().collect(),
+            adapters,
+            gate_policy: self.load_gate_policy(&old.gate_policy),
+        };
+        if old.id == 0 || generation.fingerprint() != old.fingerprint() {
+            for name in generation.gate_policy.policy_names() {
+                if !generation.policies.iter().any(|p| &*p.name == name) {
                     tracing::warn!(
                         policy = name,
                         "the gate-policy file configures a policy no component implements; ignoring it"
                     );
                 }
             }
-            let generation = Generation {
-                id: old.id + 1,
-                engine: self.engine.wasmtime().clone(),
-                policies: policies.into_values().collect(),
-                adapters,
-                gate_policy,
-            };
             tracing::info!(
                 generation = generation.id,
                 policies = generation.policies.len(),
@@ -213,6 +224,7 @@ impl Runtime {
         self.ready.store(true, Ordering::Release);
     }
 
+    /// Loads every `*.wasm` of `dir`; a file that fails keeps its previous version.
     async fn load_dir<P: Send + Sync + 'static>(
         self: &Arc<Self>,
         kind: Kind,
@@ -229,85 +241,15 @@ impl Runtime {
                 continue;
             };
             seen.push(name.clone());
-            let bytes = match std::fs::read(&path) {
-                Ok(bytes) => bytes,
-                Err(error) => {
-                    self.reject(
-                        kind,
-                        &name,
-                        &path,
-                        previous.get(&name).map(|p| p.sha256.clone()),
-                        format!("reading: {error}"),
-                    );
-                    if let Some(prev) = previous.get(&name) {
-                        loaded.insert(name, prev.clone());
-                    }
-                    continue;
-                }
-            };
-            let sha256 = sha256_hex(&bytes);
-            if let Some(prev) = previous.get(&name).filter(|p| p.sha256 == sha256) {
-                loaded.insert(name, prev.clone());
-                continue;
-            }
-            let this = self.clone();
-            let digest = sha256.clone();
-            let compiled = tokio::task::spawn_blocking(move || {
-                let (component, info) = this.engine.load(&bytes, &digest)?;
-                let pre = this.instantiate_pre(&component)?;
-                anyhow::Ok((pre, info))
-            })
-            .await
-            .map_err(anyhow::Error::from)
-            .and_then(|r| r);
-            match compiled {
-                Ok((pre, info)) => {
-                    let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-                    self.lock_status().insert(
-                        (kind, name.clone()),
-                        ComponentStatus {
-                            name: name.clone(),
-                            kind,
-                            path: path.display().to_string(),
-                            sha256: Some(sha256.clone()),
-                            loaded_at: Some(now),
-                            status: "active".into(),
-                            last_error: None,
-                            compile_ms: Some(info.took.as_secs_f64() * 1000.0),
-                            from_cache: Some(info.from_cache),
-                        },
-                    );
-                    self.caps.audit.append(&AuditRecord {
-                        event: "component-load".into(),
-                        package: name.clone(),
-                        components: vec![format!("{name}@{sha256}")],
-                        reason: format!(
-                            "{kind:?} loaded in {:.1} ms (cached: {})",
-                            info.took.as_secs_f64() * 1000.0,
-                            info.from_cache
-                        ),
-                        ..AuditRecord::default()
-                    });
-                    tracing::info!(component = %name, ?kind, %sha256, ms = info.took.as_millis() as u64, cached = info.from_cache, "component loaded");
-                    loaded.insert(
-                        name.clone(),
-                        Arc::new(Loaded {
-                            name: name.as_str().into(),
-                            sha256,
-                            pre,
-                        }),
-                    );
+            let before = previous.get(&name);
+            match self.load_one(kind, &name, &path, before).await {
+                Ok(component) => {
+                    loaded.insert(name, component);
                 }
                 Err(error) => {
-                    self.reject(
-                        kind,
-                        &name,
-                        &path,
-                        previous.get(&name).map(|p| p.sha256.clone()),
-                        format!("{error:#}"),
-                    );
-                    if let Some(prev) = previous.get(&name) {
-                        loaded.insert(name, prev.clone());
+                    self.reject(kind, &name, &path, before.map(|p| p.sha256.clone()), error);
+                    if let Some(before) = before {
+                        loaded.insert(name, before.clone());
                     }
                 }
             }
@@ -315,6 +257,61 @@ impl Runtime {
         self.lock_status()
             .retain(|(k, name), _| *k != kind || seen.contains(name));
         loaded
+    }
+
+    /// Reads, compiles (off the async threads) and type-checks one component.
+    async fn load_one<P: Send + Sync + 'static>(
+        self: &Arc<Self>,
+        kind: Kind,
+        name: &str,
+        path: &Path,
+        before: Option<&Arc<Loaded<P>>>,
+    ) -> Result<Arc<Loaded<P>>, String>
+    where
+        Self: Instantiable<P>,
+    {
+        let bytes = std::fs::read(path).map_err(|e| format!("reading: {e}"))?;
+        let sha256 = sha256_hex(&bytes);
+        if let Some(before) = before.filter(|b| b.sha256 == sha256) {
+            return Ok(before.clone());
+        }
+        let this = self.clone();
+        let digest = sha256.clone();
+        let (pre, info) = tokio::task::spawn_blocking(move || {
+            let (component, info) = this.engine.load(&bytes, &digest)?;
+            anyhow::Ok((this.instantiate_pre(&component)?, info))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{e:#}"))?;
+        let compile_ms = info.took.as_secs_f64() * 1000.0;
+        self.lock_status().insert(
+            (kind, name.to_owned()),
+            ComponentStatus {
+                sha256: Some(sha256.clone()),
+                loaded_at: Some(now_rfc3339()),
+                status: "active".into(),
+                compile_ms: Some(compile_ms),
+                from_cache: Some(info.from_cache),
+                ..ComponentStatus::new(name, kind, path)
+            },
+        );
+        self.caps.audit.append(&AuditRecord {
+            event: "component-load".into(),
+            package: name.to_owned(),
+            components: vec![format!("{name}@{sha256}")],
+            reason: format!(
+                "{kind:?} loaded in {compile_ms:.1} ms (cached: {})",
+                info.from_cache
+            ),
+            ..AuditRecord::default()
+        });
+        tracing::info!(component = name, ?kind, %sha256, compile_ms, cached = info.from_cache, "component loaded");
+        Ok(Arc::new(Loaded {
+            name: name.into(),
+            sha256,
+            pre,
+        }))
     }
 
     fn reject(&self, kind: Kind, name: &str, path: &Path, serving: Option<String>, error: String) {
@@ -328,17 +325,7 @@ impl Runtime {
         let mut status = self.lock_status();
         let entry = status
             .entry((kind, name.to_owned()))
-            .or_insert_with(|| ComponentStatus {
-                name: name.into(),
-                kind,
-                path: path.display().to_string(),
-                sha256: None,
-                loaded_at: None,
-                status: String::new(),
-                last_error: None,
-                compile_ms: None,
-                from_cache: None,
-            });
+            .or_insert_with(|| ComponentStatus::new(name, kind, path));
         entry.sha256 = serving;
         entry.status = "rejected".into();
         entry.last_error = Some(error);
@@ -363,17 +350,10 @@ impl Runtime {
                 self.lock_status().insert(
                     (Kind::GatePolicy, name.clone()),
                     ComponentStatus {
-                        name,
-                        kind: Kind::GatePolicy,
-                        path: path.display().to_string(),
                         sha256: std::fs::read(path).ok().map(|b| sha256_hex(&b)),
-                        loaded_at: Some(
-                            humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-                        ),
+                        loaded_at: Some(now_rfc3339()),
                         status: "active".into(),
-                        last_error: None,
-                        compile_ms: None,
-                        from_cache: None,
+                        ..ComponentStatus::new(&name, Kind::GatePolicy, path)
                     },
                 );
                 Arc::new(policy)
