@@ -350,6 +350,9 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
     }
 }
 
+/// How much filtered metadata is kept ready to serve (bodies, bytes).
+const MEMO_BYTES: usize = 96 << 20;
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = args.config.load()?;
     if let Some(listen) = args.listen {
@@ -413,6 +416,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: config.public_url.clone(),
         trust_forwarded: config.trust_forwarded,
         mirror: Some(services.mirror.clone()),
+        memo: crate::memo::Memo::new(MEMO_BYTES),
     });
     let _watcher = watch::watch(services.runtime.clone())?;
     let listener = tokio::net::TcpListener::bind(config.listen())

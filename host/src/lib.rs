@@ -16,6 +16,7 @@ pub mod config;
 pub mod gate;
 pub mod gate_policy;
 pub mod init;
+pub mod memo;
 pub mod policy_test;
 pub mod runtime;
 pub mod server;

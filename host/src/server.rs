@@ -24,6 +24,7 @@ use crate::bindings::Purpose;
 use crate::bindings::adapter::{ArtifactPlan, ErrorFormat, Outcome};
 use crate::capabilities::CallScope;
 use crate::gate::GuestFailure;
+use crate::memo::{Built, Memo, Remembered};
 use crate::runtime::Runtime;
 use crate::runtime::guest::{Limits, new_store};
 use crate::upstream::AdapterUpstream;
@@ -48,6 +49,8 @@ pub struct App {
     pub public_url: Option<Url>,
     pub trust_forwarded: bool,
     pub mirror: Option<Arc<gatehouse_osv::Mirror>>,
+    /// Adapter outcomes reused while what they were built from holds.
+    pub memo: Memo,
 }
 
 /// Serves `app` on `listener` until the process ends.
@@ -220,6 +223,30 @@ async fn adapter_request(
             );
         }
     };
+    // HEAD is answered like GET (without the body), so they share entries.
+    let memo_key = matches!(method.as_str(), "GET" | "HEAD").then(|| {
+        format!(
+            "{prefix}\n{}\n{}\n{}\n{path}\n{}\n{public_base}",
+            adapter.sha256,
+            generation.id,
+            app.runtime.caps.osv.generation(),
+            query.as_deref().unwrap_or("")
+        )
+    });
+    if let Some(key) = &memo_key
+        && let Some(hit) = app.memo.get(key, &headers, route.upstream.shared())
+    {
+        return match hit {
+            Remembered::Respond(built) => built_response(built, head),
+            Remembered::Artifact(plan) => {
+                serve_artifact(app, route, &generation, *plan, requester, head).await
+            }
+        };
+    }
+    let request_headers = memo_key
+        .as_ref()
+        .map(|_| headers.clone())
+        .unwrap_or_default();
     let wit_request = crate::bindings::adapter::Request {
         method,
         path: path.to_owned(),
@@ -247,27 +274,34 @@ async fn adapter_request(
             .await
     }
     .await;
+    let trace = std::mem::take(&mut store.data_mut().trace);
     drop(store);
     match outcome {
         Ok(Outcome::Respond(built)) => {
-            let mut response = Response::new(if head {
-                full(Bytes::new())
-            } else {
-                full(built.body)
-            });
-            *response.status_mut() =
-                StatusCode::from_u16(built.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            for (name, value) in built.headers {
-                if let (Ok(name), Ok(value)) = (
-                    hyper::header::HeaderName::from_bytes(name.as_bytes()),
-                    hyper::header::HeaderValue::from_str(&value),
-                ) {
-                    response.headers_mut().append(name, value);
-                }
+            let built = Built {
+                status: built.status,
+                headers: built.headers,
+                body: Bytes::from(built.body),
+            };
+            if let Some(key) = memo_key {
+                app.memo.put(
+                    key,
+                    &request_headers,
+                    Remembered::Respond(built.clone()),
+                    trace,
+                );
             }
-            response
+            built_response(built, head)
         }
         Ok(Outcome::Artifact(plan)) => {
+            if let Some(key) = memo_key {
+                app.memo.put(
+                    key,
+                    &request_headers,
+                    Remembered::Artifact(Box::new(plan.clone())),
+                    trace,
+                );
+            }
             serve_artifact(app, route, &generation, plan, requester, head).await
         }
         Err(failure) => {
@@ -279,6 +313,25 @@ async fn adapter_request(
             )
         }
     }
+}
+
+/// A response the adapter built.
+fn built_response(built: Built, head: bool) -> Response<Body> {
+    let mut response = Response::new(if head {
+        full(Bytes::new())
+    } else {
+        full(built.body)
+    });
+    *response.status_mut() = StatusCode::from_u16(built.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    for (name, value) in built.headers {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 /// The last-stop gate, then fetch-verify-cache, then the bytes.

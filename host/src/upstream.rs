@@ -62,6 +62,15 @@ pub struct Fetched {
     pub body: Bytes,
     pub url: String,
     pub stale: bool,
+    /// Identifies the cached copy this came from, when it is one (fresh, 200).
+    pub stamp: Option<FetchStamp>,
+}
+
+/// Which cached copy of an upstream resource a response was built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchStamp {
+    key: String,
+    checked: SystemTime,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -183,7 +192,7 @@ impl Upstreams {
         if let Some(entry) = &cached {
             let age = entry.meta.checked.elapsed().unwrap_or(Duration::MAX);
             if age < self.settings.ttl {
-                return Ok(fetched(entry, false));
+                return Ok(fetched(key, entry, false));
             }
         }
         let mut request = self.client.get(url.clone());
@@ -206,13 +215,13 @@ impl Upstreams {
             (Ok(Received::NotModified), Some(mut entry)) => {
                 entry.meta.checked = SystemTime::now();
                 self.persist(key, &entry);
-                Ok(fetched(&entry, false))
+                Ok(fetched(key, &entry, false))
             }
             (Ok(Received::Fresh(entry)), _) => {
                 if entry.meta.status == 200 {
                     self.persist(key, &entry);
                 }
-                Ok(fetched(&entry, false))
+                Ok(fetched(key, &entry, false))
             }
             (
                 Ok(Received::ServerError(_))
@@ -220,7 +229,7 @@ impl Upstreams {
                 Some(entry),
             ) if self.within_stale(&entry) => {
                 tracing::warn!(%url, "upstream failing; serving cached metadata");
-                Ok(fetched(&entry, true))
+                Ok(fetched(key, &entry, true))
             }
             (Ok(Received::ServerError(status)), _) => {
                 Err(FetchError::Unreachable(format!("{url} answered {status}")))
@@ -230,6 +239,19 @@ impl Upstreams {
             ))),
             (Err(error), _) => Err(error),
         }
+    }
+
+    /// True while `stamp`'s copy is still the cached one and within its TTL:
+    /// anything built from it may be reused without asking upstream.
+    pub fn is_current(&self, stamp: &FetchStamp) -> bool {
+        self.memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&stamp.key)
+            .is_some_and(|entry| {
+                entry.meta.checked == stamp.checked
+                    && entry.meta.checked.elapsed().unwrap_or(Duration::MAX) < self.settings.ttl
+            })
     }
 
     fn within_stale(&self, entry: &CachedEntry) -> bool {
@@ -279,8 +301,13 @@ enum Received {
     ServerError(u16),
 }
 
-fn fetched(entry: &CachedEntry, stale: bool) -> Fetched {
+fn fetched(key: &str, entry: &CachedEntry, stale: bool) -> Fetched {
+    let stamp = (!stale && entry.meta.status == 200).then(|| FetchStamp {
+        key: key.to_owned(),
+        checked: entry.meta.checked,
+    });
     Fetched {
+        stamp,
         status: entry.meta.status,
         headers: entry.meta.headers.clone(),
         body: entry.body.clone(),

@@ -81,6 +81,8 @@ fn locate<'a>(component: &'a str, key: &'a str) -> (&'a str, &'a str, bool) {
 
 impl Host for GuestState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        // An outcome built on stored data cannot be checked for staleness.
+        self.trace.reusable = false;
         let (namespace, key, _) = locate(&self.component, &key);
         Ok(self.caps.store.get(namespace, key))
     }

@@ -24,6 +24,10 @@ impl Host for GuestState {
         let result = self
             .host_call(upstream.fetch(&url, accept.as_deref()))
             .await;
+        match result.as_ref().map(|f| f.stamp.clone()) {
+            Ok(Some(stamp)) => self.trace.stamps.push(stamp),
+            _ => self.trace.reusable = false,
+        }
         Ok(match result {
             Ok(f) => Ok(Fetched {
                 status: f.status,

@@ -9,6 +9,7 @@ use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capabilities::{CallScope, Capabilities};
+use crate::memo::Trace;
 use crate::runtime::engine::{EPOCH_TICK, MAX_GUEST_MEMORY};
 
 /// Resource limits for one component.
@@ -31,6 +32,8 @@ pub struct GuestState {
     pub component: Arc<str>,
     /// Who is asking (user or client address), when known.
     pub requester: Option<String>,
+    /// What an adapter call read, so its outcome can be reused (see [`crate::memo`]).
+    pub trace: Trace,
 }
 
 impl WasiView for GuestState {
@@ -86,6 +89,7 @@ pub fn new_store(
         scope,
         component,
         requester,
+        trace: Trace::new(),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);

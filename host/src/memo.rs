@@ -1,0 +1,160 @@
+//! Reuse of adapter outcomes: a GET answered once is answered again without
+//! running WASM, parsing JSON or asking the policies, for as long as nothing
+//! it was built from has changed — the same adapter and policy generation, the
+//! same OSV generation, the same request (as far as the response's `Vary`
+//! says), and every upstream copy it read still current within its TTL.
+//! Artifact outcomes are reused as plans: the last-stop gate still runs.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+
+use crate::bindings::adapter::ArtifactPlan;
+use crate::upstream::{FetchStamp, Upstreams};
+
+/// What an adapter call depended on, recorded while it ran.
+#[derive(Debug, Default)]
+pub struct Trace {
+    pub stamps: Vec<FetchStamp>,
+    /// False once the call read something the memo cannot check (an uncached
+    /// or stale upstream answer, a failure, the store).
+    pub reusable: bool,
+}
+
+impl Trace {
+    pub fn new() -> Self {
+        Trace {
+            stamps: Vec::new(),
+            reusable: true,
+        }
+    }
+}
+
+/// A response an adapter built, cheap to clone.
+#[derive(Clone)]
+pub struct Built {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+#[derive(Clone)]
+pub enum Remembered {
+    Respond(Built),
+    Artifact(Box<ArtifactPlan>),
+}
+
+struct Entry {
+    outcome: Remembered,
+    stamps: Vec<FetchStamp>,
+    /// Request header values the response varies on (names lower case).
+    vary: Vec<(String, Option<String>)>,
+    size: usize,
+}
+
+/// The memo, bounded by total body size.
+pub struct Memo {
+    limit: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    order: VecDeque<String>,
+    size: usize,
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+impl Memo {
+    pub fn new(limit_bytes: usize) -> Self {
+        Memo {
+            limit: limit_bytes,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The remembered outcome for `key`, if everything it depended on still holds.
+    pub fn get(
+        &self,
+        key: &str,
+        request_headers: &[(String, String)],
+        upstreams: &Upstreams,
+    ) -> Option<Remembered> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = state.entries.get(key)?;
+        let same_request = entry
+            .vary
+            .iter()
+            .all(|(name, value)| header(request_headers, name) == value.as_deref());
+        (same_request && entry.stamps.iter().all(|s| upstreams.is_current(s)))
+            .then(|| entry.outcome.clone())
+    }
+
+    /// Remembers an outcome built from `trace`'s upstream copies.
+    pub fn put(
+        &self,
+        key: String,
+        request_headers: &[(String, String)],
+        outcome: Remembered,
+        trace: Trace,
+    ) {
+        if !trace.reusable {
+            return;
+        }
+        let (size, vary) = match &outcome {
+            Remembered::Respond(built) => {
+                // Only successes are worth keeping; errors should be retried.
+                if built.status != 200 {
+                    return;
+                }
+                let vary = header(&built.headers, "vary")
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|name| name.trim().to_ascii_lowercase())
+                    .filter(|name| !name.is_empty())
+                    .map(|name| {
+                        let value = header(request_headers, &name).map(str::to_owned);
+                        (name, value)
+                    })
+                    .collect();
+                (built.body.len() + 512, vary)
+            }
+            Remembered::Artifact(_) => (1024, Vec::new()),
+        };
+        if size > self.limit / 4 {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = state.entries.remove(&key) {
+            state.size -= old.size;
+            state.order.retain(|k| k != &key);
+        }
+        while state.size + size > self.limit {
+            let Some(oldest) = state.order.pop_front() else {
+                break;
+            };
+            if let Some(old) = state.entries.remove(&oldest) {
+                state.size -= old.size;
+            }
+        }
+        state.size += size;
+        state.order.push_back(key.clone());
+        state.entries.insert(
+            key,
+            Entry {
+                outcome,
+                stamps: trace.stamps,
+                vary,
+                size,
+            },
+        );
+    }
+}
