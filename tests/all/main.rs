@@ -7,6 +7,7 @@
 mod fake_npm;
 #[allow(dead_code)]
 mod fake_pypi;
+mod freshness;
 mod host;
 mod npm;
 mod policies;

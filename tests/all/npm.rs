@@ -1,1 +1,535 @@
 //! npm through gatehouse, end to end with the real npm and pnpm.
+//!
+//! Each test serves its own fake registry, starts `gatehouse serve` in front of
+//! it with the npm adapter and the deny-list policy, and runs the real client
+//! in a temporary project whose `.npmrc`, cache, store and home are its own, so
+//! nothing leaks between tests or from the user's configuration.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::fake_npm::{FakeNpm, FakePackage, FakeVersion};
+use crate::support::{Gatehouse, Setup, eventually, replace_file};
+
+/// How long one client command may take on a busy machine.
+const CLIENT_LIMIT: Duration = Duration::from_secs(300);
+
+/// The npm adapter's `blocked_versions` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The default: blocked versions stay, deprecated with the reason.
+    Deprecate,
+    /// Blocked versions are dropped and listed under `policyRestrictions`.
+    Remove,
+}
+
+/// Versions 1.0.0 to 2.0.0 of `name`; `latest` is 2.0.0.
+fn four_versions(name: &str) -> FakePackage {
+    ["1.0.0", "1.1.0", "1.2.0", "2.0.0"]
+        .into_iter()
+        .fold(FakePackage::new(name), |package, version| {
+            package.version(FakeVersion::new(version))
+        })
+}
+
+/// A gate policy whose deny list names `entries`.
+fn deny(entries: &[&str]) -> String {
+    let quoted: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
+    format!(
+        "policies:\n  default:\n    deny-list:\n      packages: [{}]\n",
+        quoted.join(", ")
+    )
+}
+
+/// `gatehouse serve` with the npm adapter and the deny-list policy in front of `registry`.
+fn gatehouse(registry: &FakeNpm, gate_policy: String, mode: Mode) -> Gatehouse {
+    // `Setup` writes the upstream last, so these lines continue its block.
+    let extra_config = match mode {
+        Mode::Deprecate => String::new(),
+        Mode::Remove => "    settings:\n      blocked_versions: remove\n".into(),
+    };
+    Gatehouse::start(Setup {
+        policies: vec!["deny-list"],
+        adapters: vec!["npm"],
+        gate_policy,
+        upstreams: vec![("npm".into(), registry.url())],
+        extra_config,
+    })
+}
+
+/// The real client `program`: `$GATEHOUSE_{PROGRAM}` or the one on PATH.
+/// Missing, it skips the test with a message, or fails it when `CI` is set.
+fn real_client(program: &str) -> Option<PathBuf> {
+    let variable = format!("GATEHOUSE_{}", program.to_ascii_uppercase());
+    let candidate =
+        std::env::var_os(&variable).map_or_else(|| PathBuf::from(program), PathBuf::from);
+    let works = std::process::Command::new(&candidate)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if works {
+        return Some(candidate);
+    }
+    let problem = format!("{program} is not installed (put it on PATH or set {variable})");
+    assert!(std::env::var_os("CI").is_none(), "{problem}");
+    eprintln!("skipping: {problem}");
+    None
+}
+
+/// What a client command printed and how it ended.
+struct Ran {
+    success: bool,
+    /// stdout then stderr.
+    output: String,
+    took: Duration,
+}
+
+/// A temporary project for one gatehouse: `app/` with its `.npmrc`, and the
+/// client's home, cache and store beside it.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(gatehouse: &Gatehouse) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let project = Project { dir };
+        for sub in ["app", "home", "cache", "store"] {
+            std::fs::create_dir_all(project.dir.path().join(sub)).expect("mkdir");
+        }
+        std::fs::write(
+            project.app().join("package.json"),
+            r#"{"name": "gatehouse-e2e", "version": "1.0.0", "private": true}"#,
+        )
+        .expect("package.json");
+        let npmrc = format!(
+            "registry={}/npm/\ncache={}\nfetch-retries=0\naudit=false\nfund=false\nupdate-notifier=false\n",
+            gatehouse.url,
+            project.cache().display(),
+        );
+        std::fs::write(project.app().join(".npmrc"), npmrc).expect(".npmrc");
+        project
+    }
+
+    fn app(&self) -> PathBuf {
+        self.dir.path().join("app")
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// Runs `program args` in the project, isolated from the user's config.
+    async fn run(&self, program: &Path, args: &[&str]) -> Ran {
+        let home = self.dir.path().join("home");
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .current_dir(self.app())
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_STATE_HOME", home.join(".local/state"))
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.to_ascii_lowercase().starts_with("npm_config_") {
+                command.env_remove(name.as_ref());
+            }
+        }
+        // Neither the user's nor the installation's npmrc applies: only the project's.
+        command
+            .env("npm_config_userconfig", home.join(".npmrc"))
+            .env("npm_config_globalconfig", home.join("global-npmrc"));
+        let started = Instant::now();
+        let output = tokio::time::timeout(CLIENT_LIMIT, command.output())
+            .await
+            .unwrap_or_else(|_| panic!("{} {args:?} took over {CLIENT_LIMIT:?}", program.display()))
+            .expect("the client runs");
+        let ran = Ran {
+            success: output.status.success(),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            took: started.elapsed(),
+        };
+        println!(
+            "$ {} {} ({:?}, {})\n{}",
+            program.display(),
+            args.join(" "),
+            ran.took,
+            if ran.success { "ok" } else { "failed" },
+            ran.output
+        );
+        ran
+    }
+
+    async fn npm(&self, npm: &Path, args: &[&str]) -> Ran {
+        let mut all = args.to_vec();
+        all.extend(["--no-audit", "--no-fund", "--prefer-online"]);
+        self.run(npm, &all).await
+    }
+
+    /// pnpm with its store and cache in the project's directory (npm warns
+    /// about these keys in `.npmrc`, so they go on the command line).
+    async fn pnpm(&self, pnpm: &Path, args: &[&str]) -> Ran {
+        let store = self.dir.path().join("store");
+        let cache = self.cache();
+        let mut all = args.to_vec();
+        all.extend([
+            "--store-dir",
+            path_str(&store),
+            "--cache-dir",
+            path_str(&cache),
+        ]);
+        self.run(pnpm, &all).await
+    }
+
+    /// The version of `name` that `package-lock.json` records.
+    fn locked_version(&self, name: &str) -> Option<String> {
+        let lock: Value =
+            serde_json::from_slice(&std::fs::read(self.app().join("package-lock.json")).ok()?)
+                .expect("package-lock.json is JSON");
+        let entry = &lock["packages"][format!("node_modules/{name}")];
+        entry["version"].as_str().map(str::to_owned)
+    }
+
+    /// The version of `name` in `node_modules`.
+    fn installed_version(&self, name: &str) -> Option<String> {
+        let manifest = self
+            .app()
+            .join("node_modules")
+            .join(name)
+            .join("package.json");
+        let manifest: Value = serde_json::from_slice(&std::fs::read(manifest).ok()?).ok()?;
+        manifest["version"].as_str().map(str::to_owned)
+    }
+
+    /// Empties `node_modules` and the client's cache, keeping the lockfiles.
+    fn wipe_installed(&self) {
+        for dir in [self.app().join("node_modules"), self.cache()] {
+            std::fs::remove_dir_all(&dir).expect("wipe");
+        }
+        std::fs::create_dir_all(self.cache()).expect("mkdir");
+    }
+}
+
+/// Asserts that `ran` failed and printed the deny-list's reason for `spec`.
+fn assert_blocked_with_reason(ran: &Ran, spec: &str) {
+    assert!(!ran.success, "installing {spec} must fail:\n{}", ran.output);
+    let reason = format!("deny-list: {spec} is on the deny list");
+    assert!(
+        ran.output.contains(&reason),
+        "the output names the rule and reason ({reason:?}):\n{}",
+        ran.output
+    );
+}
+
+/// A range whose newest match is blocked resolves to the highest allowed one,
+/// in both modes, and the lockfile records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_range_skips_the_blocked_version() {
+    let Some(npm) = real_client("npm") else {
+        return;
+    };
+    let registry = FakeNpm::start(vec![four_versions("ranged")]);
+    for mode in [Mode::Deprecate, Mode::Remove] {
+        let gatehouse = gatehouse(&registry, deny(&["ranged@1.2.0"]), mode);
+        let project = Project::new(&gatehouse);
+        let ran = project.npm(&npm, &["install", "ranged@^1.0.0"]).await;
+        assert!(ran.success, "{mode:?}: {}", ran.output);
+        assert_eq!(
+            project.locked_version("ranged").as_deref(),
+            Some("1.1.0"),
+            "{mode:?}"
+        );
+        assert_eq!(
+            project.installed_version("ranged").as_deref(),
+            Some("1.1.0"),
+            "{mode:?}"
+        );
+        println!(
+            "{mode:?}: npm install ranged@^1.0.0 → 1.1.0 in {:?}",
+            ran.took
+        );
+    }
+}
+
+/// An exact pin of a blocked version fails, and npm prints the rule and reason,
+/// in both modes: `deprecate` through the tarball's 403 (npm fails before it
+/// would print the deprecation), `remove` through `policyRestrictions`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_exact_pin_of_a_blocked_version_fails_with_the_reason() {
+    let Some(npm) = real_client("npm") else {
+        return;
+    };
+    let registry = FakeNpm::start(vec![four_versions("pinned")]);
+    for mode in [Mode::Deprecate, Mode::Remove] {
+        let gatehouse = gatehouse(&registry, deny(&["pinned@1.2.0"]), mode);
+        let project = Project::new(&gatehouse);
+        let ran = project.npm(&npm, &["install", "pinned@1.2.0"]).await;
+        assert_blocked_with_reason(&ran, "pinned@1.2.0");
+        assert_eq!(project.installed_version("pinned"), None, "{mode:?}");
+        println!(
+            "{mode:?}: npm install pinned@1.2.0 refused in {:?}",
+            ran.took
+        );
+    }
+}
+
+/// `npm ci` from a lockfile written before the block fails at the tarball, with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_ci_fails_at_the_tarball_of_a_newly_blocked_version() {
+    let Some(npm) = real_client("npm") else {
+        return;
+    };
+    let registry = FakeNpm::start(vec![four_versions("locked")]);
+    let gatehouse = gatehouse(&registry, deny(&[]), Mode::Deprecate);
+    let project = Project::new(&gatehouse);
+    let ran = project.npm(&npm, &["install", "locked@1.2.0"]).await;
+    assert!(ran.success, "{}", ran.output);
+    assert_eq!(project.locked_version("locked").as_deref(), Some("1.2.0"));
+
+    replace_file(
+        &gatehouse.path("gate-policy.yaml"),
+        deny(&["locked@1.2.0"]).as_bytes(),
+    );
+    eventually(Duration::from_secs(30), || async {
+        gatehouse.decide("npm", "locked", "1.2.0").await == "block"
+    })
+    .await
+    .expect("the new gate policy takes effect");
+    project.wipe_installed();
+
+    let tarball_hits = registry.hits("/locked/-/locked-1.2.0.tgz");
+    let ran = project.npm(&npm, &["ci"]).await;
+    assert_blocked_with_reason(&ran, "locked@1.2.0");
+    assert_eq!(project.installed_version("locked"), None);
+    assert_eq!(
+        registry.hits("/locked/-/locked-1.2.0.tgz"),
+        tarball_hits,
+        "the block comes before any fetch (the stored copy is not served either)"
+    );
+}
+
+/// A tarball whose bytes do not match the declared integrity is refused with
+/// a 502 that says so, and nothing is stored: the next request goes upstream again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_tarball_is_refused_and_not_cached() {
+    let registry = FakeNpm::start(vec![
+        FakePackage::new("tampered")
+            .version(FakeVersion::new("1.0.0"))
+            .version(FakeVersion::new("1.0.1").tampered()),
+    ]);
+    let gatehouse = gatehouse(&registry, deny(&[]), Mode::Deprecate);
+    let upstream_path = "/tampered/-/tampered-1.0.1.tgz";
+    let url = format!("{}/npm{upstream_path}", gatehouse.url);
+    for attempt in 1..=2 {
+        let response = Gatehouse::client().get(&url).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        let body: Value = response.json().await.expect("a JSON error");
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("tampered@1.0.1") && message.contains("sha512 mismatch"),
+            "{body}"
+        );
+        assert!(message.contains("not cached"), "{body}");
+        assert_eq!(registry.hits(upstream_path), attempt, "fetched anew");
+    }
+    assert_eq!(
+        files_under(&gatehouse.path("artifacts")),
+        Vec::<PathBuf>::new(),
+        "nothing is stored"
+    );
+
+    // The genuine neighbour is served and stored, so the check above can fail.
+    let genuine = Gatehouse::client()
+        .get(format!(
+            "{}/npm/tampered/-/tampered-1.0.0.tgz",
+            gatehouse.url
+        ))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(genuine.status(), StatusCode::OK);
+    let bytes = genuine.bytes().await.expect("body");
+    assert_eq!(Some(bytes.as_ref()), registry.tarball("tampered", "1.0.0"));
+    assert_eq!(files_under(&gatehouse.path("artifacts")).len(), 1);
+
+    if let Some(npm) = real_client("npm") {
+        let project = Project::new(&gatehouse);
+        let ran = project.npm(&npm, &["install", "tampered@1.0.1"]).await;
+        assert!(!ran.success, "{}", ran.output);
+        assert!(ran.output.contains("502"), "{}", ran.output);
+        assert_eq!(project.installed_version("tampered"), None);
+    }
+}
+
+/// `path` as an argument (temporary paths are UTF-8).
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Every regular file below `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// A scoped package whose `latest` is blocked: npm installs the allowed
+/// version `latest` now names, in both packument forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_package_with_blocked_latest() {
+    let registry = FakeNpm::start(vec![
+        FakePackage::new("@acme/widget")
+            .version(FakeVersion::new("1.0.0"))
+            .version(FakeVersion::new("1.1.0"))
+            .version(FakeVersion::new("2.0.0")),
+    ]);
+    let gatehouse = gatehouse(&registry, deny(&["@acme/widget@2.0.0"]), Mode::Deprecate);
+    let packument = format!("{}/npm/@acme%2fwidget", gatehouse.url);
+
+    let full = Gatehouse::client()
+        .get(&packument)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(full.status(), StatusCode::OK);
+    let full: Value = full.json().await.expect("json");
+    assert_eq!(
+        full["dist-tags"]["latest"], "1.1.0",
+        "{}",
+        full["dist-tags"]
+    );
+    let deprecation = full["versions"]["2.0.0"]["deprecated"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(deprecation.contains("deny-list"), "{deprecation:?}");
+    assert!(
+        full["versions"]["1.1.0"]["dist"]["tarball"]
+            .as_str()
+            .is_some_and(|url| url.starts_with(&gatehouse.url)),
+        "tarballs are fetched through gatehouse"
+    );
+
+    let abbreviated = Gatehouse::client()
+        .get(&packument)
+        .header(
+            "accept",
+            "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*",
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(abbreviated.status(), StatusCode::OK);
+    let header = |name: &str| {
+        abbreviated
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        header("content-type").starts_with("application/vnd.npm.install-v1+json"),
+        "{}",
+        header("content-type")
+    );
+    assert!(
+        header("vary").eq_ignore_ascii_case("accept"),
+        "{}",
+        header("vary")
+    );
+    let abbreviated: Value = abbreviated.json().await.expect("json");
+    assert_eq!(abbreviated["dist-tags"]["latest"], "1.1.0");
+    assert!(
+        abbreviated["time"]["1.1.0"].is_string(),
+        "the abbreviated form keeps `time`: {abbreviated}"
+    );
+    assert!(abbreviated.get("readme").is_none(), "and is abbreviated");
+    let deprecation = abbreviated["versions"]["2.0.0"]["deprecated"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(deprecation.contains("deny-list"), "{deprecation:?}");
+
+    let Some(npm) = real_client("npm") else {
+        return;
+    };
+    let project = Project::new(&gatehouse);
+    let ran = project.npm(&npm, &["install", "@acme/widget"]).await;
+    assert!(ran.success, "{}", ran.output);
+    assert_eq!(
+        project.locked_version("@acme/widget").as_deref(),
+        Some("1.1.0")
+    );
+    assert_eq!(
+        project.installed_version("@acme/widget").as_deref(),
+        Some("1.1.0")
+    );
+    let index = std::fs::read_to_string(project.app().join("node_modules/@acme/widget/index.js"))
+        .expect("installed files");
+    assert!(index.contains("genuine"), "{index}");
+}
+
+/// pnpm resolves a range around the blocked version too; the lockfile records
+/// the allowed one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pnpm_range_skips_the_blocked_version() {
+    let Some(pnpm) = real_client("pnpm") else {
+        return;
+    };
+    let registry = FakeNpm::start(vec![four_versions("ranged")]);
+    let gatehouse = gatehouse(&registry, deny(&["ranged@1.2.0"]), Mode::Deprecate);
+    let project = Project::new(&gatehouse);
+    let ran = project.pnpm(&pnpm, &["add", "ranged@^1.0.0"]).await;
+    assert!(ran.success, "{}", ran.output);
+    assert_eq!(
+        project.installed_version("ranged").as_deref(),
+        Some("1.1.0")
+    );
+    let lockfile: serde_yaml::Value = serde_yaml::from_slice(
+        &std::fs::read(project.app().join("pnpm-lock.yaml")).expect("pnpm-lock.yaml"),
+    )
+    .expect("pnpm-lock.yaml is YAML");
+    let locked = &lockfile["importers"]["."]["dependencies"]["ranged"]["version"];
+    assert_eq!(locked.as_str(), Some("1.1.0"), "{lockfile:?}");
+}
+
+/// pnpm refuses an exact pin of a blocked version in both modes; with
+/// `deprecate` it prints the rule and reason (twice: the deprecation warning
+/// and the tarball's 403). With `remove` it only says "no matching version":
+/// pnpm ignores `policyRestrictions`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pnpm_exact_pin_of_a_blocked_version_fails() {
+    let Some(pnpm) = real_client("pnpm") else {
+        return;
+    };
+    let registry = FakeNpm::start(vec![four_versions("pinned")]);
+    for mode in [Mode::Deprecate, Mode::Remove] {
+        let gatehouse = gatehouse(&registry, deny(&["pinned@1.2.0"]), mode);
+        let project = Project::new(&gatehouse);
+        let ran = project.pnpm(&pnpm, &["add", "pinned@1.2.0"]).await;
+        match mode {
+            Mode::Deprecate => assert_blocked_with_reason(&ran, "pinned@1.2.0"),
+            Mode::Remove => assert!(!ran.success, "{}", ran.output),
+        }
+        assert_eq!(project.installed_version("pinned"), None, "{mode:?}");
+    }
+}

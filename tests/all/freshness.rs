@@ -1,0 +1,88 @@
+//! Speed must not come from stale verdicts: warm answers are reused (no
+//! upstream request, no adapter run), yet a policy change shows on the very
+//! next request — for metadata and for artifacts alike.
+
+use std::time::Duration;
+
+use crate::fake_npm::{FakeNpm, FakePackage, FakeVersion};
+use crate::support::{Gatehouse, Setup, eventually};
+
+const ALLOW_ALL: &str = "policies:\n  default:\n    deny-list:\n      packages: []\n";
+const BLOCK_2: &str = "policies:\n  default:\n    deny-list:\n      packages: [\"fresh@2.0.0\"]\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_answers_follow_policy_changes() {
+    let registry = FakeNpm::start(vec![
+        FakePackage::new("fresh")
+            .version(FakeVersion::new("1.0.0"))
+            .version(FakeVersion::new("2.0.0")),
+    ]);
+    let gatehouse = Gatehouse::start(Setup {
+        policies: vec!["deny-list"],
+        adapters: vec!["npm"],
+        gate_policy: ALLOW_ALL.into(),
+        upstreams: vec![("npm".into(), registry.url())],
+        ..Setup::default()
+    });
+    let client = Gatehouse::client();
+    let packument = format!("{}/npm/fresh", gatehouse.url);
+    let tarball = format!("{}/npm/fresh/-/fresh-2.0.0.tgz", gatehouse.url);
+    let latest = || async {
+        let document: serde_json::Value = client
+            .get(&packument)
+            .send()
+            .await
+            .expect("packument")
+            .json()
+            .await
+            .expect("json");
+        document["dist-tags"]["latest"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+
+    let first = client
+        .get(&packument)
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+    let second = client
+        .get(&packument)
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(first, second, "a warm answer is the same document");
+    assert_eq!(
+        registry.hits("/fresh"),
+        1,
+        "warm answers do not ask upstream"
+    );
+    assert_eq!(latest().await, "2.0.0");
+    assert_eq!(
+        client.get(&tarball).send().await.expect("get").status(),
+        200
+    );
+    assert_eq!(
+        client.get(&tarball).send().await.expect("get").status(),
+        200
+    );
+
+    std::fs::write(gatehouse.path("gate-policy.yaml"), BLOCK_2).expect("gate policy");
+    let took = eventually(Duration::from_secs(10), || async {
+        latest().await == "1.0.0"
+    })
+    .await
+    .expect("the policy change reaches the warm packument");
+    println!("policy change visible in {took:?}");
+    let refused = client.get(&tarball).send().await.expect("get");
+    assert_eq!(refused.status(), 403, "the cached artifact is gated again");
+    assert!(refused.text().await.expect("body").contains("deny-list"));
+    assert_eq!(registry.hits("/fresh"), 1, "still no upstream request");
+}
