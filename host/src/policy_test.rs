@@ -1,181 +1,31 @@
 //! `gatehouse policy test`: runs a policy component on JSON fixtures with the
 //! production engine configuration and reports pass/fail and time per case.
 //!
-//! A fixture is one JSON file: `settings` (+ optional `ecosystem_settings`,
-//! merged as the gate-policy file would), optional `context`, the
-//! `advisories` the `osv` import answers, the `store` contents, the `facts`,
-//! and the `expect`ed raw verdicts (`action`, optional `reason_contains` and
-//! `advisories`).
+//! The fixture format, and how a case is judged, are `gatehouse_fixtures`'
+//! (the SDK's native runner reads the same files). The settings go through the
+//! gate-policy file's own merge: `settings` as the `default` block and
+//! `ecosystem_settings` as the block of the batch's ecosystem, so the host keeps
+//! its keys (`timeout_ms`, `memory_mb` ...) and applies them as in production.
 
-use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use gatehouse_fixtures::{Fixture, Observed};
 use serde_json::{Map, Value};
 
 use crate::audit::AuditLog;
-use crate::bindings::{Advisory, Context, Dependency, Digest, Purpose, Severity, VersionFacts};
+use crate::bindings::{Context, VersionFacts};
 use crate::capabilities::Capabilities;
 use crate::capabilities::osv::FixedAdvisories;
 use crate::capabilities::store::{HOST_NAMESPACE, KvStore};
-use crate::gate::action_name;
 use crate::gate_policy::GatePolicy;
 use crate::runtime::engine::{Engine, sha256_hex};
 use crate::runtime::guest::Limits;
 use crate::runtime::{Instantiable, Layout, Runtime};
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Fixture {
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    settings: Map<String, Value>,
-    #[serde(default)]
-    ecosystem_settings: Option<Map<String, Value>>,
-    #[serde(default)]
-    context: Option<FixtureContext>,
-    #[serde(default)]
-    advisories: Vec<FixtureAdvisory>,
-    #[serde(default)]
-    store: HashMap<String, String>,
-    facts: Vec<FixtureFacts>,
-    expect: Vec<Expectation>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FixtureContext {
-    #[serde(default)]
-    purpose: Option<String>,
-    #[serde(default)]
-    now: Option<i64>,
-    #[serde(default)]
-    requester: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct FixtureAdvisory {
-    ecosystem: String,
-    name: String,
-    version: String,
-    advisory: AdvisoryJson,
-}
-
-#[derive(serde::Deserialize)]
-struct AdvisoryJson {
-    id: String,
-    #[serde(default)]
-    aliases: Vec<String>,
-    #[serde(default)]
-    summary: String,
-    #[serde(default)]
-    malicious: Option<bool>,
-    #[serde(default)]
-    score: Option<f32>,
-    #[serde(default)]
-    severity: Option<String>,
-    #[serde(default)]
-    fixed: Vec<String>,
-    #[serde(default)]
-    modified: i64,
-}
-
-#[derive(serde::Deserialize)]
-struct DigestJson {
-    algorithm: String,
-    hex: String,
-}
-
-#[derive(serde::Deserialize)]
-struct DependencyJson {
-    name: String,
-    #[serde(default)]
-    requirement: String,
-    #[serde(default)]
-    kind: String,
-}
-
-#[derive(serde::Deserialize)]
-struct FixtureFacts {
-    ecosystem: String,
-    name: String,
-    version: String,
-    #[serde(default)]
-    published: Option<i64>,
-    #[serde(default)]
-    license: Option<String>,
-    #[serde(default)]
-    install_scripts: Vec<String>,
-    #[serde(default)]
-    deprecated: Option<String>,
-    #[serde(default)]
-    yanked: Option<String>,
-    #[serde(default)]
-    size: Option<u64>,
-    #[serde(default)]
-    digests: Vec<DigestJson>,
-    #[serde(default)]
-    dependencies: Vec<DependencyJson>,
-    #[serde(default)]
-    raw: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Expectation {
-    action: String,
-    #[serde(default)]
-    reason_contains: Vec<String>,
-    #[serde(default)]
-    advisories: Option<Vec<String>>,
-}
-
-fn severity(text: Option<&str>) -> Severity {
-    match text.map(str::to_ascii_lowercase).as_deref() {
-        Some("low") => Severity::Low,
-        Some("medium" | "moderate") => Severity::Medium,
-        Some("high") => Severity::High,
-        Some("critical") => Severity::Critical,
-        _ => Severity::Unknown,
-    }
-}
-
-impl From<FixtureFacts> for VersionFacts {
-    fn from(f: FixtureFacts) -> Self {
-        VersionFacts {
-            ecosystem: f.ecosystem,
-            name: f.name,
-            version: f.version,
-            published: f.published,
-            license: f.license,
-            install_scripts: f.install_scripts,
-            deprecated: f.deprecated,
-            yanked: f.yanked,
-            size: f.size,
-            digests: f
-                .digests
-                .into_iter()
-                .map(|d| Digest {
-                    algorithm: d.algorithm,
-                    hex: d.hex,
-                })
-                .collect(),
-            dependencies: f
-                .dependencies
-                .into_iter()
-                .map(|d| Dependency {
-                    name: d.name,
-                    requirement: d.requirement,
-                    kind: d.kind,
-                })
-                .collect(),
-            raw: f.raw.unwrap_or_else(|| "{}".into()),
-        }
-    }
-}
+gatehouse_fixtures::bindings_conversions!(crate::bindings);
 
 /// The result of one fixture.
 pub struct CaseResult {
@@ -228,49 +78,37 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
         policies_dir: scratch.path().join("policies"),
         gate_policy: scratch.path().join("gate-policy.yaml"),
     };
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let files =
+        gatehouse_fixtures::files(dir).with_context(|| format!("reading {}", dir.display()))?;
     let mut results = Vec::new();
     for file in files {
         let label = file
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let text = std::fs::read_to_string(&file)?;
-        let fixture: Fixture = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a fixture", file.display()))?;
+        let fixture =
+            Fixture::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
 
         let mut advisories = FixedAdvisories::default();
-        for entry in fixture.advisories {
-            let a = entry.advisory;
+        for entry in &fixture.advisories {
             advisories
                 .0
-                .entry((entry.ecosystem, entry.name, entry.version))
+                .entry((
+                    entry.ecosystem.clone(),
+                    entry.name.clone(),
+                    entry.version.clone(),
+                ))
                 .or_default()
-                .push(Advisory {
-                    malicious: a.malicious.unwrap_or(a.id.starts_with("MAL-")),
-                    id: a.id,
-                    aliases: a.aliases,
-                    summary: a.summary,
-                    score: a.score,
-                    severity: severity(a.severity.as_deref()),
-                    fixed: a.fixed,
-                    modified: a.modified,
-                });
+                .push((&entry.advisory).into());
         }
         let store = KvStore::default();
-        for (key, value) in fixture.store {
+        for (key, value) in &fixture.store {
             let (namespace, key) = match key.strip_prefix("gatehouse/") {
-                Some(rest) => (HOST_NAMESPACE.to_owned(), rest.to_owned()),
-                None => (name.to_string(), key),
+                Some(rest) => (HOST_NAMESPACE, rest),
+                None => (&*name, key.as_str()),
             };
             store
-                .set(&namespace, &key, value.into_bytes(), None)
+                .set(namespace, key, value.clone().into_bytes(), None)
                 .map_err(anyhow::Error::msg)?;
         }
         let caps = Arc::new(Capabilities {
@@ -280,31 +118,10 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
         });
         let runtime = Runtime::new(engine.clone(), caps.clone(), layout.clone())?;
         let pre = runtime.instantiate_pre(&compiled)?;
-        let facts: Vec<VersionFacts> = fixture.facts.into_iter().map(Into::into).collect();
-        let ecosystem = facts
-            .first()
-            .map(|f| f.ecosystem.clone())
-            .unwrap_or_default();
-        let (controls, settings) = merged_settings(
-            &name,
-            &ecosystem,
-            fixture.settings,
-            fixture.ecosystem_settings,
-        )?;
-        let context = fixture.context.unwrap_or(FixtureContext {
-            purpose: None,
-            now: None,
-            requester: None,
-        });
-        let context = Context {
-            purpose: match context.purpose.as_deref() {
-                Some("artifact") => Purpose::Artifact,
-                Some("check") => Purpose::Check,
-                _ => Purpose::Metadata,
-            },
-            now: context.now.unwrap_or(1_700_000_000),
-            requester: context.requester,
-        };
+        let facts: Vec<VersionFacts> = fixture.facts.iter().map(Into::into).collect();
+        let ecosystem = facts.first().map_or("", |f| f.ecosystem.as_str());
+        let (controls, settings) = merged_settings(&name, ecosystem, &fixture)?;
+        let context = Context::from(&fixture.context);
         let policy = crate::runtime::Loaded {
             name: name.clone(),
             sha256: String::new(),
@@ -328,7 +145,7 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
         let micros = started.elapsed().as_micros();
         let failures = match outcome {
             Err(failure) => vec![format!("policy failed: {failure}")],
-            Ok(verdicts) => compare(&fixture.expect, &verdicts),
+            Ok(verdicts) => fixture.check(&verdicts.iter().map(Observed::from).collect::<Vec<_>>()),
         };
         results.push(CaseResult {
             file: label,
@@ -341,71 +158,31 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
     Ok(results)
 }
 
+/// The host's controls and the policy's settings as a gate-policy file holding
+/// the fixture's blocks would give them.
 fn merged_settings(
     policy: &str,
     ecosystem: &str,
-    settings: Map<String, Value>,
-    ecosystem_settings: Option<Map<String, Value>>,
+    fixture: &Fixture,
 ) -> anyhow::Result<(crate::gate_policy::Controls, String)> {
-    let mut sections = Map::new();
-    sections.insert(
-        "default".into(),
+    let block = |settings: &Option<Map<String, Value>>| {
+        let settings = settings.clone().unwrap_or_default();
         Value::Object(Map::from_iter([(
             policy.to_owned(),
             Value::Object(settings),
-        )])),
-    );
-    if let Some(overrides) = ecosystem_settings {
+        )]))
+    };
+    let mut sections = Map::new();
+    sections.insert("default".into(), block(&fixture.settings));
+    if fixture.ecosystem_settings.is_some() {
         let section = if ecosystem == "crates.io" {
             "cargo".to_owned()
         } else {
             ecosystem.to_lowercase()
         };
-        sections.insert(
-            section,
-            Value::Object(Map::from_iter([(
-                policy.to_owned(),
-                Value::Object(overrides),
-            )])),
-        );
+        sections.insert(section, block(&fixture.ecosystem_settings));
     }
     let file = serde_json::json!({ "policies": sections }).to_string();
     let gate_policy = GatePolicy::parse(&file).map_err(anyhow::Error::msg)?;
     Ok(gate_policy.settings_for(policy, ecosystem))
-}
-
-fn compare(expect: &[Expectation], verdicts: &[crate::bindings::Verdict]) -> Vec<String> {
-    let mut failures = Vec::new();
-    if expect.len() != verdicts.len() {
-        failures.push(format!(
-            "expected {} verdicts, got {}",
-            expect.len(),
-            verdicts.len()
-        ));
-    }
-    for (i, (want, got)) in expect.iter().zip(verdicts).enumerate() {
-        if want.action != action_name(got.action) {
-            failures.push(format!(
-                "#{i}: expected {}, got {} ({})",
-                want.action,
-                action_name(got.action),
-                got.reason
-            ));
-        }
-        for needle in &want.reason_contains {
-            if !got.reason.contains(needle.as_str()) {
-                failures.push(format!("#{i}: reason {:?} lacks {needle:?}", got.reason));
-            }
-        }
-        // Advisory ids are a set: their order carries no meaning.
-        if let Some(ids) = &want.advisories
-            && ids.iter().collect::<BTreeSet<_>>() != got.advisories.iter().collect::<BTreeSet<_>>()
-        {
-            failures.push(format!(
-                "#{i}: advisories {:?}, expected {ids:?}",
-                got.advisories
-            ));
-        }
-    }
-    failures
 }

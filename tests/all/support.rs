@@ -35,6 +35,12 @@ pub struct Setup {
 
 impl Gatehouse {
     pub fn start(setup: Setup) -> Self {
+        Self::start_prepared(setup, |_| {})
+    }
+
+    /// Like [`Gatehouse::start`], running `prepare` on the finished layout
+    /// before the server starts (e.g. to import an OSV bundle into its data dir).
+    pub fn start_prepared(setup: Setup, prepare: impl FnOnce(&Path)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
         for sub in ["adapters", "policies"] {
@@ -66,6 +72,7 @@ impl Gatehouse {
         }
         config.push_str(&setup.extra_config);
         std::fs::write(root.join("gatehouse.yaml"), config).expect("config");
+        prepare(root);
         Self::spawn(dir)
     }
 

@@ -2,8 +2,10 @@
 //!
 //! Settings: `packages: ["name", "name@version", "name@<range>"]`, ranges in the
 //! ecosystem's own syntax (`lodash@<4.17.21`, `requests@>=2.0,<2.5`). npm scopes
-//! work as written: `@scope/name@1.2.0`.
+//! work as written: `@scope/name@1.2.0`. Names compare as the ecosystem's
+//! registry does (PyPI: PEP 503; crates.io: `-` is `_`, any case).
 
+use gatehouse_sdk::names::{PackageSpec, same_package};
 use gatehouse_sdk::{Context, Policy, Verdict, VersionFacts, version};
 
 #[derive(serde::Deserialize, Default)]
@@ -13,62 +15,13 @@ pub struct Settings {
     pub packages: Vec<String>,
 }
 
-/// One entry of the list: a name and, optionally, a version or range.
-struct Entry<'a> {
-    text: &'a str,
-    name: &'a str,
-    range: Option<&'a str>,
-}
-
-impl<'a> Entry<'a> {
-    fn parse(text: &'a str) -> Self {
-        // The first `@` of a scoped npm name is part of the name.
-        let search_from = usize::from(text.starts_with('@'));
-        match text[search_from..].find('@') {
-            Some(at) => {
-                let at = at + search_from;
-                Entry {
-                    text,
-                    name: &text[..at],
-                    range: Some(&text[at + 1..]),
-                }
-            }
-            None => Entry {
-                text,
-                name: text,
-                range: None,
-            },
-        }
-    }
-
-    fn matches(&self, facts: &VersionFacts) -> bool {
-        if !same_name(&facts.ecosystem, self.name, &facts.name) {
-            return false;
-        }
-        match self.range {
-            None => true,
+/// Whether the list entry `entry` names this version.
+fn matches(entry: PackageSpec, facts: &VersionFacts) -> bool {
+    same_package(&facts.ecosystem, entry.name, &facts.name)
+        && entry.version.is_none_or(|range| {
             // An entry we cannot read blocks rather than silently allowing.
-            Some(range) => {
-                version::satisfies(&facts.ecosystem, &facts.version, range).unwrap_or(true)
-            }
-        }
-    }
-}
-
-/// Compares names as the ecosystem does (PyPI ignores case and `-_.` runs).
-fn same_name(ecosystem: &str, a: &str, b: &str) -> bool {
-    if ecosystem == "PyPI" {
-        let normalise = |s: &str| {
-            s.to_ascii_lowercase()
-                .split(['-', '_', '.'])
-                .filter(|part| !part.is_empty())
-                .collect::<Vec<_>>()
-                .join("-")
-        };
-        normalise(a) == normalise(b)
-    } else {
-        a == b
-    }
+            version::satisfies(&facts.ecosystem, &facts.version, range).unwrap_or(true)
+        })
 }
 
 pub struct DenyList;
@@ -80,12 +33,11 @@ impl Policy for DenyList {
         settings
             .packages
             .iter()
-            .map(|text| Entry::parse(text))
-            .find(|entry| entry.matches(facts))
+            .find(|entry| matches(PackageSpec::parse(entry), facts))
             .map_or_else(Verdict::allow, |entry| {
                 Verdict::block(format!(
-                    "{}@{} is on the deny list ({:?}); ask the platform team for an exception or pick another version",
-                    facts.name, facts.version, entry.text
+                    "{}@{} is on the deny list ({entry:?}); ask the platform team for an exception or pick another version",
+                    facts.name, facts.version
                 ))
             })
     }

@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 
-use gatehouse_sdk::{Action, Context, Policy, Verdict, VersionFacts, serde_json};
+use gatehouse_sdk::text::excerpt;
+use gatehouse_sdk::{Context, OnMatch, Policy, Verdict, VersionFacts, serde_json};
 
 #[derive(serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -25,23 +26,6 @@ impl Default for Settings {
         Settings {
             action: OnMatch::Warn,
             allow: Vec::new(),
-        }
-    }
-}
-
-/// What an install script does to the version.
-#[derive(serde::Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum OnMatch {
-    Warn,
-    Block,
-}
-
-impl From<OnMatch> for Action {
-    fn from(on_match: OnMatch) -> Self {
-        match on_match {
-            OnMatch::Warn => Action::Warn,
-            OnMatch::Block => Action::Block,
         }
     }
 }
@@ -75,7 +59,7 @@ impl Policy for InstallScripts {
             }
         };
         Verdict::act(
-            settings.action.into(),
+            settings.action,
             format!(
                 "{} {} runs {} at install time{commands}, on every machine that installs it; {advice}",
                 facts.name,
@@ -110,19 +94,12 @@ fn commands(raw: &str, hooks: &[&str]) -> String {
     }
 }
 
-/// `text` cut to at most `max` characters, marked with `…` when cut.
-fn excerpt(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 gatehouse_sdk::export_policy!(InstallScripts);
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use gatehouse_sdk::Action;
     use gatehouse_sdk::testing::{evaluate, facts};
 
     fn scripted(name: &str, hooks: &[&str], raw: &str) -> VersionFacts {

@@ -3,7 +3,7 @@
 
 #[test]
 fn fixtures() {
-    gatehouse_policy_fixtures::run_fixtures::<install_scripts::InstallScripts>(
-        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures")),
-    );
+    gatehouse_sdk::testing::run_fixtures::<install_scripts::InstallScripts>(std::path::Path::new(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+    ));
 }

@@ -18,7 +18,8 @@
 
 use std::borrow::Cow;
 
-use gatehouse_sdk::{Action, Context, Policy, Verdict, VersionFacts, serde_json};
+use gatehouse_sdk::text::excerpt;
+use gatehouse_sdk::{Action, Context, Policy, Verdict, Verdicts, VersionFacts, serde_json};
 use spdx::{Expression, LicenseItem, LicenseReq, ParseMode};
 
 #[derive(serde::Deserialize)]
@@ -388,24 +389,12 @@ fn raw_license(raw: &str) -> Option<String> {
         .or_else(|| fields.licenses.as_ref()?.expression())
 }
 
-/// `text` cut to at most `max` characters, marked with `…` when cut.
-fn excerpt(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 pub struct License;
 
 impl Policy for License {
     type Settings = Settings;
 
-    fn evaluate(
-        settings: &Settings,
-        _: &Context,
-        facts: &[VersionFacts],
-    ) -> Result<Vec<Verdict>, String> {
+    fn evaluate(settings: &Settings, _: &Context, facts: &[VersionFacts]) -> Verdicts {
         let rules = Rules::compile(settings)?;
         // Versions of a package mostly declare the same license: assess each
         // distinct text once.

@@ -5,30 +5,14 @@
 //! accepted: the only key defaults to the strictest choice, so a misspelling
 //! cannot weaken the rule. One OSV query per package in the batch.
 
-use gatehouse_sdk::{Action, Advisory, Context, Policy, Verdict, VersionFacts, host};
+use gatehouse_sdk::host::osv_affecting_batch;
+use gatehouse_sdk::text::excerpt;
+use gatehouse_sdk::{Action, Advisory, Context, OnMatch, Policy, Verdict, Verdicts, VersionFacts};
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
 pub struct Settings {
     pub action: OnMatch,
-}
-
-/// What a report does to the version.
-#[derive(serde::Deserialize, Clone, Copy, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum OnMatch {
-    Warn,
-    #[default]
-    Block,
-}
-
-impl From<OnMatch> for Action {
-    fn from(on_match: OnMatch) -> Self {
-        match on_match {
-            OnMatch::Warn => Action::Warn,
-            OnMatch::Block => Action::Block,
-        }
-    }
 }
 
 /// Longest advisory summary quoted in a reason, in characters.
@@ -39,38 +23,14 @@ pub struct Malicious;
 impl Policy for Malicious {
     type Settings = Settings;
 
-    fn evaluate(
-        settings: &Settings,
-        _: &Context,
-        facts: &[VersionFacts],
-    ) -> Result<Vec<Verdict>, String> {
-        let affecting = advisories_per_version(facts)?;
+    fn evaluate(settings: &Settings, _: &Context, facts: &[VersionFacts]) -> Verdicts {
+        let affecting = osv_affecting_batch(facts)?;
         Ok(facts
             .iter()
             .zip(&affecting)
             .map(|(facts, advisories)| verdict(settings.action.into(), facts, advisories))
             .collect())
     }
-}
-
-/// The advisories affecting each version: one OSV query per package in the batch
-/// (a batch is one package's versions, so normally exactly one query).
-fn advisories_per_version(facts: &[VersionFacts]) -> Result<Vec<Vec<Advisory>>, String> {
-    let mut affecting = Vec::with_capacity(facts.len());
-    for package in facts.chunk_by(|a, b| a.ecosystem == b.ecosystem && a.name == b.name) {
-        let versions: Vec<String> = package.iter().map(|f| f.version.clone()).collect();
-        let found = host::osv_affecting(&package[0].ecosystem, &package[0].name, &versions);
-        if found.len() != versions.len() {
-            return Err(format!(
-                "the OSV capability answered {} lists for {} versions of {}",
-                found.len(),
-                versions.len(),
-                package[0].name
-            ));
-        }
-        affecting.extend(found);
-    }
-    Ok(affecting)
 }
 
 fn verdict(action: Action, facts: &VersionFacts, advisories: &[Advisory]) -> Verdict {
@@ -96,14 +56,6 @@ fn verdict(action: Action, facts: &VersionFacts, advisories: &[Advisory]) -> Ver
         ),
     )
     .advisories(ids)
-}
-
-/// `text` cut to at most `max` characters, marked with `…` when cut.
-fn excerpt(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
 }
 
 gatehouse_sdk::export_policy!(Malicious);
@@ -136,6 +88,7 @@ mod tests {
             .install();
         let verdicts =
             evaluate::<Malicious>("", &batch(&["5.6.0", "5.6.1", "5.6.2"])).expect("evaluates");
+        assert_eq!(MockHost::current().osv_calls, 1, "one query for the batch");
         let actions: Vec<_> = verdicts.iter().map(|v| v.action).collect();
         assert_eq!(actions, [Action::Allow, Action::Block, Action::Allow]);
         assert_eq!(verdicts[1].advisories, ["MAL-2025-46969"]);
@@ -168,13 +121,25 @@ mod tests {
 
     #[test]
     fn long_summaries_are_cut() {
-        assert_eq!(excerpt("abcdef", 3), "abc…");
-        assert_eq!(excerpt("abc", 3), "abc");
-        assert_eq!(excerpt("ééé", 2), "éé…");
+        let mut report = advisory("MAL-1", Severity::Unknown, None);
+        report.summary = "é".repeat(200);
+        MockHost::default()
+            .advisory("npm", "chalk", "5.6.1", report)
+            .install();
+        let verdicts = evaluate::<Malicious>("", &batch(&["5.6.1"])).expect("evaluates");
+        assert!(
+            verdicts[0]
+                .reason
+                .contains(&format!("(\"{}…\")", "é".repeat(120))),
+            "{}",
+            verdicts[0].reason
+        );
     }
 
     #[test]
     fn empty_batch_asks_nothing() {
+        MockHost::default().install();
         assert_eq!(evaluate::<Malicious>("", &[]), Ok(Vec::new()));
+        assert_eq!(MockHost::current().osv_calls, 0);
     }
 }

@@ -4,7 +4,8 @@
 //! Settings:
 //! - `min_age`: how old a version must be (`48h`, `7d`, `1w 2d`); absent = off.
 //! - `exempt`: `name` or `name@version` entries the rule does not apply to (npm
-//!   scopes as written: `@scope/name@1.2.0`; PyPI names compare normalised).
+//!   scopes as written: `@scope/name@1.2.0`; names compare as the ecosystem's
+//!   registry does: PyPI by PEP 503, crates.io with `-` as `_` in any case).
 //!
 //! Age is `context.now` minus the version's publish time, for every purpose
 //! alike (metadata, artifact, check). A version without a publish time warns:
@@ -14,7 +15,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use gatehouse_sdk::{Context, Policy, Verdict, VersionFacts, duration, version};
+use gatehouse_sdk::names::{PackageSpec, same_package};
+use gatehouse_sdk::{Context, Policy, Verdict, Verdicts, VersionFacts, duration, version};
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -23,61 +25,15 @@ pub struct Settings {
     pub exempt: Vec<String>,
 }
 
-/// One `exempt` entry: a name and, optionally, one version.
-struct Exemption<'a> {
-    name: &'a str,
-    version: Option<&'a str>,
-}
-
-impl<'a> Exemption<'a> {
-    fn parse(text: &'a str) -> Self {
-        let text = text.trim();
-        // The first `@` of a scoped npm name is part of the name.
-        let search_from = usize::from(text.starts_with('@'));
-        match text[search_from..].find('@') {
-            Some(at) => Exemption {
-                name: &text[..search_from + at],
-                version: Some(&text[search_from + at + 1..]),
-            },
-            None => Exemption {
-                name: text,
-                version: None,
-            },
-        }
-    }
-
-    fn covers(&self, facts: &VersionFacts) -> bool {
-        same_name(&facts.ecosystem, self.name, &facts.name)
-            && self.version.is_none_or(|exempt| {
-                exempt == facts.version
-                    || version::compare(&facts.ecosystem, exempt, &facts.version)
-                        .is_ok_and(|order| order.is_eq())
-            })
-    }
-}
-
-/// Compares names as the ecosystem does (PyPI: PEP 503 normalised).
-fn same_name(ecosystem: &str, a: &str, b: &str) -> bool {
-    if ecosystem == "PyPI" {
-        pep503(a) == pep503(b)
-    } else {
-        a == b
-    }
-}
-
-/// A PyPI name lower-cased with every run of `-`, `_` and `.` made one `-`.
-fn pep503(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+/// Whether the `exempt` entry `exempt` covers this version: the package, or
+/// the one version it names.
+fn covers(exempt: &PackageSpec, facts: &VersionFacts) -> bool {
+    same_package(&facts.ecosystem, exempt.name, &facts.name)
+        && exempt.version.is_none_or(|listed| {
+            listed == facts.version
+                || version::compare(&facts.ecosystem, listed, &facts.version)
+                    .is_ok_and(|order| order.is_eq())
+        })
 }
 
 pub struct MinAge;
@@ -85,11 +41,7 @@ pub struct MinAge;
 impl Policy for MinAge {
     type Settings = Settings;
 
-    fn evaluate(
-        settings: &Settings,
-        context: &Context,
-        facts: &[VersionFacts],
-    ) -> Result<Vec<Verdict>, String> {
+    fn evaluate(settings: &Settings, context: &Context, facts: &[VersionFacts]) -> Verdicts {
         let Some(min_age_text) = settings.min_age.as_deref() else {
             return Ok(facts.iter().map(|_| Verdict::allow()).collect());
         };
@@ -101,7 +53,7 @@ impl Policy for MinAge {
             exemptions: settings
                 .exempt
                 .iter()
-                .map(|e| Exemption::parse(e))
+                .map(|e| PackageSpec::parse(e))
                 .collect(),
             now: context.now,
         };
@@ -113,13 +65,13 @@ impl Policy for MinAge {
 struct Rule<'a> {
     min_age_text: &'a str,
     min_age_secs: i64,
-    exemptions: Vec<Exemption<'a>>,
+    exemptions: Vec<PackageSpec<'a>>,
     now: i64,
 }
 
 impl Rule<'_> {
     fn check(&self, facts: &VersionFacts) -> Verdict {
-        if self.exemptions.iter().any(|e| e.covers(facts)) {
+        if self.exemptions.iter().any(|e| covers(e, facts)) {
             return Verdict::allow();
         }
         let Some(published) = facts.published else {

@@ -3,7 +3,7 @@
 
 #[test]
 fn fixtures() {
-    gatehouse_policy_fixtures::run_fixtures::<min_age::MinAge>(std::path::Path::new(concat!(
+    gatehouse_sdk::testing::run_fixtures::<min_age::MinAge>(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/fixtures"
     )));

@@ -11,7 +11,7 @@
 //! logged): it is the host's data and should never be wrong. Unknown keys are
 //! refused: a misspelt `require` would silently turn the rule off.
 
-use gatehouse_sdk::{Context, Policy, Verdict, VersionFacts, host, serde_json};
+use gatehouse_sdk::{Context, Policy, Verdict, Verdicts, VersionFacts, host, serde_json};
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -58,11 +58,7 @@ pub struct Review;
 impl Policy for Review {
     type Settings = Settings;
 
-    fn evaluate(
-        settings: &Settings,
-        _: &Context,
-        facts: &[VersionFacts],
-    ) -> Result<Vec<Verdict>, String> {
+    fn evaluate(settings: &Settings, _: &Context, facts: &[VersionFacts]) -> Verdicts {
         if !settings.require {
             return Ok(facts.iter().map(|_| Verdict::allow()).collect());
         }

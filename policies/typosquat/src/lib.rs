@@ -14,15 +14,16 @@
 //!
 //! A popular name is never a squat itself, nor is a name the ecosystem treats as
 //! the same package (PEP 503 for PyPI: `Foo_Bar` is `foo-bar`; crates.io: `-`
-//! is `_`; npm: case). Packages in a popular npm scope are trusted: only the
-//! scope's owner can publish there. Unknown keys are refused: a misspelt
-//! `popular` would silently drop the operator's own names.
+//! is `_`; npm: case, since npm accepts no new names with capitals). Packages in
+//! a popular npm scope are trusted: only the scope's owner can publish there.
+//! Unknown keys are refused: a misspelt `popular` would silently drop the
+//! operator's own names.
 
 pub mod popular;
 
 use std::borrow::Cow;
 
-use gatehouse_sdk::{Action, Context, Policy, Verdict, VersionFacts};
+use gatehouse_sdk::{Context, OnMatch, Policy, Verdict, Verdicts, VersionFacts, names};
 
 #[derive(serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -42,60 +43,21 @@ impl Default for Settings {
     }
 }
 
-/// What an imitation does to the version.
-#[derive(serde::Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum OnMatch {
-    Warn,
-    Block,
-}
-
-impl From<OnMatch> for Action {
-    fn from(on_match: OnMatch) -> Self {
-        match on_match {
-            OnMatch::Warn => Action::Warn,
-            OnMatch::Block => Action::Block,
-        }
-    }
-}
-
 /// Beyond this, most names would be "close" to some popular one.
 const MAX_DISTANCE_LIMIT: usize = 3;
 
 /// Characters that only separate words; games with them imitate a name.
 const PUNCTUATION: [char; 5] = ['-', '_', '.', '@', '/'];
 
-/// The name (or npm scope) as the ecosystem's registry identifies it.
+/// The name (or npm scope) as compared: as the ecosystem's registry identifies
+/// it, and on npm also in lower case, since npm refuses new names with capitals:
+/// a case-only variant of a popular name is that name, not an imitation.
 fn normalise<'a>(ecosystem: &str, name: &'a str) -> Cow<'a, str> {
-    match ecosystem {
-        "PyPI" => pep503(name),
-        "crates.io" if name.contains(|c: char| c == '-' || c.is_ascii_uppercase()) => {
-            Cow::Owned(name.to_ascii_lowercase().replace('-', "_"))
-        }
-        "npm" if name.contains(|c: char| c.is_ascii_uppercase()) => {
-            Cow::Owned(name.to_ascii_lowercase())
-        }
-        _ => Cow::Borrowed(name),
+    if ecosystem == "npm" && name.contains(|c: char| c.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        names::normalise(ecosystem, name)
     }
-}
-
-/// PEP 503: lower case, every run of `-`, `_` and `.` one `-`.
-fn pep503(name: &str) -> Cow<'_, str> {
-    let is_separator = |c: char| matches!(c, '-' | '_' | '.');
-    let already = !name.contains(|c: char| c.is_ascii_uppercase() || c == '_' || c == '.')
-        && !name.contains("--");
-    if already {
-        return Cow::Borrowed(name);
-    }
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if !is_separator(c) {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// The name without punctuation, in lower case.
@@ -269,18 +231,13 @@ pub struct Typosquat;
 impl Policy for Typosquat {
     type Settings = Settings;
 
-    fn evaluate(
-        settings: &Settings,
-        _: &Context,
-        facts: &[VersionFacts],
-    ) -> Result<Vec<Verdict>, String> {
+    fn evaluate(settings: &Settings, _: &Context, facts: &[VersionFacts]) -> Verdicts {
         if settings.max_distance > MAX_DISTANCE_LIMIT {
             return Err(format!(
                 "typosquat policy: `max_distance` {} would flag most names; use 0 to {MAX_DISTANCE_LIMIT}",
                 settings.max_distance
             ));
         }
-        let action = Action::from(settings.action);
         let mut index: Option<Index> = None;
         // A batch is one package: judge each distinct name once.
         let mut last: Option<(&str, &str, Verdict)> = None;
@@ -302,7 +259,9 @@ impl Policy for Typosquat {
                 let index = index.get_or_insert_with(|| Index::new(settings, &facts.ecosystem));
                 let verdict = index
                     .judge(&facts.name)
-                    .map_or_else(Verdict::allow, |reason| Verdict::act(action, reason));
+                    .map_or_else(Verdict::allow, |reason| {
+                        Verdict::act(settings.action, reason)
+                    });
                 last = Some((&facts.ecosystem, &facts.name, verdict.clone()));
                 verdict
             })
@@ -315,6 +274,7 @@ gatehouse_sdk::export_policy!(Typosquat);
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use gatehouse_sdk::Action;
     use gatehouse_sdk::testing::{evaluate, facts};
 
     fn judge(settings: &str, ecosystem: &str, name: &str) -> Verdict {

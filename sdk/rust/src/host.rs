@@ -3,7 +3,7 @@
 //! In a component these call the WIT imports; on a native target (unit tests)
 //! they are answered by the thread's [`crate::testing::MockHost`].
 
-use crate::Advisory;
+use crate::{Advisory, VersionFacts};
 
 #[cfg(target_arch = "wasm32")]
 use crate::bindings::gatehouse::plugin as imports;
@@ -18,6 +18,27 @@ pub fn osv_affecting(ecosystem: &str, name: &str, versions: &[String]) -> Vec<Ve
     {
         crate::testing::with_mock(|host| host.affecting(ecosystem, name, versions))
     }
+}
+
+/// The advisories affecting each version of a batch, in input order: one
+/// [`osv_affecting`] call per run of one package's versions (a batch is one
+/// package, so normally one call for the whole batch).
+pub fn osv_affecting_batch(facts: &[VersionFacts]) -> Result<Vec<Vec<Advisory>>, String> {
+    let mut affecting = Vec::with_capacity(facts.len());
+    for package in facts.chunk_by(|a, b| a.ecosystem == b.ecosystem && a.name == b.name) {
+        let (ecosystem, name) = (&package[0].ecosystem, &package[0].name);
+        let versions: Vec<String> = package.iter().map(|f| f.version.clone()).collect();
+        let found = osv_affecting(ecosystem, name, &versions);
+        if found.len() != versions.len() {
+            return Err(format!(
+                "the OSV capability answered {} lists for {} versions of {name}",
+                found.len(),
+                versions.len()
+            ));
+        }
+        affecting.extend(found);
+    }
+    Ok(affecting)
 }
 
 /// Reads a key of this component's store (or, under `gatehouse/`, the host's data).
@@ -72,5 +93,51 @@ pub fn log_warn(message: &str) {
     #[cfg(not(target_arch = "wasm32"))]
     {
         crate::testing::with_mock(|host| host.logs.push(message.to_owned()))
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::Severity;
+    use crate::testing::{MockHost, advisory, facts};
+
+    #[test]
+    fn one_query_per_package_answers_in_input_order() {
+        MockHost::default()
+            .advisory(
+                "npm",
+                "a",
+                "2.0.0",
+                advisory("GHSA-a", Severity::High, None),
+            )
+            .advisory(
+                "PyPI",
+                "a",
+                "1.0.0",
+                advisory("PYSEC-a", Severity::Low, None),
+            )
+            .install();
+        let batch = [
+            facts("npm", "a", "1.0.0"),
+            facts("npm", "a", "2.0.0"),
+            facts("PyPI", "a", "1.0.0"),
+            facts("npm", "a", "3.0.0"),
+        ];
+        let ids: Vec<Vec<String>> = osv_affecting_batch(&batch)
+            .expect("answers")
+            .into_iter()
+            .map(|found| found.into_iter().map(|a| a.id).collect())
+            .collect();
+        assert_eq!(ids, [vec![], vec!["GHSA-a"], vec!["PYSEC-a"], vec![]]);
+        // The npm runs are apart: three runs, three queries.
+        assert_eq!(MockHost::current().osv_calls, 3);
+    }
+
+    #[test]
+    fn an_empty_batch_asks_nothing() {
+        MockHost::default().install();
+        assert_eq!(osv_affecting_batch(&[]), Ok(Vec::new()));
+        assert_eq!(MockHost::current().osv_calls, 0);
     }
 }

@@ -24,13 +24,21 @@
 //!
 //! The host capabilities (`osv`, `store`, `audit`, `log`) are in [`host`]; on a
 //! native target they are served by [`testing::MockHost`], so a policy's logic is
-//! unit-tested with plain `cargo test`.
+//! unit-tested with plain `cargo test`, and [`testing::run_fixtures`] runs the
+//! policy's fixture files there too.
+//!
+//! Helpers for what most rules need: [`OnMatch`] (an `action: warn|block`
+//! setting), [`names`] (package names as registries compare them, `name@version`
+//! entries), [`text::excerpt`] (quoting registry text in a reason), [`duration`]
+//! and [`version`] (each ecosystem's version order and ranges).
 
 pub mod bindings;
 pub mod duration;
 pub mod host;
+pub mod names;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod text;
 mod verdict;
 
 pub use bindings::gatehouse::plugin::osv::{Advisory, Severity};
@@ -40,6 +48,11 @@ pub use bindings::gatehouse::plugin::types::{
 pub use gatehouse_versions as version;
 pub use serde;
 pub use serde_json;
+pub use verdict::OnMatch;
+
+/// A batch's verdicts, one per version in input order, or why the policy could
+/// not judge the batch (the host then applies the policy's `on_error`).
+pub type Verdicts = Result<Vec<Verdict>, String>;
 
 /// A gatehouse rule.
 ///
@@ -48,7 +61,9 @@ pub use serde_json;
 /// version of a package).
 pub trait Policy {
     /// The policy's block of the gate-policy file, deserialised. Missing keys
-    /// should default so that an empty block works.
+    /// should default so that an empty block works. The host passes `{}` for an
+    /// empty block, which `()` cannot read: a rule without settings uses an empty
+    /// struct (`struct Settings {}`).
     type Settings: serde::de::DeserializeOwned + Default;
 
     /// The verdict for one version. The default allows.
@@ -58,11 +73,7 @@ pub trait Policy {
     }
 
     /// The verdicts for a batch: one per input, in order.
-    fn evaluate(
-        settings: &Self::Settings,
-        context: &Context,
-        facts: &[VersionFacts],
-    ) -> Result<Vec<Verdict>, String> {
+    fn evaluate(settings: &Self::Settings, context: &Context, facts: &[VersionFacts]) -> Verdicts {
         Ok(facts
             .iter()
             .map(|f| Self::check(settings, context, f))
@@ -73,11 +84,7 @@ pub trait Policy {
 /// Parses the settings JSON (an empty document means defaults) and runs `P`.
 ///
 /// This is what the exported `evaluate` calls, and what tests call natively.
-pub fn run<P: Policy>(
-    settings: &str,
-    context: &Context,
-    facts: &[VersionFacts],
-) -> Result<Vec<Verdict>, String> {
+pub fn run<P: Policy>(settings: &str, context: &Context, facts: &[VersionFacts]) -> Verdicts {
     let settings: P::Settings = if settings.trim().is_empty() {
         P::Settings::default()
     } else {

@@ -1,15 +1,21 @@
-//! Native unit tests for policies: a mock host and fact builders.
+//! Native unit tests for policies: a mock host, fact builders, and the fixture
+//! runner.
 //!
 //! ```ignore
 //! use gatehouse_sdk::testing::{facts, MockHost};
 //! MockHost::default().advisory("npm", "chalk", "5.6.1", advisory).install();
 //! let verdicts = gatehouse_sdk::testing::evaluate::<MyPolicy>(r#"{"action":"block"}"#, &[facts("npm", "chalk", "5.6.1")]);
+//! assert_eq!(MockHost::current().osv_calls, 1);
 //! ```
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::{Advisory, Context, Policy, Purpose, Severity, Verdict, VersionFacts};
+use crate::{Advisory, Context, Policy, Purpose, Severity, Verdicts, VersionFacts};
+
+mod fixtures;
+
+pub use fixtures::run_fixtures;
 
 /// What the host would answer, for tests on a native target.
 #[derive(Default, Clone, Debug)]
@@ -18,6 +24,8 @@ pub struct MockHost {
     pub store: HashMap<String, Vec<u8>>,
     pub notes: Vec<String>,
     pub logs: Vec<String>,
+    /// How many `osv` queries the policy made (one per package's versions asked).
+    pub osv_calls: usize,
 }
 
 thread_local! {
@@ -61,11 +69,12 @@ impl MockHost {
     }
 
     pub(crate) fn affecting(
-        &self,
+        &mut self,
         ecosystem: &str,
         name: &str,
         versions: &[String],
     ) -> Vec<Vec<Advisory>> {
+        self.osv_calls += 1;
         versions
             .iter()
             .map(|v| {
@@ -120,6 +129,6 @@ pub fn context(now: i64) -> Context {
 }
 
 /// Runs policy `P` natively, as the component would, at time 1,700,000,000.
-pub fn evaluate<P: Policy>(settings: &str, facts: &[VersionFacts]) -> Result<Vec<Verdict>, String> {
+pub fn evaluate<P: Policy>(settings: &str, facts: &[VersionFacts]) -> Verdicts {
     crate::run::<P>(settings, &context(1_700_000_000), facts)
 }

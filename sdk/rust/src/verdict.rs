@@ -1,4 +1,5 @@
-//! Constructors for verdicts, so a rule reads as what it decides.
+//! Constructors for verdicts, so a rule reads as what it decides, and the
+//! `action: warn|block` setting that picks one.
 
 use crate::{Action, Verdict};
 
@@ -28,8 +29,8 @@ impl Verdict {
     }
 
     /// `warn` or `block` with the reason, as a setting like `action: warn` says.
-    pub fn act(action: Action, reason: impl Into<String>) -> Self {
-        Self::new(action, reason.into())
+    pub fn act(action: impl Into<Action>, reason: impl Into<String>) -> Self {
+        Self::new(action.into(), reason.into())
     }
 
     /// Names the rule (the host uses the policy's name when this is left empty).
@@ -44,7 +45,47 @@ impl Verdict {
         self
     }
 
+    /// Whether the verdict refuses the version.
     pub fn is_block(&self) -> bool {
         self.action == Action::Block
+    }
+}
+
+/// What a rule does to a version it matches, as a setting says it:
+/// `action: warn` or `action: block`. Any other value (`allow` included) is
+/// refused, so a misspelling fails the batch rather than turning the rule off.
+#[derive(serde::Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMatch {
+    Warn,
+    /// The default: the strict choice.
+    #[default]
+    Block,
+}
+
+impl From<OnMatch> for Action {
+    fn from(on_match: OnMatch) -> Self {
+        match on_match {
+            OnMatch::Warn => Action::Warn,
+            OnMatch::Block => Action::Block,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_match_reads_warn_and_block_only() {
+        let read = |json: &str| serde_json::from_str::<OnMatch>(json).map_err(drop);
+        assert_eq!(read(r#""warn""#), Ok(OnMatch::Warn));
+        assert_eq!(read(r#""block""#), Ok(OnMatch::Block));
+        for refused in [r#""allow""#, r#""Block""#, r#""deny""#, "null"] {
+            assert_eq!(read(refused), Err(()), "{refused}");
+        }
+        assert_eq!(OnMatch::default(), OnMatch::Block);
+        assert_eq!(Verdict::act(OnMatch::Warn, "r").action, Action::Warn);
+        assert_eq!(Verdict::act(Action::Block, "r").action, Action::Block);
     }
 }
