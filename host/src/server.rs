@@ -109,12 +109,10 @@ fn set_reason(response: &mut Response<Body>, status: StatusCode, message: &str) 
     let canonical = status.canonical_reason().unwrap_or("Error");
     let phrase: String = format!("{canonical} ({message})")
         .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                ' '
-            }
+        .map(|c| match c {
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            '\u{2013}' | '\u{2014}' => '-',
+            _ => ' ',
         })
         .take(480)
         .collect();
