@@ -2,12 +2,18 @@
 //! real `gatehouse serve` (and, where it matters, real clients) against fake
 //! upstreams that the suite itself serves on 127.0.0.1.
 
+mod cargo;
 // Each fake offers more knobs than one test uses.
+#[allow(dead_code)]
+mod fake_cargo;
+#[allow(dead_code)]
+mod fake_go;
 #[allow(dead_code)]
 mod fake_npm;
 #[allow(dead_code)]
 mod fake_pypi;
 mod freshness;
+mod go;
 mod host;
 mod npm;
 mod policies;

@@ -1,0 +1,306 @@
+//! Cargo through gatehouse, end to end with the real `cargo`.
+//!
+//! Each test serves its own fake sparse registry, starts `gatehouse serve` in
+//! front of it with the cargo adapter (the `cargo-registry` crate, served at
+//! `/cargo/`), and runs `cargo` in a throwaway project whose private
+//! `CARGO_HOME` replaces the default registry source with the proxy.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::fake_cargo::{FakeCargo, FakeCrate, crate_path};
+use crate::support::{Gatehouse, Setup, component};
+
+/// How long one client command may take on a busy machine.
+const CLIENT_LIMIT: Duration = Duration::from_secs(300);
+
+/// True when `cargo` runs here. When it does not, the test is skipped with a
+/// message, or fails when `CI` is set.
+fn cargo_available() -> bool {
+    let works = std::process::Command::new("cargo")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !works {
+        let problem = "`cargo` does not run here (install a Rust toolchain with rustup)";
+        assert!(std::env::var_os("CI").is_none(), "{problem}");
+        eprintln!("skipping: {problem}");
+    }
+    works
+}
+
+/// demo 1.0.0, 1.1.0 and 1.2.0, published in January, February and March 2024.
+fn demo() -> FakeCrate {
+    FakeCrate::new("demo")
+        .version("1.0.0")
+        .version("1.1.0")
+        .version("1.2.0")
+}
+
+/// `gatehouse serve` with the cargo adapter and a deny list of `entries` in front of `registry`.
+fn gatehouse(registry: &FakeCargo, entries: &[&str]) -> Gatehouse {
+    let quoted: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
+    let setup = Setup {
+        policies: vec!["deny-list"],
+        adapters: Vec::new(),
+        gate_policy: format!(
+            "policies:\n  default:\n    deny-list:\n      packages: [{}]\n",
+            quoted.join(", ")
+        ),
+        upstreams: vec![("cargo".into(), registry.url())],
+        extra_config: String::new(),
+    };
+    // The host routes by file name; the crate is named apart from cargo itself.
+    Gatehouse::start_prepared(setup, |root| {
+        std::fs::copy(
+            component("cargo-registry"),
+            root.join("adapters").join("cargo.wasm"),
+        )
+        .expect("copy the cargo adapter");
+    })
+}
+
+/// What a client command printed and how it ended.
+struct Ran {
+    success: bool,
+    /// stdout then stderr.
+    output: String,
+}
+
+/// A throwaway library project with its own `CARGO_HOME`.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A project depending on `demo = "{requirement}"`.
+    fn new(dependency: &str, requirement: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let manifest = format!(
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n{dependency} = \"{requirement}\"\n"
+        );
+        std::fs::write(dir.path().join("Cargo.toml"), manifest).expect("manifest");
+        std::fs::create_dir_all(dir.path().join("src")).expect("src");
+        std::fs::write(dir.path().join("src").join("lib.rs"), "").expect("lib.rs");
+        std::fs::create_dir_all(dir.path().join("cargo-home")).expect("cargo home");
+        Project { dir }
+    }
+
+    fn cargo_home(&self) -> PathBuf {
+        self.dir.path().join("cargo-home")
+    }
+
+    /// Replaces the default registry with `gatehouse` (no retries, so every
+    /// request the test counts is one cargo made once).
+    fn use_gatehouse(&self, gatehouse: &Gatehouse) {
+        let config = format!(
+            "[source.crates-io]\nreplace-with = \"gatehouse\"\n\n[source.gatehouse]\nregistry = \"sparse+{}/cargo/index/\"\n\n[net]\noffline = false\nretry = 0\n",
+            gatehouse.url
+        );
+        std::fs::write(self.cargo_home().join("config.toml"), config).expect("config.toml");
+    }
+
+    /// `cargo {args}` in the project, blind to the user's cargo settings.
+    async fn cargo(&self, args: &[&str]) -> Ran {
+        let mut command = tokio::process::Command::new("cargo");
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO") || name.starts_with("RUSTFLAGS") {
+                command.env_remove(name.as_ref());
+            }
+        }
+        command
+            .env("CARGO_HOME", self.cargo_home())
+            .env("CARGO_TERM_COLOR", "never")
+            .current_dir(self.dir.path())
+            .args(args);
+        run(command, &format!("cargo {}", args.join(" "))).await
+    }
+
+    /// The version of `name` that Cargo.lock pins.
+    fn locked(&self, name: &str) -> Option<String> {
+        let lock = std::fs::read_to_string(self.dir.path().join("Cargo.lock")).ok()?;
+        let wanted = format!("name = \"{name}\"");
+        lock.split("[[package]]")
+            .find(|block| block.lines().any(|line| line.trim() == wanted))?
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("version = \""))
+            .map(|rest| rest.trim_end_matches('"').to_owned())
+    }
+
+    /// The `.crate` cargo downloaded into its cache, if it did.
+    fn cached_crate(&self, file: &str) -> Option<Vec<u8>> {
+        let cache = self.cargo_home().join("registry").join("cache");
+        std::fs::read_dir(cache)
+            .ok()?
+            .flatten()
+            .find_map(|source| std::fs::read(source.path().join(file)).ok())
+    }
+}
+
+/// Runs `command` to completion within [`CLIENT_LIMIT`], printing what it said.
+async fn run(mut command: tokio::process::Command, what: &str) -> Ran {
+    command.stdin(Stdio::null()).kill_on_drop(true);
+    let started = Instant::now();
+    let output = tokio::time::timeout(CLIENT_LIMIT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} took over {CLIENT_LIMIT:?}"))
+        .expect("cargo runs");
+    let ran = Ran {
+        success: output.status.success(),
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    };
+    println!(
+        "$ {what} ({:?}, {})\n{}",
+        started.elapsed(),
+        if ran.success { "ok" } else { "failed" },
+        ran.output
+    );
+    ran
+}
+
+/// A range resolves to the newest allowed version when the newest is
+/// blocked, and cargo downloads it byte for byte; nothing of the blocked
+/// version is fetched from upstream.
+#[tokio::test]
+async fn a_range_resolves_past_a_blocked_version_and_downloads() {
+    if !cargo_available() {
+        return;
+    }
+    let registry = FakeCargo::start(vec![demo()]);
+    let gatehouse = gatehouse(&registry, &["demo@=1.2.0"]);
+    let project = Project::new("demo", "1");
+    project.use_gatehouse(&gatehouse);
+
+    let ran = project.cargo(&["generate-lockfile"]).await;
+    assert!(ran.success, "resolving demo = \"1\" failed");
+    assert_eq!(project.locked("demo").as_deref(), Some("1.1.0"));
+
+    let ran = project.cargo(&["fetch", "--locked"]).await;
+    assert!(ran.success, "cargo fetch failed");
+    assert_eq!(
+        project.cached_crate("demo-1.1.0.crate"),
+        Some(registry.crate_bytes("demo", "1.1.0")),
+        "cargo got the upstream bytes"
+    );
+    assert_eq!(registry.hits(&crate_path("demo", "1.2.0")), 0);
+}
+
+/// An exact pin of a blocked version does not resolve (cargo sees it
+/// yanked), and a lockfile that already pins it still resolves but fails at
+/// the download with the rule and the reason in cargo's output.
+#[tokio::test]
+async fn a_pinned_blocked_version_fails_with_the_reason() {
+    if !cargo_available() {
+        return;
+    }
+    let registry = FakeCargo::start(vec![demo()]);
+    let project = Project::new("demo", "=1.2.0");
+
+    let open = gatehouse(&registry, &[]);
+    project.use_gatehouse(&open);
+    let ran = project.cargo(&["generate-lockfile"]).await;
+    assert!(ran.success, "resolving while nothing is blocked failed");
+    assert_eq!(project.locked("demo").as_deref(), Some("1.2.0"));
+    drop(open);
+
+    let guarded = gatehouse(&registry, &["demo@=1.2.0"]);
+    project.use_gatehouse(&guarded);
+    let ran = project.cargo(&["fetch", "--locked"]).await;
+    assert!(!ran.success, "a blocked version was downloaded");
+    assert!(ran.output.contains("403"), "no 403 in: {}", ran.output);
+    assert!(
+        ran.output.contains("deny-list") && ran.output.contains("is on the deny list"),
+        "the rule and reason are missing from: {}",
+        ran.output
+    );
+    assert_eq!(registry.hits(&crate_path("demo", "1.2.0")), 0);
+
+    std::fs::remove_file(project.dir.path().join("Cargo.lock")).expect("remove the lockfile");
+    let ran = project.cargo(&["generate-lockfile"]).await;
+    assert!(!ran.success, "an exact pin of a blocked version resolved");
+    assert!(
+        ran.output.contains("yanked"),
+        "cargo's words: {}",
+        ran.output
+    );
+}
+
+/// A `.crate` whose bytes do not match the index's cksum is refused with 502
+/// and never cached: every request goes back upstream and is refused again.
+#[tokio::test]
+async fn a_tampered_crate_is_refused_and_not_cached() {
+    if !cargo_available() {
+        return;
+    }
+    let registry = FakeCargo::start(vec![FakeCrate::new("bad").tampered_version("1.0.0")]);
+    let gatehouse = gatehouse(&registry, &[]);
+    let project = Project::new("bad", "1");
+    project.use_gatehouse(&gatehouse);
+
+    let ran = project.cargo(&["fetch"]).await;
+    assert!(!ran.success, "a tampered crate was downloaded");
+    assert!(ran.output.contains("502"), "no 502 in: {}", ran.output);
+    assert!(project.cached_crate("bad-1.0.0.crate").is_none());
+
+    let url = format!("{}/cargo/api/v1/crates/bad/1.0.0/download", gatehouse.url);
+    let upstream = crate_path("bad", "1.0.0");
+    for _ in 0..2 {
+        let before = registry.hits(&upstream);
+        let response = Gatehouse::client().get(&url).send().await.expect("request");
+        assert_eq!(response.status(), 502);
+        assert_eq!(
+            registry.hits(&upstream),
+            before + 1,
+            "refused bytes were cached"
+        );
+    }
+}
+
+/// The protocol's edges through the real server: config.json points back at
+/// the proxy, index files carry the gate's yanks under an ETag of their own, and
+/// unknown crates and versions are 404s.
+#[tokio::test]
+async fn index_files_and_config_through_the_server() {
+    let registry = FakeCargo::start(vec![demo()]);
+    let gatehouse = gatehouse(&registry, &["demo@=1.2.0"]);
+    let config = gatehouse.get_json("/cargo/index/config.json").await;
+    assert_eq!(
+        config["dl"],
+        format!("{}/cargo/api/v1/crates", gatehouse.url)
+    );
+
+    let client = Gatehouse::client();
+    let response = client
+        .get(format!("{}/cargo/index/de/mo/demo", gatehouse.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("etag"));
+    let body = response.text().await.expect("body");
+    let yanked: Vec<bool> = body
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
+        .map(|entry| entry["yanked"].as_bool().expect("yanked"))
+        .collect();
+    assert_eq!(yanked, [false, false, true]);
+
+    for path in [
+        "/cargo/index/no/pe/nope",
+        "/cargo/api/v1/crates/demo/9.9.9/download",
+    ] {
+        let response = client
+            .get(format!("{}{path}", gatehouse.url))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 404, "{path}");
+    }
+}
