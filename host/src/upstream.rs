@@ -177,8 +177,11 @@ impl Upstreams {
         accept: Option<&str>,
     ) -> Result<Fetched, FetchError> {
         let key = format!("{url}\n{}", accept.unwrap_or(""));
+        // A copy confirmed after this request arrived answers it: requests that
+        // queued behind an in-flight fetch share its result.
+        let arrived = SystemTime::now();
         self.in_flight
-            .run(&key, self.fetch_locked(&key, url, accept))
+            .run(&key, self.fetch_locked(&key, url, accept, arrived))
             .await
     }
 
@@ -187,11 +190,12 @@ impl Upstreams {
         key: &str,
         url: &Url,
         accept: Option<&str>,
+        arrived: SystemTime,
     ) -> Result<Fetched, FetchError> {
         let cached = self.cached(key);
         if let Some(entry) = &cached {
             let age = entry.meta.checked.elapsed().unwrap_or(Duration::MAX);
-            if age < self.settings.ttl {
+            if age < self.settings.ttl || entry.meta.checked >= arrived {
                 return Ok(fetched(key, entry, false));
             }
         }

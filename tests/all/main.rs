@@ -16,6 +16,7 @@ mod freshness;
 mod go;
 mod host;
 mod npm;
+mod offline;
 mod policies;
 mod pypi;
 mod support;
