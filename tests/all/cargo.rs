@@ -6,29 +6,17 @@
 //! `CARGO_HOME` replaces the default registry source with the proxy.
 
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use crate::fake_cargo::{FakeCargo, FakeCrate, crate_path};
-use crate::support::{Gatehouse, Setup, component};
+use crate::support::{Gatehouse, Ran, Setup, component, real_client, run_client};
 
-/// How long one client command may take on a busy machine.
-const CLIENT_LIMIT: Duration = Duration::from_secs(300);
-
-/// True when `cargo` runs here. When it does not, the test is skipped with a
-/// message, or fails when `CI` is set.
-fn cargo_available() -> bool {
-    let works = std::process::Command::new("cargo")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !works {
-        let problem = "`cargo` does not run here (install a Rust toolchain with rustup)";
-        assert!(std::env::var_os("CI").is_none(), "{problem}");
-        eprintln!("skipping: {problem}");
-    }
-    works
+/// The real cargo (see [`real_client`]).
+fn real_cargo() -> Option<PathBuf> {
+    real_client(
+        "cargo",
+        &["--version"],
+        "install a Rust toolchain with rustup",
+    )
 }
 
 /// demo 1.0.0, 1.1.0 and 1.2.0, published in January, February and March 2024.
@@ -62,21 +50,15 @@ fn gatehouse(registry: &FakeCargo, entries: &[&str]) -> Gatehouse {
     })
 }
 
-/// What a client command printed and how it ended.
-struct Ran {
-    success: bool,
-    /// stdout then stderr.
-    output: String,
-}
-
 /// A throwaway library project with its own `CARGO_HOME`.
 struct Project {
     dir: tempfile::TempDir,
+    cargo: PathBuf,
 }
 
 impl Project {
     /// A project depending on `demo = "{requirement}"`.
-    fn new(dependency: &str, requirement: &str) -> Self {
+    fn new(cargo: PathBuf, dependency: &str, requirement: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let manifest = format!(
             "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n{dependency} = \"{requirement}\"\n"
@@ -85,7 +67,7 @@ impl Project {
         std::fs::create_dir_all(dir.path().join("src")).expect("src");
         std::fs::write(dir.path().join("src").join("lib.rs"), "").expect("lib.rs");
         std::fs::create_dir_all(dir.path().join("cargo-home")).expect("cargo home");
-        Project { dir }
+        Project { dir, cargo }
     }
 
     fn cargo_home(&self) -> PathBuf {
@@ -104,7 +86,7 @@ impl Project {
 
     /// `cargo {args}` in the project, blind to the user's cargo settings.
     async fn cargo(&self, args: &[&str]) -> Ran {
-        let mut command = tokio::process::Command::new("cargo");
+        let mut command = tokio::process::Command::new(&self.cargo);
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
             if name.starts_with("CARGO") || name.starts_with("RUSTFLAGS") {
@@ -116,7 +98,7 @@ impl Project {
             .env("CARGO_TERM_COLOR", "never")
             .current_dir(self.dir.path())
             .args(args);
-        run(command, &format!("cargo {}", args.join(" "))).await
+        run_client(command, &format!("cargo {}", args.join(" "))).await
     }
 
     /// The version of `name` that Cargo.lock pins.
@@ -140,42 +122,17 @@ impl Project {
     }
 }
 
-/// Runs `command` to completion within [`CLIENT_LIMIT`], printing what it said.
-async fn run(mut command: tokio::process::Command, what: &str) -> Ran {
-    command.stdin(Stdio::null()).kill_on_drop(true);
-    let started = Instant::now();
-    let output = tokio::time::timeout(CLIENT_LIMIT, command.output())
-        .await
-        .unwrap_or_else(|_| panic!("{what} took over {CLIENT_LIMIT:?}"))
-        .expect("cargo runs");
-    let ran = Ran {
-        success: output.status.success(),
-        output: format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    };
-    println!(
-        "$ {what} ({:?}, {})\n{}",
-        started.elapsed(),
-        if ran.success { "ok" } else { "failed" },
-        ran.output
-    );
-    ran
-}
-
 /// A range resolves to the newest allowed version when the newest is
 /// blocked, and cargo downloads it byte for byte; nothing of the blocked
 /// version is fetched from upstream.
 #[tokio::test]
 async fn a_range_resolves_past_a_blocked_version_and_downloads() {
-    if !cargo_available() {
+    let Some(cargo) = real_cargo() else {
         return;
-    }
+    };
     let registry = FakeCargo::start(vec![demo()]);
     let gatehouse = gatehouse(&registry, &["demo@=1.2.0"]);
-    let project = Project::new("demo", "1");
+    let project = Project::new(cargo, "demo", "1");
     project.use_gatehouse(&gatehouse);
 
     let ran = project.cargo(&["generate-lockfile"]).await;
@@ -197,11 +154,11 @@ async fn a_range_resolves_past_a_blocked_version_and_downloads() {
 /// the download with the rule and the reason in cargo's output.
 #[tokio::test]
 async fn a_pinned_blocked_version_fails_with_the_reason() {
-    if !cargo_available() {
+    let Some(cargo) = real_cargo() else {
         return;
-    }
+    };
     let registry = FakeCargo::start(vec![demo()]);
-    let project = Project::new("demo", "=1.2.0");
+    let project = Project::new(cargo, "demo", "=1.2.0");
 
     let open = gatehouse(&registry, &[]);
     project.use_gatehouse(&open);
@@ -236,12 +193,12 @@ async fn a_pinned_blocked_version_fails_with_the_reason() {
 /// and never cached: every request goes back upstream and is refused again.
 #[tokio::test]
 async fn a_tampered_crate_is_refused_and_not_cached() {
-    if !cargo_available() {
+    let Some(cargo) = real_cargo() else {
         return;
-    }
+    };
     let registry = FakeCargo::start(vec![FakeCrate::new("bad").tampered_version("1.0.0")]);
     let gatehouse = gatehouse(&registry, &[]);
-    let project = Project::new("bad", "1");
+    let project = Project::new(cargo, "bad", "1");
     project.use_gatehouse(&gatehouse);
 
     let ran = project.cargo(&["fetch"]).await;

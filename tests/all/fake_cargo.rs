@@ -14,12 +14,10 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
-use std::thread;
 
 use sha2::{Digest as _, Sha256};
+
+use crate::fake_http::{FakeHttp, Files, Listener};
 
 /// A crate and its versions, oldest first.
 #[derive(Debug, Clone)]
@@ -49,38 +47,27 @@ impl FakeCrate {
     }
 }
 
-#[derive(Debug)]
-struct State {
-    /// Path → (content type, body).
-    served: HashMap<String, (&'static str, Vec<u8>)>,
-    /// `{name}-{version}` → the genuine `.crate` bytes.
-    genuine: HashMap<String, Vec<u8>>,
-    hits: Mutex<HashMap<String, usize>>,
-}
-
-/// A running fake registry; its listener thread lives as long as the test binary.
+/// A running fake registry; it stops when dropped.
 #[derive(Debug)]
 pub struct FakeCargo {
-    addr: SocketAddr,
-    state: Arc<State>,
+    server: FakeHttp,
+    /// `{name}-{version}` → the genuine `.crate` bytes.
+    genuine: HashMap<String, Vec<u8>>,
 }
 
 impl FakeCargo {
     pub fn start(crates: Vec<FakeCrate>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
+        let listener = Listener::bind();
+        let addr = listener.addr();
         let config = serde_json::json!({
             "dl": format!("http://{addr}/crates/{{lowerprefix}}/{{crate}}/{{crate}}-{{version}}.crate"),
             "api": format!("http://{addr}"),
         });
-        let mut state = State {
-            served: HashMap::from([(
-                "/index/config.json".to_owned(),
-                ("application/json", config.to_string().into_bytes()),
-            )]),
-            genuine: HashMap::new(),
-            hits: Mutex::new(HashMap::new()),
-        };
+        let mut files = Files::from([(
+            "/index/config.json".to_owned(),
+            ("application/json", config.to_string().into_bytes()),
+        )]);
+        let mut genuine = HashMap::new();
         for krate in &crates {
             let mut index = String::new();
             for (month, (version, tampered)) in (1..).zip(&krate.versions) {
@@ -104,43 +91,33 @@ impl FakeCargo {
                 } else {
                     bytes.clone()
                 };
-                state.served.insert(
+                files.insert(
                     crate_path(&krate.name, version),
                     ("application/x-tar", served),
                 );
-                state
-                    .genuine
-                    .insert(format!("{}-{version}", krate.name), bytes);
+                genuine.insert(format!("{}-{version}", krate.name), bytes);
             }
-            state
-                .served
-                .insert(index_path(&krate.name), ("text/plain", index.into_bytes()));
+            files.insert(index_path(&krate.name), ("text/plain", index.into_bytes()));
         }
-        let state = Arc::new(state);
-        let accept_state = state.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = accept_state.clone();
-                thread::spawn(move || serve_connection(stream, &state));
-            }
-        });
-        FakeCargo { addr, state }
+        FakeCargo {
+            server: listener.serve_files(files),
+            genuine,
+        }
     }
 
     /// The sparse index base URL, `http://127.0.0.1:PORT/index` (no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}/index", self.addr)
+        format!("http://{}/index", self.server.addr())
     }
 
     /// How many requests `path` has had.
     pub fn hits(&self, path: &str) -> usize {
-        let hits = self.state.hits.lock().expect("hits lock");
-        hits.get(path).copied().unwrap_or(0)
+        self.server.hits(path)
     }
 
     /// The genuine `.crate` of `name` at `version`.
     pub fn crate_bytes(&self, name: &str, version: &str) -> Vec<u8> {
-        self.state.genuine[&format!("{name}-{version}")].clone()
+        self.genuine[&format!("{name}-{version}")].clone()
     }
 }
 
@@ -194,38 +171,4 @@ fn build_crate(name: &str, version: &str) -> Vec<u8> {
     tar.into_inner()
         .and_then(|gz| gz.finish())
         .expect("finishing the crate")
-}
-
-fn serve_connection(mut stream: TcpStream, state: &State) {
-    let mut request = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&chunk[..n]),
-        }
-        if request.len() > 64 * 1024 {
-            return;
-        }
-    }
-    let text = String::from_utf8_lossy(&request);
-    let target = text.split(' ').nth(1).unwrap_or("/");
-    let path = target.split('?').next().unwrap_or("/").to_owned();
-    *state
-        .hits
-        .lock()
-        .expect("hits lock")
-        .entry(path.clone())
-        .or_insert(0) += 1;
-    let (status, content_type, body) = match state.served.get(&path) {
-        Some((content_type, body)) => ("200 OK", *content_type, body.as_slice()),
-        None => ("404 Not Found", "text/plain", b"not found".as_slice()),
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body);
-    let _ = stream.flush();
 }

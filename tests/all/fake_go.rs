@@ -18,13 +18,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Cursor, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
 
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
+
+use crate::fake_http::{FakeHttp, Files, Listener};
 
 /// Every version is published at this time.
 pub const PUBLISHED: &str = "2024-01-02T03:04:05Z";
@@ -57,26 +55,19 @@ impl FakeModule {
     }
 }
 
-/// The files of one server, by request path.
-#[derive(Debug, Default)]
-struct Files {
-    files: HashMap<String, (&'static str, Vec<u8>)>,
-    hits: Mutex<HashMap<String, usize>>,
-}
-
 /// A running proxy and checksum database; both stop when dropped.
 #[derive(Debug)]
 pub struct FakeGo {
-    proxy: Server,
-    sumdb: Server,
+    proxy: FakeHttp,
+    sumdb: FakeHttp,
     /// (module, version) → the genuine zip.
     zips: HashMap<(String, String), Vec<u8>>,
 }
 
 impl FakeGo {
     pub fn start(modules: Vec<FakeModule>) -> Self {
-        let mut proxy = Files::default();
-        let mut sumdb = Files::default();
+        let mut proxy = Files::new();
+        let mut sumdb = Files::new();
         let mut zips = HashMap::new();
         for module in &modules {
             let escaped = escape(&module.path);
@@ -102,47 +93,38 @@ impl FakeGo {
                     hash_go_mod(&go_mod),
                     m = module.path,
                 );
-                proxy.add(
-                    &format!("{at}.info"),
-                    "application/json",
-                    info.clone().into_bytes(),
-                );
-                proxy.add(&format!("{at}.mod"), "text/plain", go_mod);
-                proxy.add(&format!("{at}.zip"), "application/zip", served);
-                proxy.add(
-                    &format!("/{escaped}/@latest"),
-                    "application/json",
-                    info.into_bytes(),
-                );
-                sumdb.add(
-                    &format!("/lookup/{escaped}@{}", escape(version)),
-                    "text/plain",
-                    lookup.into_bytes(),
+                let info = info.into_bytes();
+                proxy.insert(format!("{at}.info"), ("application/json", info.clone()));
+                proxy.insert(format!("{at}.mod"), ("text/plain", go_mod));
+                proxy.insert(format!("{at}.zip"), ("application/zip", served));
+                proxy.insert(format!("/{escaped}/@latest"), ("application/json", info));
+                sumdb.insert(
+                    format!("/lookup/{escaped}@{}", escape(version)),
+                    ("text/plain", lookup.into_bytes()),
                 );
                 list.push_str(&format!("{version}\n"));
                 zips.insert((module.path.clone(), version.clone()), zip);
             }
-            proxy.add(
-                &format!("/{escaped}/@v/list"),
-                "text/plain",
-                list.into_bytes(),
+            proxy.insert(
+                format!("/{escaped}/@v/list"),
+                ("text/plain", list.into_bytes()),
             );
         }
         FakeGo {
-            proxy: Server::start(proxy),
-            sumdb: Server::start(sumdb),
+            proxy: Listener::bind().serve_files(proxy),
+            sumdb: Listener::bind().serve_files(sumdb),
             zips,
         }
     }
 
     /// The module proxy's base URL (no trailing slash).
     pub fn proxy_url(&self) -> String {
-        format!("http://{}", self.proxy.addr)
+        format!("http://{}", self.proxy.addr())
     }
 
     /// The checksum database's base URL, on its own origin.
     pub fn sumdb_url(&self) -> String {
-        format!("http://{}", self.sumdb.addr)
+        format!("http://{}", self.sumdb.addr())
     }
 
     /// The genuine zip of `module` at `version`.
@@ -157,98 +139,8 @@ impl FakeGo {
 
     /// How many requests reached the proxy's `path` (case-encoded).
     pub fn hits(&self, path: &str) -> usize {
-        let hits = self.proxy.files.hits.lock().expect("hits lock");
-        hits.get(path).copied().unwrap_or(0)
+        self.proxy.hits(path)
     }
-}
-
-impl Files {
-    fn add(&mut self, path: &str, content_type: &'static str, body: Vec<u8>) {
-        self.files.insert(path.into(), (content_type, body));
-    }
-}
-
-/// One listener answering from its files.
-#[derive(Debug)]
-struct Server {
-    addr: SocketAddr,
-    files: Arc<Files>,
-    stopping: Arc<AtomicBool>,
-}
-
-impl Server {
-    fn start(files: Files) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        let files = Arc::new(files);
-        let stopping = Arc::new(AtomicBool::new(false));
-        let (accept_files, accept_stopping) = (files.clone(), stopping.clone());
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                if accept_stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let files = accept_files.clone();
-                thread::spawn(move || serve_connection(stream, &files));
-            }
-        });
-        Server {
-            addr,
-            files,
-            stopping,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        // Wakes the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
-    }
-}
-
-fn serve_connection(mut stream: TcpStream, files: &Files) {
-    let mut request = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&chunk[..n]),
-        }
-        if request.len() > 64 * 1024 {
-            return;
-        }
-    }
-    let text = String::from_utf8_lossy(&request);
-    let mut request_line = text.split("\r\n").next().unwrap_or("").split(' ');
-    let method = request_line.next().unwrap_or("").to_owned();
-    let path = request_line
-        .next()
-        .unwrap_or("/")
-        .split('?')
-        .next()
-        .unwrap_or("/");
-    *files
-        .hits
-        .lock()
-        .expect("hits lock")
-        .entry(path.to_owned())
-        .or_insert(0) += 1;
-    let (status, reason, content_type, body) = match files.files.get(path) {
-        Some((content_type, body)) => (200, "OK", *content_type, body.as_slice()),
-        None => (404, "Not Found", "text/plain", b"not found\n".as_slice()),
-    };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(head.as_bytes());
-    if method != "HEAD" {
-        let _ = stream.write_all(body);
-    }
-    let _ = stream.flush();
 }
 
 /// The proxy protocol's case encoding: `!` + lower case for each capital.

@@ -19,14 +19,13 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::{Cursor, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::io::{Cursor, Write};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
+
+use crate::fake_http::{FakeHttp, Listener, Reply, Request};
 
 /// One version of a fake project and how it is published.
 #[derive(Debug, Clone)]
@@ -146,15 +145,13 @@ struct State {
     /// Filename → the genuine bytes.
     genuine: HashMap<String, Vec<u8>>,
     json: bool,
-    hits: Mutex<HashMap<String, usize>>,
 }
 
 /// A running fake index; it stops when dropped.
 #[derive(Debug)]
 pub struct FakePypi {
-    addr: SocketAddr,
+    server: FakeHttp,
     state: Arc<State>,
-    stopping: Arc<AtomicBool>,
 }
 
 impl FakePypi {
@@ -174,7 +171,6 @@ impl FakePypi {
             served: HashMap::new(),
             genuine: HashMap::new(),
             json,
-            hits: Mutex::new(HashMap::new()),
         };
         for project in &projects {
             let mut listed = Vec::new();
@@ -213,37 +209,22 @@ impl FakePypi {
             );
         }
 
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
+        let listener = Listener::bind();
+        let origin = format!("http://{}", listener.addr());
         let state = Arc::new(state);
-        let stopping = Arc::new(AtomicBool::new(false));
-        let (accept_state, accept_stopping) = (state.clone(), stopping.clone());
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                if accept_stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let state = accept_state.clone();
-                thread::spawn(move || serve_connection(stream, addr, &state));
-            }
-        });
-        FakePypi {
-            addr,
-            state,
-            stopping,
-        }
+        let answering = state.clone();
+        let server = listener.serve(move |request| answer(&answering, &origin, request));
+        FakePypi { server, state }
     }
 
     /// The simple index base URL, e.g. `http://127.0.0.1:PORT/simple` (no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}/simple", self.addr)
+        format!("http://{}/simple", self.server.addr())
     }
 
     /// How many requests reached `path` (e.g. `/simple/demo-pkg/`, `/files/x.whl`).
     pub fn hits(&self, path: &str) -> usize {
-        let hits = self.state.hits.lock().expect("hits lock");
-        hits.get(path).copied().unwrap_or(0)
+        self.server.hits(path)
     }
 
     /// The sha256 the index declares for `filename`.
@@ -266,14 +247,6 @@ impl FakePypi {
             .get(&normalise(project))
             .map(|(_, files, _)| files.iter().map(|f| f.filename.clone()).collect())
             .unwrap_or_default()
-    }
-}
-
-impl Drop for FakePypi {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        // Wakes the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.addr);
     }
 }
 
@@ -474,12 +447,6 @@ fn wants_json(accept: &str) -> bool {
         .any(|media| media == "application/vnd.pypi.simple.v1+json")
 }
 
-struct Reply {
-    status: u16,
-    content_type: &'static str,
-    body: Vec<u8>,
-}
-
 fn route(state: &State, origin: &str, path: &str, accept: &str) -> Reply {
     let json = state.json && wants_json(accept);
     let html_type = "text/html; charset=utf-8";
@@ -505,11 +472,7 @@ fn route(state: &State, origin: &str, path: &str, accept: &str) -> Reply {
             format!("<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n")
         };
         let content_type = if json { json_type } else { html_type };
-        return Reply {
-            status: 200,
-            content_type,
-            body: body.into_bytes(),
-        };
+        return Reply::ok(content_type, body.into_bytes());
     }
     let project = path
         .strip_prefix("/simple/")
@@ -521,11 +484,7 @@ fn route(state: &State, origin: &str, path: &str, accept: &str) -> Reply {
         } else {
             (html_type, project_html(display, files))
         };
-        return Reply {
-            status: 200,
-            content_type,
-            body: body.into_bytes(),
-        };
+        return Reply::ok(content_type, body.into_bytes());
     }
     if let Some(bytes) = state.served.get(path) {
         let content_type = if path.ends_with(".metadata") {
@@ -533,73 +492,21 @@ fn route(state: &State, origin: &str, path: &str, accept: &str) -> Reply {
         } else {
             "application/octet-stream"
         };
-        return Reply {
-            status: 200,
-            content_type,
-            body: bytes.clone(),
-        };
+        return Reply::ok(content_type, bytes.clone());
     }
-    Reply {
-        status: 404,
-        content_type: "text/plain",
-        body: b"not found\n".to_vec(),
-    }
+    Reply::not_found()
 }
 
-fn serve_connection(mut stream: TcpStream, addr: SocketAddr, state: &State) {
-    let mut request = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&chunk[..n]),
-        }
-        if request.len() > 64 * 1024 {
-            return;
-        }
-    }
-    let text = String::from_utf8_lossy(&request);
-    let mut request_line = text.split("\r\n").next().unwrap_or("").split(' ');
-    let method = request_line.next().unwrap_or("").to_owned();
-    let target = request_line.next().unwrap_or("/");
-    let path = target.split('?').next().unwrap_or("/").to_owned();
-    let header = |name: &str| {
-        text.split("\r\n")
-            .skip(1)
-            .filter_map(|line| line.split_once(':'))
-            .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.trim().to_owned())
-    };
-    let accept = header("accept").unwrap_or_default();
-    let if_none_match = header("if-none-match");
-
-    *state
-        .hits
-        .lock()
-        .expect("hits lock")
-        .entry(path.clone())
-        .or_insert(0) += 1;
-    let reply = route(state, &format!("http://{addr}"), &path, &accept);
+/// [`route`]'s reply with an ETag of its body, answering a matching
+/// `If-None-Match` with 304.
+fn answer(state: &State, origin: &str, request: &Request) -> Reply {
+    let accept = request.header("accept").unwrap_or_default();
+    let mut reply = route(state, origin, &request.path, accept);
     let etag = format!("\"{}\"", &sha256_hex(&reply.body)[..16]);
-    let not_modified = reply.status == 200 && if_none_match.as_deref() == Some(etag.as_str());
-    let status = if not_modified { 304 } else { reply.status };
-    let reason = match status {
-        200 => "OK",
-        304 => "Not Modified",
-        _ => "Not Found",
-    };
-    let body: &[u8] = if not_modified || method == "HEAD" {
-        &[]
-    } else {
-        &reply.body
-    };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: {}\r\ncontent-length: {}\r\netag: {etag}\r\n\
-         vary: Accept\r\nconnection: close\r\n\r\n",
-        reply.content_type,
-        if not_modified { 0 } else { reply.body.len() },
-    );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body);
-    let _ = stream.flush();
+    if reply.status == 200 && request.header("if-none-match") == Some(etag.as_str()) {
+        reply.status = 304;
+        reply.body.clear();
+    }
+    reply.headers = vec![("etag", etag), ("vary", "Accept".into())];
+    reply
 }

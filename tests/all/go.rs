@@ -7,14 +7,9 @@
 //! build cache and home are its own, shut off from the user's Go environment.
 
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use crate::fake_go::{FakeGo, FakeModule};
-use crate::support::{Gatehouse, Setup, component};
-
-/// How long one go command may take on a busy machine.
-const CLIENT_LIMIT: Duration = Duration::from_secs(300);
+use crate::support::{Gatehouse, Ran, Setup, component, real_client, run_client};
 
 const DEMO: &str = "example.test/demo";
 
@@ -60,30 +55,9 @@ fn gatehouse(fake: &FakeGo, denied: &[&str]) -> Gatehouse {
     )
 }
 
-/// The go command: `$GATEHOUSE_GO` or the one on PATH. Missing, it skips the
-/// test with a message, or fails it when `CI` is set.
+/// The real go command (see [`real_client`]).
 fn real_go() -> Option<PathBuf> {
-    let candidate =
-        std::env::var_os("GATEHOUSE_GO").map_or_else(|| PathBuf::from("go"), PathBuf::from);
-    let works = std::process::Command::new(&candidate)
-        .arg("version")
-        .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if works {
-        return Some(candidate);
-    }
-    let problem = "go is not installed (apt-get install golang-go, or set GATEHOUSE_GO)";
-    assert!(std::env::var_os("CI").is_none(), "{problem}");
-    eprintln!("skipping: {problem}");
-    None
-}
-
-/// What a go command printed and how it ended.
-struct Ran {
-    success: bool,
-    /// stdout then stderr.
-    output: String,
+    real_client("go", &["version"], "apt-get install golang-go")
 }
 
 /// A temporary module `app/` and the go command's own directories beside it.
@@ -142,30 +116,8 @@ impl Workspace {
             .env("GOFLAGS", "-mod=mod -modcacherw")
             .env("GO111MODULE", "on")
             .env("GOWORK", "off")
-            .env("GOTOOLCHAIN", "local")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        let started = Instant::now();
-        let output = tokio::time::timeout(CLIENT_LIMIT, command.output())
-            .await
-            .unwrap_or_else(|_| panic!("go {args:?} took over {CLIENT_LIMIT:?}"))
-            .expect("go runs");
-        let ran = Ran {
-            success: output.status.success(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ),
-        };
-        println!(
-            "$ go {} ({:?}, {})\n{}",
-            args.join(" "),
-            started.elapsed(),
-            if ran.success { "ok" } else { "failed" },
-            ran.output
-        );
-        ran
+            .env("GOTOOLCHAIN", "local");
+        run_client(command, &format!("go {}", args.join(" "))).await
     }
 
     /// The zip `go` stored in its download cache for `escaped_module@version`.

@@ -8,6 +8,7 @@ mod cargo;
 mod fake_cargo;
 #[allow(dead_code)]
 mod fake_go;
+mod fake_http;
 #[allow(dead_code)]
 mod fake_npm;
 #[allow(dead_code)]

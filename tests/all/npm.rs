@@ -6,17 +6,13 @@
 //! nothing leaks between tests or from the user's configuration.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::fake_npm::{FakeNpm, FakePackage, FakeVersion};
-use crate::support::{Gatehouse, Setup, eventually, replace_file};
-
-/// How long one client command may take on a busy machine.
-const CLIENT_LIMIT: Duration = Duration::from_secs(300);
+use crate::support::{Gatehouse, Ran, Setup, eventually, real_client, replace_file, run_client};
 
 /// The npm adapter's `blocked_versions` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,32 +57,14 @@ fn gatehouse(registry: &FakeNpm, gate_policy: String, mode: Mode) -> Gatehouse {
     })
 }
 
-/// The real client `program`: `$GATEHOUSE_{PROGRAM}` or the one on PATH.
-/// Missing, it skips the test with a message, or fails it when `CI` is set.
-fn real_client(program: &str) -> Option<PathBuf> {
-    let variable = format!("GATEHOUSE_{}", program.to_ascii_uppercase());
-    let candidate =
-        std::env::var_os(&variable).map_or_else(|| PathBuf::from(program), PathBuf::from);
-    let works = std::process::Command::new(&candidate)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if works {
-        return Some(candidate);
-    }
-    let problem = format!("{program} is not installed (put it on PATH or set {variable})");
-    assert!(std::env::var_os("CI").is_none(), "{problem}");
-    eprintln!("skipping: {problem}");
-    None
+/// The real npm (see [`real_client`]).
+fn npm() -> Option<PathBuf> {
+    real_client("npm", &["--version"], "install Node.js")
 }
 
-/// What a client command printed and how it ended.
-struct Ran {
-    success: bool,
-    /// stdout then stderr.
-    output: String,
-    took: Duration,
+/// The real pnpm (see [`real_client`]).
+fn pnpm() -> Option<PathBuf> {
+    real_client("pnpm", &["--version"], "npm install -g pnpm")
 }
 
 /// A temporary project for one gatehouse: `app/` with its `.npmrc`, and the
@@ -135,9 +113,7 @@ impl Project {
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("XDG_CACHE_HOME", home.join(".cache"))
             .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_STATE_HOME", home.join(".local/state"))
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
+            .env("XDG_STATE_HOME", home.join(".local/state"));
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
             if name.to_ascii_lowercase().starts_with("npm_config_") {
@@ -148,29 +124,8 @@ impl Project {
         command
             .env("npm_config_userconfig", home.join(".npmrc"))
             .env("npm_config_globalconfig", home.join("global-npmrc"));
-        let started = Instant::now();
-        let output = tokio::time::timeout(CLIENT_LIMIT, command.output())
-            .await
-            .unwrap_or_else(|_| panic!("{} {args:?} took over {CLIENT_LIMIT:?}", program.display()))
-            .expect("the client runs");
-        let ran = Ran {
-            success: output.status.success(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ),
-            took: started.elapsed(),
-        };
-        println!(
-            "$ {} {} ({:?}, {})\n{}",
-            program.display(),
-            args.join(" "),
-            ran.took,
-            if ran.success { "ok" } else { "failed" },
-            ran.output
-        );
-        ran
+        let what = format!("{} {}", program.display(), args.join(" "));
+        run_client(command, &what).await
     }
 
     async fn npm(&self, npm: &Path, args: &[&str]) -> Ran {
@@ -238,7 +193,7 @@ fn assert_blocked_with_reason(ran: &Ran, spec: &str) {
 /// in both modes, and the lockfile records it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npm_range_skips_the_blocked_version() {
-    let Some(npm) = real_client("npm") else {
+    let Some(npm) = npm() else {
         return;
     };
     let registry = FakeNpm::start(vec![four_versions("ranged")]);
@@ -269,7 +224,7 @@ async fn npm_range_skips_the_blocked_version() {
 /// would print the deprecation), `remove` through `policyRestrictions`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npm_exact_pin_of_a_blocked_version_fails_with_the_reason() {
-    let Some(npm) = real_client("npm") else {
+    let Some(npm) = npm() else {
         return;
     };
     let registry = FakeNpm::start(vec![four_versions("pinned")]);
@@ -289,7 +244,7 @@ async fn npm_exact_pin_of_a_blocked_version_fails_with_the_reason() {
 /// `npm ci` from a lockfile written before the block fails at the tarball, with the reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn npm_ci_fails_at_the_tarball_of_a_newly_blocked_version() {
-    let Some(npm) = real_client("npm") else {
+    let Some(npm) = npm() else {
         return;
     };
     let registry = FakeNpm::start(vec![four_versions("locked")]);
@@ -365,7 +320,7 @@ async fn a_tampered_tarball_is_refused_and_not_cached() {
     assert_eq!(Some(bytes.as_ref()), registry.tarball("tampered", "1.0.0"));
     assert_eq!(files_under(&gatehouse.path("artifacts")).len(), 1);
 
-    if let Some(npm) = real_client("npm") {
+    if let Some(npm) = npm() {
         let project = Project::new(&gatehouse);
         let ran = project.npm(&npm, &["install", "tampered@1.0.1"]).await;
         assert!(!ran.success, "{}", ran.output);
@@ -469,7 +424,7 @@ async fn scoped_package_with_blocked_latest() {
         .unwrap_or_default();
     assert!(deprecation.contains("deny-list"), "{deprecation:?}");
 
-    let Some(npm) = real_client("npm") else {
+    let Some(npm) = npm() else {
         return;
     };
     let project = Project::new(&gatehouse);
@@ -492,7 +447,7 @@ async fn scoped_package_with_blocked_latest() {
 /// the allowed one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pnpm_range_skips_the_blocked_version() {
-    let Some(pnpm) = real_client("pnpm") else {
+    let Some(pnpm) = pnpm() else {
         return;
     };
     let registry = FakeNpm::start(vec![four_versions("ranged")]);
@@ -518,7 +473,7 @@ async fn pnpm_range_skips_the_blocked_version() {
 /// pnpm ignores `policyRestrictions`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pnpm_exact_pin_of_a_blocked_version_fails() {
-    let Some(pnpm) = real_client("pnpm") else {
+    let Some(pnpm) = pnpm() else {
         return;
     };
     let registry = FakeNpm::start(vec![four_versions("pinned")]);

@@ -6,17 +6,13 @@
 //! user's pip and uv configuration and environment.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 use url::Url;
 
 use crate::fake_pypi::{FakeProject, FakePypi, FakeRelease};
-use crate::support::{Gatehouse, Setup};
-
-/// How long one client command may take on a busy machine.
-const CLIENT_LIMIT: Duration = Duration::from_secs(300);
+use crate::support::{Gatehouse, Ran, Setup, real_client, run_client};
 
 /// Prints the installed version of the distribution named by `argv[1]`;
 /// exits 1 when none is installed.
@@ -55,23 +51,11 @@ impl Installer {
         }
     }
 
-    /// True when `python3 -m {module}` runs here. When it does not, the test
-    /// is skipped with a message, or fails when `CI` is set.
-    fn available(self) -> bool {
+    /// The python3 that runs `python3 -m {module}` here, if one does.
+    fn python3(self) -> Option<PathBuf> {
         let module = self.module();
-        let works = std::process::Command::new("python3")
-            .args(["-m", module, "--version"])
-            .stdin(Stdio::null())
-            .output()
-            .is_ok_and(|output| output.status.success());
-        if !works {
-            let problem = format!(
-                "`python3 -m {module}` does not run (install it: python3 -m pip install {module})"
-            );
-            assert!(std::env::var_os("CI").is_none(), "{problem}");
-            eprintln!("skipping: {problem}");
-        }
-        works
+        let install = format!("install it: python3 -m pip install {module}");
+        real_client("python3", &["-m", module, "--version"], &install)
     }
 }
 
@@ -110,31 +94,26 @@ fn setup(index: &FakePypi, policies: Vec<&'static str>, gate_policy: String, mod
     }
 }
 
-/// What a client command printed and how it ended.
-struct Ran {
-    success: bool,
-    /// stdout then stderr.
-    output: String,
-}
-
 /// A throwaway virtualenv and client caches, pointed at one gatehouse.
 struct Client {
     dir: tempfile::TempDir,
+    python3: PathBuf,
     index: String,
 }
 
 impl Client {
-    async fn new(gatehouse: &Gatehouse) -> Self {
+    async fn new(python3: &Path, gatehouse: &Gatehouse) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         // Both installers are run from outside the venv (`--python`), so it
         // needs no pip of its own; that saves seconds per test.
-        let mut venv = tokio::process::Command::new("python3");
+        let mut venv = tokio::process::Command::new(python3);
         venv.args(["-m", "venv", "--without-pip"])
             .arg(dir.path().join("venv"));
-        let created = run(venv, "python3 -m venv").await;
+        let created = run_client(venv, "python3 -m venv").await;
         assert!(created.success, "creating a virtualenv failed");
         Client {
             dir,
+            python3: python3.to_owned(),
             index: format!("{}/pypi/simple/", gatehouse.url),
         }
     }
@@ -145,7 +124,7 @@ impl Client {
 
     /// `python3 -m {installer}`, blind to the user's configuration and caches.
     fn command(&self, installer: Installer) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new("python3");
+        let mut command = tokio::process::Command::new(&self.python3);
         command.args(["-m", installer.module()]);
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
@@ -176,7 +155,7 @@ impl Client {
         };
         command.args(["--index-url", &self.index]).args(args);
         let what = format!("{} install {}", installer.module(), args.join(" "));
-        run(command, &what).await
+        run_client(command, &what).await
     }
 
     /// `pip download --no-deps requirement` into `dest`.
@@ -188,41 +167,16 @@ impl Client {
             .arg("--dest")
             .arg(dest)
             .arg(requirement);
-        run(command, &format!("pip download {requirement}")).await
+        run_client(command, &format!("pip download {requirement}")).await
     }
 
     /// The version of `project` installed in the virtualenv, if any.
     async fn installed(&self, project: &str) -> Option<String> {
         let mut command = tokio::process::Command::new(self.python());
         command.args(["-c", INSTALLED_VERSION]).arg(project);
-        let ran = run(command, &format!("installed version of {project}")).await;
+        let ran = run_client(command, &format!("installed version of {project}")).await;
         ran.success.then(|| ran.output.trim().to_owned())
     }
-}
-
-/// Runs `command` to completion within [`CLIENT_LIMIT`], printing what it said.
-async fn run(mut command: tokio::process::Command, what: &str) -> Ran {
-    command.stdin(Stdio::null()).kill_on_drop(true);
-    let started = Instant::now();
-    let output = tokio::time::timeout(CLIENT_LIMIT, command.output())
-        .await
-        .unwrap_or_else(|_| panic!("{what} took over {CLIENT_LIMIT:?}"))
-        .expect("the client runs");
-    let ran = Ran {
-        success: output.status.success(),
-        output: format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    };
-    println!(
-        "$ {what} ({:?}, {})\n{}",
-        started.elapsed(),
-        if ran.success { "ok" } else { "failed" },
-        ran.output
-    );
-    ran
 }
 
 /// demo-pkg 1.0, 1.2, 1.5 and 2.0, each as a wheel and an sdist, uploaded
@@ -253,12 +207,12 @@ fn upstream_paths(index: &FakePypi, project: &str, version: &str) -> Vec<String>
 /// is ever fetched from upstream. uv also resolves by upload time, which only
 /// the JSON form (the one both clients ask for) carries.
 async fn resolves_around_a_blocked_version(installer: Installer) {
-    if !installer.available() {
+    let Some(python3) = installer.python3() else {
         return;
-    }
+    };
     let index = FakePypi::start(vec![demo_pkg()]);
     let gatehouse = gatehouse(&index, vec!["deny-list"], deny(&[DENY_1_5]), Mode::Yank);
-    let client = Client::new(&gatehouse).await;
+    let client = Client::new(&python3, &gatehouse).await;
 
     let pinned = client.install(installer, &["demo-pkg==1.5"]).await;
     assert!(!pinned.success, "installing the blocked 1.5 must fail");
@@ -291,7 +245,7 @@ async fn resolves_around_a_blocked_version(installer: Installer) {
     if let Installer::Uv = installer {
         // Upload times exist only in the JSON form (PEP 700), so a cut-off
         // between 1.0 and 1.2 picks 1.0 only when uv read that form.
-        let dated = Client::new(&gatehouse).await;
+        let dated = Client::new(&python3, &gatehouse).await;
         let args = ["demo-pkg<2", "--exclude-newer", "2024-01-15T00:00:00Z"];
         let ran = dated.install(installer, &args).await;
         assert!(ran.success, "an install with --exclude-newer works");
@@ -319,16 +273,16 @@ fn stored_artifact(gatehouse: &Gatehouse, hex: &str) -> PathBuf {
 /// file next to it is served and stored.
 #[tokio::test]
 async fn pip_download_of_a_tampered_file_fails_and_nothing_is_cached() {
-    if !Installer::Pip.available() {
+    let Some(python3) = Installer::Pip.python3() else {
         return;
-    }
+    };
     let index = FakePypi::start(vec![
         FakeProject::new("demo-pkg")
             .release(FakeRelease::new("1.0").wheel_only())
             .release(FakeRelease::new("2.0").wheel_only().tampered()),
     ]);
     let gatehouse = gatehouse(&index, vec!["deny-list"], deny(&[]), Mode::Yank);
-    let client = Client::new(&gatehouse).await;
+    let client = Client::new(&python3, &gatehouse).await;
     let dest = client.dir.path().join("downloads");
 
     let genuine_file = "demo_pkg-1.0-py3-none-any.whl";
@@ -558,9 +512,9 @@ fn gatehouse_command(layout: &Path, args: &[&str]) -> std::process::Output {
 /// agrees with the same configuration.
 #[tokio::test]
 async fn the_osv_mirror_blocks_an_affected_version() {
-    if !Installer::Pip.available() {
+    let Some(python3) = Installer::Pip.python3() else {
         return;
-    }
+    };
     let index = FakePypi::start(vec![
         FakeProject::new("aiohttp-session")
             .release(FakeRelease::new("2.6.0"))
@@ -591,7 +545,7 @@ async fn the_osv_mirror_blocks_an_affected_version() {
             "the mirror is in the data dir"
         );
     });
-    let client = Client::new(&gatehouse).await;
+    let client = Client::new(&python3, &gatehouse).await;
 
     let affected = client
         .install(Installer::Pip, &["aiohttp-session==2.6.0"])

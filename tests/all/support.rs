@@ -1,5 +1,5 @@
 //! Test support: start `gatehouse serve` in a temporary layout, find built
-//! components, and talk to the server.
+//! components, talk to the server, and find and run the real clients.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -160,4 +160,66 @@ pub fn replace_file(path: &Path, bytes: &[u8]) {
     let tmp = path.with_extension("tmp-upload");
     std::fs::write(&tmp, bytes).expect("write");
     std::fs::rename(&tmp, path).expect("rename");
+}
+
+/// How long one client command may take on a busy machine.
+pub const CLIENT_LIMIT: Duration = Duration::from_secs(300);
+
+/// The real client `program`: `$GATEHOUSE_{PROGRAM}` or the one on PATH, when
+/// `program probe` succeeds. Missing, it skips the test with a message naming
+/// `install`, or fails it when `CI` is set.
+pub fn real_client(program: &str, probe: &[&str], install: &str) -> Option<PathBuf> {
+    let variable = format!("GATEHOUSE_{}", program.to_ascii_uppercase());
+    let candidate =
+        std::env::var_os(&variable).map_or_else(|| PathBuf::from(program), PathBuf::from);
+    let works = Command::new(&candidate)
+        .args(probe)
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if works {
+        return Some(candidate);
+    }
+    let problem = format!(
+        "`{program} {}` does not run here ({install}, or set {variable})",
+        probe.join(" ")
+    );
+    assert!(std::env::var_os("CI").is_none(), "{problem}");
+    eprintln!("skipping: {problem}");
+    None
+}
+
+/// What a client command printed and how it ended.
+pub struct Ran {
+    pub success: bool,
+    /// stdout then stderr.
+    pub output: String,
+    pub took: Duration,
+}
+
+/// Runs `command` to completion within [`CLIENT_LIMIT`], with no stdin,
+/// printing what it said under the heading `what`.
+pub async fn run_client(mut command: tokio::process::Command, what: &str) -> Ran {
+    command.stdin(Stdio::null()).kill_on_drop(true);
+    let started = Instant::now();
+    let output = tokio::time::timeout(CLIENT_LIMIT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} took over {CLIENT_LIMIT:?}"))
+        .unwrap_or_else(|error| panic!("{what} did not start: {error}"));
+    let ran = Ran {
+        success: output.status.success(),
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        took: started.elapsed(),
+    };
+    println!(
+        "$ {what} ({:?}, {})\n{}",
+        ran.took,
+        if ran.success { "ok" } else { "failed" },
+        ran.output
+    );
+    ran
 }

@@ -4,8 +4,8 @@
 //! natively in tests against a fake.
 
 use gatehouse_adapter_sdk::{
-    ArtifactPlan, Decision, ErrorFormat, FetchError, Fetched, Outcome, Request, Response,
-    VersionFacts,
+    ArtifactPlan, Decision, ErrorFormat, Failure, FetchError, Fetched, Outcome, Request, Response,
+    VersionFacts, upstream_answer,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -22,34 +22,14 @@ pub trait Host {
     fn gate(&self, facts: &[VersionFacts]) -> Vec<Decision>;
 }
 
-/// A request that ends in an error response with a message for the client.
-#[derive(Debug, PartialEq, Eq)]
-struct Failure {
-    status: u16,
-    message: String,
-}
-
-impl Failure {
-    fn new(status: u16, message: impl Into<String>) -> Self {
-        Failure {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
 /// Answers one request.
 pub fn handle(host: &impl Host, request: &Request) -> Outcome {
-    serve(host, request).unwrap_or_else(|failure| {
-        // cargo prints a failed request's body as it is.
-        Response::text(failure.status, &failure.message).into()
-    })
+    serve(host, request).unwrap_or_else(Outcome::from)
 }
 
 fn serve(host: &impl Host, request: &Request) -> Result<Outcome, Failure> {
-    if !matches!(request.method.as_str(), "GET" | "HEAD") {
-        let refusal = Response::text(405, "this registry is read-only");
-        return Ok(refusal.with_header("allow", "GET, HEAD").into());
+    if let Some(refusal) = request.refuse_writes("this registry") {
+        return Ok(refusal.into());
     }
     match route(&request.path) {
         Route::Config => {
@@ -113,23 +93,7 @@ fn parse(fetched: &Fetched) -> Result<Vec<Line<'_>>, Failure> {
 
 /// GETs `url` from upstream; `missing` is the 404 message.
 fn fetch(host: &impl Host, url: &str, missing: &str) -> Result<Fetched, Failure> {
-    let fetched = host.fetch(url).map_err(|error| {
-        let (status, problem) = match error {
-            FetchError::Forbidden(why) => (502, format!("not allowed to fetch it: {why}")),
-            FetchError::Unreachable(why) => (502, format!("upstream unreachable: {why}")),
-            FetchError::Timeout(why) => (504, format!("upstream timed out: {why}")),
-            FetchError::TooLarge(why) => (502, format!("upstream answer too large: {why}")),
-        };
-        Failure::new(status, format!("{url}: {problem}"))
-    })?;
-    match fetched.status {
-        200..=299 => Ok(fetched),
-        404 | 410 => Err(Failure::new(404, missing)),
-        status => Err(Failure::new(
-            502,
-            format!("{url}: upstream answered HTTP {status}"),
-        )),
-    }
+    upstream_answer(url, host.fetch(url), |_| Failure::new(404, missing))
 }
 
 /// The served index file with an ETag of its own bytes (upstream's validators

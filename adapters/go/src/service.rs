@@ -6,8 +6,8 @@
 use std::cmp::Ordering;
 
 use gatehouse_adapter_sdk::{
-    Action, Decision, FetchError, Fetched, Outcome, Purpose, Request, Response, VersionFacts,
-    decision_message,
+    Action, Decision, Failure, FetchError, Fetched, Outcome, Purpose, Request, Response,
+    VersionFacts, decision_message, upstream_answer,
 };
 use serde::Deserialize;
 
@@ -84,28 +84,6 @@ impl Settings {
     }
 }
 
-/// A request that ends in a plain-text error the go command prints.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Failure {
-    pub status: u16,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(status: u16, message: impl Into<String>) -> Self {
-        Failure {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<Failure> for Outcome {
-    fn from(failure: Failure) -> Self {
-        Response::text(failure.status, &failure.message).into()
-    }
-}
-
 /// The `.info` document (`{"Version": ..., "Time": ...}`; other fields kept as given).
 #[derive(Debug, Deserialize)]
 struct Info {
@@ -121,9 +99,8 @@ pub fn handle(host: &impl Host, settings: &str, request: &Request) -> Outcome {
 }
 
 fn serve(host: &impl Host, settings: &str, request: &Request) -> Result<Outcome, Failure> {
-    if !matches!(request.method.as_str(), "GET" | "HEAD") {
-        let refusal = Response::text(405, "the module proxy is read-only");
-        return Ok(refusal.with_header("allow", "GET, HEAD").into());
+    if let Some(refusal) = request.refuse_writes("the module proxy") {
+        return Ok(refusal.into());
     }
     let settings = Settings::parse(settings).map_err(|e| Failure::new(500, e))?;
     let proxy = Proxy { host };
@@ -344,7 +321,7 @@ impl<H: Host> Proxy<'_, H> {
         let fetched = self
             .host
             .fetch(&url)
-            .map_err(|e| unverified(fetch_problem(&url, e)))?;
+            .map_err(|e| unverified(Failure::fetch(&url, e).message))?;
         if fetched.status != 200 {
             return Err(unverified(format!(
                 "the checksum database answered HTTP {} for {url}",
@@ -379,32 +356,9 @@ fn check(expected: &str, actual: &str, what: &str) -> Result<(), Failure> {
 /// GETs `url` from upstream; 404 and 410 pass through (the module or version
 /// does not exist), other failures are 502 or 504.
 fn fetch(host: &impl Host, url: &str) -> Result<Fetched, Failure> {
-    let fetched = host.fetch(url).map_err(|error| {
-        let status = if matches!(error, FetchError::Timeout(_)) {
-            504
-        } else {
-            502
-        };
-        Failure::new(status, fetch_problem(url, error))
-    })?;
-    match fetched.status {
-        200..=299 => Ok(fetched),
-        status @ (404 | 410) => Err(Failure::new(status, format!("{url}: not found upstream"))),
-        status => Err(Failure::new(
-            502,
-            format!("{url}: upstream answered HTTP {status}"),
-        )),
-    }
-}
-
-fn fetch_problem(url: &str, error: FetchError) -> String {
-    let problem = match error {
-        FetchError::Forbidden(why) => format!("not allowed to fetch it: {why}"),
-        FetchError::Unreachable(why) => format!("unreachable: {why}"),
-        FetchError::Timeout(why) => format!("timed out: {why}"),
-        FetchError::TooLarge(why) => format!("answer too large: {why}"),
-    };
-    format!("{url}: {problem}")
+    upstream_answer(url, host.fetch(url), |status| {
+        Failure::new(status, format!("{url}: not found upstream"))
+    })
 }
 
 fn parse_info(fetched: &Fetched) -> Result<Info, Failure> {

@@ -1,14 +1,13 @@
 //! Downloads: the URLs this adapter writes into pages, and how a request for
 //! one becomes an artifact plan built only from the upstream page.
 
-use gatehouse_adapter_sdk::{ArtifactPlan, ErrorFormat};
+use gatehouse_adapter_sdk::{ArtifactPlan, ErrorFormat, Failure};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::filename::version_of;
 use crate::page::{ProjectPage, verifiable_digests};
 use crate::release::{Release, file_facts};
 use crate::route::FILES_PREFIX;
-use crate::service::Failure;
 
 /// Everything but RFC 3986's unreserved characters is escaped in a filename.
 const FILENAME_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC

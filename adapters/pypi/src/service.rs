@@ -4,7 +4,8 @@
 //! natively in tests against a fake.
 
 use gatehouse_adapter_sdk::{
-    Decision, FetchError, Fetched, Outcome, Request, Response, VersionFacts,
+    Decision, Failure, FetchError, Fetched, Outcome, Request, Response, VersionFacts,
+    upstream_answer,
 };
 use serde::Deserialize;
 use url::Url;
@@ -46,37 +47,14 @@ impl Settings {
     }
 }
 
-/// A request that ends in an error response with a message for the client.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Failure {
-    pub status: u16,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(status: u16, message: impl Into<String>) -> Self {
-        Failure {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<Failure> for Outcome {
-    fn from(failure: Failure) -> Self {
-        Response::text(failure.status, &failure.message).into()
-    }
-}
-
 /// Answers one request.
 pub fn handle(host: &impl Host, settings: &str, request: &Request) -> Outcome {
     serve(host, settings, request).unwrap_or_else(Outcome::from)
 }
 
 fn serve(host: &impl Host, settings: &str, request: &Request) -> Result<Outcome, Failure> {
-    if !matches!(request.method.as_str(), "GET" | "HEAD") {
-        let refusal = Response::text(405, "the simple API is read-only");
-        return Ok(refusal.with_header("allow", "GET, HEAD").into());
+    if let Some(refusal) = request.refuse_writes("the simple API") {
+        return Ok(refusal.into());
     }
     let settings = Settings::parse(settings).map_err(|e| Failure::new(500, e))?;
     let format = choose(request.header("accept"));
@@ -123,23 +101,8 @@ fn fetch_project(host: &impl Host, project: &str) -> Result<ProjectPage, Failure
 
 /// GETs `url` from upstream; `missing` is the 404 message.
 fn fetch(host: &impl Host, url: &str, missing: &str) -> Result<Fetched, Failure> {
-    let fetched = host.fetch(url, Some(UPSTREAM_ACCEPT)).map_err(|error| {
-        let (status, problem) = match error {
-            FetchError::Forbidden(why) => (502, format!("not allowed to fetch it: {why}")),
-            FetchError::Unreachable(why) => (502, format!("upstream unreachable: {why}")),
-            FetchError::Timeout(why) => (504, format!("upstream timed out: {why}")),
-            FetchError::TooLarge(why) => (502, format!("upstream answer too large: {why}")),
-        };
-        Failure::new(status, format!("{url}: {problem}"))
-    })?;
-    match fetched.status {
-        200..=299 => Ok(fetched),
-        404 | 410 => Err(Failure::new(404, missing)),
-        status => Err(Failure::new(
-            502,
-            format!("{url}: upstream answered HTTP {status}"),
-        )),
-    }
+    let answer = host.fetch(url, Some(UPSTREAM_ACCEPT));
+    upstream_answer(url, answer, |_| Failure::new(404, missing))
 }
 
 fn is_json(fetched: &Fetched) -> bool {

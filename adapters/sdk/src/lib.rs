@@ -2,7 +2,10 @@
 //! from `wit/`), the export macro, and small protocol helpers.
 
 pub mod bindings;
+mod failure;
 mod response;
+
+pub use failure::{Failure, upstream_answer};
 
 pub use bindings::gatehouse::plugin::gate::{Decision, evaluate as gate};
 pub use bindings::gatehouse::plugin::types::{
@@ -27,6 +30,16 @@ impl Request {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A plain-text 405 saying `what` is read-only, with `allow: GET, HEAD`,
+    /// unless this is a GET or HEAD.
+    pub fn refuse_writes(&self, what: &str) -> Option<Response> {
+        if matches!(self.method.as_str(), "GET" | "HEAD") {
+            return None;
+        }
+        let refusal = Response::text(405, &format!("{what} is read-only"));
+        Some(refusal.with_header("allow", "GET, HEAD"))
     }
 }
 
