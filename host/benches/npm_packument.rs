@@ -14,6 +14,7 @@ use gatehouse::capabilities::osv::FixedAdvisories;
 use gatehouse::capabilities::store::KvStore;
 use gatehouse::init::{ADAPTERS, POLICIES};
 use gatehouse::memo::Memo;
+use gatehouse::reviews::Reviews;
 use gatehouse::runtime::engine::Engine;
 use gatehouse::runtime::guest::Limits;
 use gatehouse::runtime::{Layout, Runtime};
@@ -87,6 +88,7 @@ fn main() -> anyhow::Result<()> {
             osv: Arc::new(FixedAdvisories::default()),
             store: Arc::new(KvStore::default()),
             audit: Arc::new(AuditLog::open(&dir.join("audit.log"))?),
+            exceptions: Default::default(),
         });
         let layout = Layout {
             adapters_dir: dir.join("adapters"),
@@ -111,9 +113,15 @@ fn main() -> anyhow::Result<()> {
             },
         };
         let app = Arc::new(App {
+            admin_tokens: Default::default(),
+            client_tokens: None,
+            reviews: Arc::new(Reviews::open(
+                &dir.join("reviews.json"),
+                runtime.caps.store.clone(),
+            )?),
             runtime,
             routes: [("npm".to_owned(), route)].into(),
-            artifacts: ArtifactStore::open(&dir.join("artifacts"))?,
+            artifacts: ArtifactStore::open(&dir.join("artifacts"), u64::MAX)?,
             public_url: None,
             trust_forwarded: false,
             mirror: None,

@@ -46,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         osv: Arc::new(FixedAdvisories::default()),
         store: Arc::new(KvStore::default()),
         audit: Arc::new(AuditLog::open(&scratch.path().join("audit.log"))?),
+        exceptions: Default::default(),
     });
     let layout = Layout {
         adapters_dir: scratch.path().join("a"),

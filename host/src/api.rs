@@ -1,4 +1,5 @@
-//! The HTTP API: `/api/v1/decide` (the gate, offline) and the admin views.
+//! The HTTP API: `/api/v1/decide` (the gate, offline) and, through
+//! [`crate::admin`], the admin API.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
+use crate::admin;
 use crate::bindings::{Purpose, VersionFacts};
 use crate::capabilities::Capabilities;
 use crate::gate::action_name;
@@ -101,26 +103,9 @@ pub async fn handle(
             json(StatusCode::OK, &answers.pop().unwrap_or_default())
         }
         (Method::POST, "/api/v1/decide") => {
-            let body = match Limited::new(request.into_body(), MAX_DECIDE_BODY)
-                .collect()
-                .await
-            {
-                Ok(body) => body.to_bytes(),
-                Err(_) => {
-                    return error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body too large or unreadable",
-                    );
-                }
-            };
-            let queries: Vec<Query> = match serde_json::from_slice(&body) {
+            let queries: Vec<Query> = match read_json(request, MAX_DECIDE_BODY).await {
                 Ok(queries) => queries,
-                Err(e) => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        &format!("expected a JSON list of {{ecosystem, name, version}}: {e}"),
-                    );
-                }
+                Err(response) => return *response,
             };
             let answers = decide(
                 &app.runtime.current(),
@@ -131,23 +116,35 @@ pub async fn handle(
             .await;
             json(StatusCode::OK, &serde_json::Value::Array(answers))
         }
-        (Method::GET, "/api/v1/admin/components") => json(
-            StatusCode::OK,
-            &json!({
-                "generation": app.runtime.current().id,
-                "components": app.runtime.statuses(),
-            }),
-        ),
-        (Method::GET, "/api/v1/admin/osv") => match &app.mirror {
-            Some(mirror) => match mirror.status() {
-                Ok(status) => json(
-                    StatusCode::OK,
-                    &json!({ "ecosystems": status, "generation": mirror.generation() }),
-                ),
-                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-            },
-            None => error(StatusCode::NOT_FOUND, "no OSV mirror is open"),
-        },
+        _ if path.starts_with(admin::ADMIN) => {
+            match admin::authenticate(app, &request, requester.as_deref()) {
+                Ok(name) => admin::handle(app, request, &name).await,
+                Err(refused) => *refused,
+            }
+        }
         _ => error(StatusCode::NOT_FOUND, &format!("no API at {path}")),
     }
+}
+
+/// Reads a JSON request body of at most `limit` bytes, or the 4xx to answer.
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+    limit: usize,
+) -> Result<T, Box<Response<Body>>> {
+    let body = Limited::new(request.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|_| {
+            Box::new(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("body too large (at most {limit} bytes) or unreadable"),
+            ))
+        })?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            &format!("the body is not the JSON expected here: {e}"),
+        ))
+    })
 }

@@ -4,10 +4,11 @@
 //! declared digest matches moves them into the content-addressed store and
 //! serves them. A mismatch is refused and nothing is cached.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
@@ -15,6 +16,7 @@ use sha1::Sha1;
 use sha2::{Digest as _, Sha256, Sha512};
 
 use crate::bindings::Digest;
+use crate::metrics::metrics;
 use crate::single_flight::SingleFlight;
 use crate::upstream::{AdapterUpstream, FetchError, classify};
 
@@ -178,6 +180,90 @@ pub struct ArtifactStore {
     /// Entries hashed since start: served without rehashing.
     verified: Mutex<HashSet<String>>,
     flights: SingleFlight,
+    usage: Mutex<Usage>,
+}
+
+/// Size and last use of every stored entry, for eviction by size (LRU).
+struct Usage {
+    limit: u64,
+    total: u64,
+    entries: HashMap<String, Entry>,
+}
+
+struct Entry {
+    len: u64,
+    used: SystemTime,
+}
+
+/// A use is written to the file's mtime (which survives restarts) at most
+/// this often per entry.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+impl Usage {
+    /// Records a new entry; returns the entries to evict (see [`Usage::evict`]).
+    fn insert(&mut self, key: &str, len: u64) -> Vec<String> {
+        let now = SystemTime::now();
+        if let Some(old) = self
+            .entries
+            .insert(key.to_owned(), Entry { len, used: now })
+        {
+            self.total -= old.len;
+        }
+        self.total += len;
+        self.evict(key)
+    }
+
+    /// When over the limit: forgets the least recently used entries (never
+    /// `keep`) until the store fits in 90% of its limit, and returns them.
+    fn evict(&mut self, keep: &str) -> Vec<String> {
+        if self.total <= self.limit {
+            return Vec::new();
+        }
+        let target = self.limit / 10 * 9;
+        let mut by_age: Vec<(&String, &Entry)> =
+            self.entries.iter().filter(|(k, _)| *k != keep).collect();
+        by_age.sort_by_key(|(_, entry)| entry.used);
+        let mut total = self.total;
+        let mut evict = Vec::new();
+        for (key, entry) in by_age {
+            if total <= target {
+                break;
+            }
+            total -= entry.len;
+            evict.push(key.clone());
+        }
+        for key in &evict {
+            self.remove(key);
+        }
+        evict
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(entry) = self.entries.remove(key) {
+            self.total -= entry.len;
+        }
+    }
+
+    /// Marks a use; true when the file's mtime should be updated too.
+    fn touch(&mut self, key: &str, len: u64) -> bool {
+        let now = SystemTime::now();
+        match self.entries.get_mut(key) {
+            Some(entry) => {
+                let stale = now.duration_since(entry.used).unwrap_or_default() >= TOUCH_EVERY;
+                if stale {
+                    entry.used = now;
+                }
+                stale
+            }
+            None => {
+                // Stored before a restart with a different limit, or by hand.
+                self.entries
+                    .insert(key.to_owned(), Entry { len, used: now });
+                self.total += len;
+                true
+            }
+        }
+    }
 }
 
 /// A verified artifact ready to serve.
@@ -189,14 +275,86 @@ pub struct Ready {
 const TMP: &str = "tmp";
 
 impl ArtifactStore {
-    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+    /// Opens the store in `dir`, holding at most `limit` bytes; what is there
+    /// is indexed by size and last use (mtime), and leftovers of interrupted
+    /// downloads are removed.
+    pub fn open(dir: &Path, limit: u64) -> anyhow::Result<Self> {
+        let _ = std::fs::remove_dir_all(dir.join(TMP));
         std::fs::create_dir_all(dir.join(TMP))?;
         let root = Dir::open_ambient_dir(dir, ambient_authority())?;
-        Ok(ArtifactStore {
+        let mut usage = Usage {
+            limit,
+            total: 0,
+            entries: HashMap::new(),
+        };
+        for algorithm in [Algorithm::Sha512, Algorithm::Sha256, Algorithm::Sha1] {
+            let Ok(shards) = std::fs::read_dir(dir.join(algorithm.name())) else {
+                continue;
+            };
+            for file in shards
+                .flatten()
+                .filter_map(|shard| std::fs::read_dir(shard.path()).ok())
+                .flatten()
+                .flatten()
+            {
+                let (Ok(meta), Ok(relative)) = (
+                    file.metadata(),
+                    file.path().strip_prefix(dir).map(Path::to_owned),
+                ) else {
+                    continue;
+                };
+                let key = relative.to_string_lossy().into_owned();
+                usage.total += meta.len();
+                usage.entries.insert(
+                    key,
+                    Entry {
+                        len: meta.len(),
+                        used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    },
+                );
+            }
+        }
+        let store = ArtifactStore {
             root,
             verified: Mutex::new(HashSet::new()),
             flights: SingleFlight::default(),
-        })
+            usage: Mutex::new(usage),
+        };
+        store.evict_if_over();
+        Ok(store)
+    }
+
+    /// The bytes stored now (for tests and the admin view).
+    pub fn stored_bytes(&self) -> u64 {
+        self.usage.lock().unwrap_or_else(|e| e.into_inner()).total
+    }
+
+    fn evict_if_over(&self) {
+        let evict = self
+            .usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .evict("");
+        self.remove_entries(&evict);
+    }
+
+    fn remove_entries(&self, keys: &[String]) {
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        for key in keys {
+            // A file being served stays readable through its open handle.
+            if let Err(error) = self.root.remove_file(key) {
+                tracing::warn!(key, %error, "evicting an artifact failed");
+            }
+            verified.remove(key);
+        }
+        drop(verified);
+        if !keys.is_empty() {
+            tracing::info!(
+                evicted = keys.len(),
+                "artifact store over its size limit; evicted the least recently served"
+            );
+            metrics().cache_evictions.inc_by(keys.len() as u64);
+        }
     }
 
     /// The verified artifact, from the store or fetched from `url` now.
@@ -210,8 +368,18 @@ impl ArtifactStore {
         self.flights
             .run(&key, async {
                 if let Some(ready) = self.cached(&key, expected)? {
+                    metrics().cache("artifact", "hit");
+                    let touch = self
+                        .usage
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .touch(&key, ready.len);
+                    if touch {
+                        let _ = ready.file.set_modified(SystemTime::now());
+                    }
                     return Ok(ready);
                 }
+                metrics().cache("artifact", "miss");
                 self.fetch(upstream, url, expected, &key).await?;
                 self.cached(&key, expected)?
                     .ok_or_else(|| ArtifactError::Store("stored entry vanished".into()))
@@ -246,6 +414,10 @@ impl ArtifactStore {
             if let Err(error) = hashers.check(expected) {
                 tracing::error!(key, %error, "stored artifact is corrupt; deleting it and fetching again");
                 let _ = self.root.remove_file(key);
+                self.usage
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(key);
                 return Ok(None);
             }
             self.verified
@@ -269,12 +441,11 @@ impl ArtifactStore {
             .map_err(|e| ArtifactError::Fetch(e.to_string()))?;
         let shared = upstream.shared();
         let limit = shared.settings().max_artifact_bytes;
-        let mut response = shared
-            .client()
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| ArtifactError::Fetch(classify(&url, &e).to_string()))?;
+        let started = std::time::Instant::now();
+        let sent = shared.client().get(url.clone()).send().await;
+        metrics().upstream("artifact", started.elapsed());
+        let mut response =
+            sent.map_err(|e| ArtifactError::Fetch(classify(&url, &e).to_string()))?;
         if !response.status().is_success() {
             return Err(ArtifactError::Status(response.status().as_u16()));
         }
@@ -316,6 +487,12 @@ impl ArtifactStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.to_owned());
+        let evict = self
+            .usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, total);
+        self.remove_entries(&evict);
         Ok(())
     }
 }
@@ -339,6 +516,47 @@ mod tests {
             algorithm: algorithm.into(),
             hex: hex.into(),
         }
+    }
+
+    #[test]
+    fn usage_evicts_the_least_recently_used_down_to_90_percent() {
+        let mut usage = Usage {
+            limit: 100,
+            total: 0,
+            entries: HashMap::new(),
+        };
+        assert!(usage.insert("a", 40).is_empty());
+        assert!(usage.insert("b", 40).is_empty());
+        // `a` was used last, so `b` goes first.
+        usage.entries.get_mut("b").expect("b").used = SystemTime::UNIX_EPOCH;
+        assert_eq!(usage.insert("c", 40), ["b"]);
+        assert_eq!(usage.total, 80);
+        // An entry larger than the whole store evicts the rest, never itself.
+        let mut evicted = usage.insert("huge", 500);
+        evicted.sort();
+        assert_eq!(evicted, ["a", "c"]);
+        assert_eq!(usage.total, 500);
+    }
+
+    #[test]
+    fn the_store_evicts_past_its_limit_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, age) in [("old", 3_000), ("new", 1_000)] {
+            let shard = dir.path().join("sha256").join("ab");
+            std::fs::create_dir_all(&shard).expect("mkdir");
+            let path = shard.join(format!("ab{name}"));
+            std::fs::write(&path, vec![0; 60]).expect("write");
+            let file = std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .expect("open");
+            file.set_modified(SystemTime::now() - Duration::from_secs(age))
+                .expect("mtime");
+        }
+        let store = ArtifactStore::open(dir.path(), 100).expect("open");
+        assert_eq!(store.stored_bytes(), 60);
+        assert!(!dir.path().join("sha256/ab/abold").exists());
+        assert!(dir.path().join("sha256/ab/abnew").exists());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -72,6 +73,8 @@ pub enum AuditError {
         path: String,
         source: std::io::Error,
     },
+    #[error("audit query: {0}")]
+    Query(String),
     #[error("audit log {path}, line {line}: {problem}")]
     Broken {
         path: String,
@@ -114,7 +117,7 @@ impl AuditLog {
     pub fn append(&self, record: &AuditRecord) {
         let mut tail = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let body = serde_json::to_string(&Line {
-            time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             record,
             prev: &tail.prev,
         })
@@ -126,6 +129,124 @@ impl AuditLog {
                 tracing::error!(%error, path = %self.path.display(), "audit write failed")
             }
         }
+    }
+}
+
+/// Filters for `GET /api/v1/admin/proxy/audit`; all optional.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub ecosystem: Option<String>,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    /// `allow`, `warn` or `block`.
+    pub action: Option<String>,
+    /// `metadata`, `artifact`, `serve`, `auth-failure` ...
+    pub event: Option<String>,
+    /// An RFC 3339 time, or a duration back from now (`1h`).
+    pub since: Option<String>,
+    /// The requester: a client user name or address.
+    pub user: Option<String>,
+    /// At most this many records (default 100, at most 1,000).
+    pub limit: Option<usize>,
+    /// Only lines before this line number: the `next` of the previous page.
+    pub before: Option<usize>,
+}
+
+/// One page of matching records, newest first, each with its `line` number.
+#[derive(Debug, Serialize)]
+pub struct AuditPage {
+    pub records: Vec<serde_json::Value>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    pub next: Option<usize>,
+}
+
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+impl AuditQuery {
+    fn matches(&self, line: &serde_json::Value, since: Option<SystemTime>) -> bool {
+        let field = |name: &str| line.get(name).and_then(|v| v.as_str()).unwrap_or("");
+        let equal = |wanted: &Option<String>, name: &str| {
+            wanted.as_deref().is_none_or(|w| field(name) == w)
+        };
+        let ecosystem = self.ecosystem.as_deref().is_none_or(|wanted| {
+            crate::exceptions::canonical_ecosystem(wanted).unwrap_or(wanted) == field("ecosystem")
+        });
+        let user = self.user.as_deref().is_none_or(|user| {
+            let requester = field("requester");
+            requester == user
+                || requester
+                    .strip_prefix(user)
+                    .is_some_and(|rest| rest.starts_with('@'))
+        });
+        let recent = since.is_none_or(|since| {
+            humantime::parse_rfc3339_weak(field("time")).is_ok_and(|time| time >= since)
+        });
+        ecosystem
+            && user
+            && recent
+            && equal(&self.package, "package")
+            && equal(&self.version, "version")
+            && equal(&self.action, "action")
+            && equal(&self.event, "event")
+    }
+}
+
+impl AuditLog {
+    /// The records matching `query`, newest first, one page at a time.
+    pub fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditError> {
+        let since = match &query.since {
+            None => None,
+            Some(text) => Some(
+                humantime::parse_rfc3339_weak(text)
+                    .or_else(|_| {
+                        humantime::parse_duration(text).map(|back| SystemTime::now() - back)
+                    })
+                    .map_err(|_| {
+                        AuditError::Query(format!(
+                            "since {text:?}: expected an RFC 3339 time or a duration such as 1h"
+                        ))
+                    })?,
+            ),
+        };
+        let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let io = |source| AuditError::Io {
+            path: self.path.display().to_string(),
+            source,
+        };
+        let file = File::open(&self.path).map_err(io)?;
+        // The newest `limit + 1` matches: one more tells whether a next page exists.
+        let mut newest = std::collections::VecDeque::with_capacity(limit + 1);
+        for (index, line) in BufReader::new(file).lines().enumerate() {
+            let number = index + 1;
+            if query.before.is_some_and(|before| number >= before) {
+                break;
+            }
+            let Ok(line) = line else { continue };
+            let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if query.matches(&value, since) {
+                value["line"] = number.into();
+                if newest.len() == limit + 1 {
+                    newest.pop_front();
+                }
+                newest.push_back(value);
+            }
+        }
+        let more = newest.len() > limit;
+        if more {
+            newest.pop_front();
+        }
+        let next = more
+            .then(|| newest.front().and_then(|v| v["line"].as_u64()))
+            .flatten()
+            .map(|line| line as usize);
+        Ok(AuditPage {
+            records: newest.into_iter().rev().collect(),
+            next,
+        })
     }
 }
 
@@ -201,6 +322,49 @@ mod tests {
             action: "block".into(),
             ..AuditRecord::default()
         }
+    }
+
+    #[test]
+    fn query_filters_and_pages_newest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::open(&dir.path().join("audit.log")).expect("open");
+        for name in ["a", "b", "a", "c", "a"] {
+            log.append(&record(name));
+        }
+        let query = |package: &str, before: Option<usize>| AuditQuery {
+            package: Some(package.into()),
+            limit: Some(2),
+            before,
+            ..AuditQuery::default()
+        };
+        let first = log.query(&query("a", None)).expect("query");
+        let lines: Vec<u64> = first
+            .records
+            .iter()
+            .map(|r| r["line"].as_u64().unwrap_or(0))
+            .collect();
+        assert_eq!(lines, [5, 3]);
+        assert_eq!(first.next, Some(3));
+        let second = log.query(&query("a", first.next)).expect("query");
+        assert_eq!(second.records.len(), 1);
+        assert_eq!(second.records[0]["line"], 1);
+        assert_eq!(second.next, None);
+        let recent = AuditQuery {
+            since: Some("1h".into()),
+            ecosystem: Some("NPM".into()),
+            ..AuditQuery::default()
+        };
+        assert_eq!(log.query(&recent).expect("query").records.len(), 5);
+        let future = AuditQuery {
+            since: Some("2999-01-01T00:00:00Z".into()),
+            ..AuditQuery::default()
+        };
+        assert!(log.query(&future).expect("query").records.is_empty());
+        let bad = AuditQuery {
+            since: Some("yesterday-ish".into()),
+            ..AuditQuery::default()
+        };
+        assert!(log.query(&bad).is_err());
     }
 
     #[test]

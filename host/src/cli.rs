@@ -11,10 +11,13 @@ use clap::{Args, Parser, Subcommand};
 use crate::api::{Query, decide};
 use crate::artifact::ArtifactStore;
 use crate::audit::AuditLog;
+use crate::auth::Tokens;
 use crate::capabilities::Capabilities;
 use crate::capabilities::store::KvStore;
 use crate::config::{Config, discover_upstream};
-use crate::init::{CONFIG_FILE, write_layout};
+use crate::exceptions::Exceptions;
+use crate::init::{ADMIN_TOKEN_FILE, CONFIG_FILE, write_layout};
+use crate::reviews::Reviews;
 use crate::runtime::engine::Engine;
 use crate::runtime::guest::Limits;
 use crate::runtime::{Layout, Runtime, watch};
@@ -62,6 +65,14 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Print a new random token and the config entry that accepts it.
+    Token {
+        /// The name the token is known by (audit records, reviews).
+        name: String,
+        /// Print the entry for `clients.tokens` instead of `admin.tokens`.
+        #[arg(long)]
+        client: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,9 +166,10 @@ impl ConfigArgs {
                 if !path.exists() {
                     let written = write_layout(&data_dir, false)?;
                     eprintln!(
-                        "gatehouse: no config given; initialised a default layout in {} ({} files)",
+                        "gatehouse: no config given; initialised a default layout in {} ({} files; the admin API token is in {})",
                         data_dir.display(),
-                        written.len()
+                        written.len(),
+                        data_dir.join(ADMIN_TOKEN_FILE).display()
                     );
                 }
                 path
@@ -184,6 +196,7 @@ impl ConfigArgs {
 struct Services {
     runtime: Arc<Runtime>,
     mirror: Arc<gatehouse_osv::Mirror>,
+    reviews: Arc<Reviews>,
 }
 
 fn open_mirror(data_dir: &Path) -> anyhow::Result<Arc<gatehouse_osv::Mirror>> {
@@ -199,10 +212,16 @@ impl Services {
     async fn open(config: &Config) -> anyhow::Result<Self> {
         let data_dir = config.data_dir();
         let mirror = open_mirror(&data_dir)?;
+        let store = Arc::new(KvStore::default());
+        let reviews = Arc::new(Reviews::open(
+            &data_dir.join("reviews.json"),
+            store.clone(),
+        )?);
         let caps = Arc::new(Capabilities {
             osv: mirror.clone(),
-            store: Arc::new(KvStore::default()),
+            store,
             audit: Arc::new(AuditLog::open(&data_dir.join("audit.log"))?),
+            exceptions: Arc::new(Exceptions::open(&data_dir.join("exceptions.json"))?),
         });
         let engine = Engine::new(&data_dir.join("cache").join("compiled"))?;
         let layout = Layout {
@@ -212,7 +231,11 @@ impl Services {
         };
         let runtime = Runtime::new(engine, caps, layout)?;
         runtime.reload().await;
-        Ok(Services { runtime, mirror })
+        Ok(Services {
+            runtime,
+            mirror,
+            reviews,
+        })
     }
 }
 
@@ -287,6 +310,17 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             fixtures,
         }) => crate::policy_test::run(&component, &fixtures).await,
         Command::Osv(command) => osv(command).await,
+        Command::Token { name, client } => {
+            let token = crate::auth::new_token()?;
+            let list = if client { "clients" } else { "admin" };
+            println!("token: {token}");
+            println!("\n# add to gatehouse.yaml ({list}.tokens); only the hash is kept:");
+            println!(
+                "{list}:\n  tokens:\n    - name: {name}\n      sha256: {}",
+                crate::auth::hash_token(&token)
+            );
+            Ok(0)
+        }
         Command::Audit(AuditCommand::Verify { file }) => match crate::audit::verify(&file) {
             Ok(lines) => {
                 println!("{}: {lines} lines, chain intact", file.display());
@@ -410,9 +444,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         spawn_osv_sync(services.mirror.clone(), url, &config)?;
     }
     let app = Arc::new(App {
+        admin_tokens: Tokens::from_config("admin", &config.admin.tokens)?,
+        client_tokens: match Tokens::from_config("clients", &config.clients.tokens)? {
+            tokens if config.clients.required && tokens.is_empty() => {
+                anyhow::bail!("clients.required is true but clients.tokens is empty")
+            }
+            tokens => config.clients.required.then_some(tokens),
+        },
+        reviews: services.reviews.clone(),
         runtime: services.runtime.clone(),
         routes,
-        artifacts: ArtifactStore::open(&data_dir.join("artifacts"))?,
+        artifacts: ArtifactStore::open(
+            &data_dir.join("artifacts"),
+            config.cache.max_store_mb.unwrap_or(20 << 10) << 20,
+        )?,
         public_url: config.public_url.clone(),
         trust_forwarded: config.trust_forwarded,
         mirror: Some(services.mirror.clone()),

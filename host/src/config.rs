@@ -53,6 +53,36 @@ pub struct CacheConfig {
     pub max_stale: Option<String>,
     pub max_metadata_mb: Option<u64>,
     pub max_artifact_mb: Option<u64>,
+    /// The artifact store's size limit; least recently served files are
+    /// evicted past it (`20480` = 20 GiB, the default).
+    pub max_store_mb: Option<u64>,
+}
+
+/// A token as the config keeps it: a name and the sha256 of the secret.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// Who may use the admin API.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// Optional authentication of package clients on the proxy routes.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientsConfig {
+    /// When true, proxy routes answer 401 without a valid token.
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -75,6 +105,10 @@ pub struct Config {
     pub osv: OsvConfig,
     #[serde(default)]
     pub cache: CacheConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub clients: ClientsConfig,
 }
 
 impl Config {

@@ -130,11 +130,13 @@ impl Generation {
                     Err(failure) => failure_verdicts(caps, policy, &controls, &failure, batch),
                 };
                 for (&index, verdict) in indices.iter().zip(verdicts) {
+                    let verdict = caps.exceptions.apply(&facts[index], &policy.name, verdict);
                     combine(&mut decisions[index], verdict, policy, controls.mode);
                 }
             }
         }
         self.audit_decisions(caps, purpose, facts, &decisions, requester);
+        count_decisions(&decisions);
         decisions
     }
 
@@ -226,6 +228,39 @@ impl Generation {
     }
 }
 
+/// Counts each version's decision by action and, for blocks and warnings, rule.
+fn count_decisions(decisions: &[Decision]) {
+    let metrics = crate::metrics::metrics();
+    for decision in decisions {
+        let action = action_name(decision.action);
+        let rules = decision
+            .verdicts
+            .iter()
+            .filter(|v| v.action == decision.action)
+            .map(|v| v.rule.as_str());
+        let mut counted = false;
+        for rule in rules {
+            counted = true;
+            metrics
+                .decisions
+                .get_or_create(&crate::metrics::DecisionLabels {
+                    action: action.into(),
+                    rule: rule.into(),
+                })
+                .inc();
+        }
+        if !counted {
+            metrics
+                .decisions
+                .get_or_create(&crate::metrics::DecisionLabels {
+                    action: action.into(),
+                    rule: String::new(),
+                })
+                .inc();
+        }
+    }
+}
+
 /// Folds one policy's verdict into a version's decision, applying its mode.
 fn combine(decision: &mut Decision, mut verdict: Verdict, policy: &LoadedPolicy, mode: Mode) {
     if verdict.action == Action::Allow {
@@ -306,6 +341,7 @@ pub async fn evaluate_policy(
     context: &Context,
     facts: &[VersionFacts],
 ) -> (Result<Vec<Verdict>, GuestFailure>, usize) {
+    let started = std::time::Instant::now();
     let mut store = new_store(
         engine,
         caps.clone(),
@@ -335,5 +371,11 @@ pub async fn evaluate_policy(
         Ok(verdicts)
     }
     .await;
+    crate::metrics::metrics().guest_call(
+        "policy",
+        &policy.name,
+        started.elapsed(),
+        result.as_ref().err().map(GuestFailure::class),
+    );
     (result, store.data().peak_memory())
 }

@@ -39,7 +39,23 @@ upstreams:
 # cache:
 #   ttl: 5m          # metadata younger than this is not revalidated
 #   max_stale: 7d    # serve cached metadata this long when upstream is down
+#   max_store_mb: 20480  # artifact store size; least recently served evicted
+
+# Package clients may be required to authenticate (npm _authToken, pip/uv
+# user:token@ in the index URL, cargo registry token, go/Maven basic auth).
+# `gatehouse token new NAME --client` prints a token and its entry.
+# clients:
+#   required: true
+#   tokens:
+#     - name: alice
+#       sha256: <sha256 of the token>
+
+# Admin API tokens (Authorization: Bearer). `gatehouse init` made the first
+# one and wrote it to admin-token; `gatehouse token new NAME` prints more.
 "#;
+
+/// The file `init` writes the first admin token to (mode 0600).
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 const DEFAULT_GATE_POLICY: &str = r#"# Which rules apply, and how. `default` applies everywhere; a section named
 # after an ecosystem (npm, pypi, cargo, go, maven) overrides it key by key.
@@ -82,7 +98,17 @@ pub fn write_layout(dir: &Path, force: bool) -> anyhow::Result<Vec<String>> {
         written.push(relative);
         Ok(())
     };
-    write(CONFIG_FILE.into(), DEFAULT_CONFIG.as_bytes())?;
+    let config_path = dir.join(CONFIG_FILE);
+    let new_config = force || !config_path.exists();
+    if new_config {
+        let token = crate::auth::new_token()?;
+        let config = format!(
+            "{DEFAULT_CONFIG}admin:\n  tokens:\n    - name: admin\n      sha256: {}\n",
+            crate::auth::hash_token(&token)
+        );
+        write(CONFIG_FILE.into(), config.as_bytes())?;
+        write_secret(&dir.join(ADMIN_TOKEN_FILE), &token)?;
+    }
     write("gate-policy.yaml".into(), DEFAULT_GATE_POLICY.as_bytes())?;
     for (name, bytes) in ADAPTERS {
         write(format!("adapters/{name}.wasm"), bytes)?;
@@ -90,7 +116,24 @@ pub fn write_layout(dir: &Path, force: bool) -> anyhow::Result<Vec<String>> {
     for (name, bytes) in POLICIES {
         write(format!("policies/{name}.wasm"), bytes)?;
     }
+    if new_config {
+        written.push(ADMIN_TOKEN_FILE.into());
+    }
     Ok(written)
+}
+
+/// Writes a secret readable by its owner only.
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    writeln!(file, "{secret}")?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -102,7 +145,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let written = write_layout(dir.path(), false).expect("writes");
         assert!(written.contains(&"gatehouse.yaml".to_owned()));
-        crate::config::Config::load(&dir.path().join(CONFIG_FILE)).expect("config parses");
+        let config =
+            crate::config::Config::load(&dir.path().join(CONFIG_FILE)).expect("config parses");
+        let token = std::fs::read_to_string(dir.path().join(ADMIN_TOKEN_FILE)).expect("token");
+        let tokens =
+            crate::auth::Tokens::from_config("admin", &config.admin.tokens).expect("valid");
+        assert_eq!(tokens.identify(token.trim()), Some("admin"));
         crate::gate_policy::GatePolicy::load(&dir.path().join("gate-policy.yaml"))
             .expect("gate policy parses");
         assert!(

@@ -6,19 +6,25 @@
 //! [`upstream`] (fetch + cache) and [`gate`] (the policy batch) through the
 //! [`capabilities`] → [`artifact`] fetches, verifies and serves bytes natively.
 
+pub mod admin;
 pub mod api;
 pub mod artifact;
 pub mod audit;
+pub mod auth;
 pub mod bindings;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
+pub mod exceptions;
 pub mod gate;
 pub mod gate_policy;
 pub mod init;
 pub mod memo;
+pub mod metrics;
 pub mod policy_test;
+pub mod reviews;
 pub mod runtime;
 pub mod server;
 pub mod single_flight;
+pub mod state_file;
 pub mod upstream;

@@ -19,12 +19,15 @@ use url::Url;
 use crate::api;
 use crate::artifact::{ArtifactStore, Expected};
 use crate::audit::AuditRecord;
+use crate::auth::Tokens;
 use crate::bindings::Action;
 use crate::bindings::Purpose;
 use crate::bindings::adapter::{ArtifactPlan, ErrorFormat, Outcome};
 use crate::capabilities::CallScope;
 use crate::gate::GuestFailure;
 use crate::memo::{Built, Memo, Remembered};
+use crate::metrics::{RequestLabels, metrics};
+use crate::reviews::Reviews;
 use crate::runtime::Runtime;
 use crate::runtime::guest::{Limits, new_store};
 use crate::upstream::AdapterUpstream;
@@ -44,6 +47,11 @@ pub struct AdapterRoute {
 /// Everything the server needs.
 pub struct App {
     pub runtime: Arc<Runtime>,
+    /// Who may use the admin API.
+    pub admin_tokens: Tokens,
+    /// When client auth is on: who may use the proxy routes and `decide`.
+    pub client_tokens: Option<Tokens>,
+    pub reviews: Arc<Reviews>,
     pub routes: BTreeMap<String, AdapterRoute>,
     pub artifacts: ArtifactStore,
     pub public_url: Option<Url>,
@@ -121,23 +129,72 @@ fn set_reason(response: &mut Response<Body>, status: StatusCode, message: &str) 
     }
 }
 
+/// Answers one request and counts it by route and status.
 async fn handle(app: &Arc<App>, request: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+    let path = request.uri().path();
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    let route = match first {
+        "healthz" | "metrics" => first.to_owned(),
+        "api" => "api".to_owned(),
+        adapter if app.routes.contains_key(adapter) => adapter.to_owned(),
+        _ => "none".to_owned(),
+    };
+    let response = route_request(app, request, remote).await;
+    metrics()
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+async fn route_request(
+    app: &Arc<App>,
+    request: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Body> {
     let path = request.uri().path().to_owned();
-    let requester = Some(remote.ip().to_string());
-    match path.as_str() {
-        "/healthz" => {
-            if app.runtime.is_ready() {
-                json(
-                    StatusCode::OK,
-                    &serde_json::json!({"status": "ok", "generation": app.runtime.current().id}),
-                )
-            } else {
-                error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "components are still loading",
-                )
+    let address = remote.ip().to_string();
+    if path == "/metrics" {
+        let mut response = Response::new(full(metrics().render()));
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8"
+                .parse()
+                .expect("static header"),
+        );
+        return response;
+    }
+    if path == "/healthz" || path.starts_with(crate::admin::ADMIN) {
+        return match path.as_str() {
+            "/healthz" => healthz(app),
+            _ => api::handle(app, request, Some(address)).await,
+        };
+    }
+    // Everything else is for package clients: the proxy routes and `decide`.
+    let requester = match &app.client_tokens {
+        None => address,
+        Some(tokens) => {
+            let user = crate::auth::presented_token(request.headers())
+                .and_then(|token| tokens.identify(&token).map(str::to_owned));
+            match user {
+                Some(user) => format!("{user}@{address}"),
+                None => {
+                    return crate::admin::refuse(
+                        app,
+                        "client",
+                        Some(&address),
+                        &path,
+                        "authentication required: configure a gatehouse token in your client (npm _authToken, a pip index URL with user:token@, a cargo registry token)",
+                    );
+                }
             }
         }
+    };
+    let requester = Some(requester);
+    match path.as_str() {
         p if p.starts_with("/api/v1/") => api::handle(app, request, requester).await,
         _ => {
             let trimmed = path.trim_start_matches('/');
@@ -145,6 +202,20 @@ async fn handle(app: &Arc<App>, request: Request<Incoming>, remote: SocketAddr) 
             let rest = format!("/{rest}");
             adapter_request(app, prefix, &rest, request, requester).await
         }
+    }
+}
+
+fn healthz(app: &App) -> Response<Body> {
+    if app.runtime.is_ready() {
+        json(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ok", "generation": app.runtime.current().id}),
+        )
+    } else {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "components are still loading",
+        )
     }
 }
 
@@ -204,9 +275,11 @@ async fn adapter_request(
     let public_base = public_base(app, &request, prefix);
     let method = request.method().as_str().to_owned();
     let query = request.uri().query().map(str::to_owned);
+    // Client credentials are gatehouse's business, never a component's.
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
+        .filter(|(n, _)| *n != hyper::header::AUTHORIZATION && *n != hyper::header::COOKIE)
         .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
     let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY)
@@ -227,7 +300,7 @@ async fn adapter_request(
             "{prefix}\n{}\n{}\n{}\n{path}\n{}\n{public_base}",
             adapter.sha256,
             generation.id,
-            app.runtime.caps.osv.generation(),
+            app.runtime.caps.decision_epoch(),
             query.as_deref().unwrap_or("")
         )
     });
@@ -265,6 +338,7 @@ async fn adapter_request(
         requester.clone(),
         route.limits,
     );
+    let started = std::time::Instant::now();
     let outcome = async {
         let instance = adapter.pre.instantiate_async(&mut store).await?;
         instance
@@ -272,6 +346,15 @@ async fn adapter_request(
             .await
     }
     .await;
+    metrics().guest_call(
+        "adapter",
+        &adapter.name,
+        started.elapsed(),
+        outcome
+            .as_ref()
+            .err()
+            .map(|e| GuestFailure::classify(e).class()),
+    );
     let trace = std::mem::take(&mut store.data_mut().trace);
     drop(store);
     match outcome {

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
+use crate::metrics::metrics;
 use crate::single_flight::SingleFlight;
 
 /// Limits and timings for upstream traffic.
@@ -196,6 +197,7 @@ impl Upstreams {
         if let Some(entry) = &cached {
             let age = entry.meta.checked.elapsed().unwrap_or(Duration::MAX);
             if age < self.settings.ttl || entry.meta.checked >= arrived {
+                metrics().cache("metadata", "hit");
                 return Ok(fetched(key, entry, false));
             }
         }
@@ -211,7 +213,10 @@ impl Upstreams {
                 request = request.header(reqwest::header::IF_MODIFIED_SINCE, modified);
             }
         }
-        let outcome = match request.send().await {
+        let started = std::time::Instant::now();
+        let sent = request.send().await;
+        metrics().upstream("metadata", started.elapsed());
+        let outcome = match sent {
             Ok(response) => self.receive(response).await,
             Err(error) => Err(classify(url, &error)),
         };
@@ -219,9 +224,11 @@ impl Upstreams {
             (Ok(Received::NotModified), Some(mut entry)) => {
                 entry.meta.checked = SystemTime::now();
                 self.persist(key, &entry);
+                metrics().cache("metadata", "revalidated");
                 Ok(fetched(key, &entry, false))
             }
             (Ok(Received::Fresh(entry)), _) => {
+                metrics().cache("metadata", "miss");
                 if entry.meta.status == 200 {
                     self.persist(key, &entry);
                 }
@@ -233,6 +240,7 @@ impl Upstreams {
                 Some(entry),
             ) if self.within_stale(&entry) => {
                 tracing::warn!(%url, "upstream failing; serving cached metadata");
+                metrics().cache("metadata", "stale");
                 Ok(fetched(key, &entry, true))
             }
             (Ok(Received::ServerError(status)), _) => {

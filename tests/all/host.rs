@@ -57,7 +57,7 @@ async fn hot_swap_under_load() {
     // Garbage in place of the component: rejected, the last good one keeps blocking.
     replace_file(&policy_path, b"this is not a component");
     let shown = eventually(Duration::from_secs(10), || async {
-        let components = gatehouse.get_json("/api/v1/admin/components").await;
+        let components = gatehouse.admin_json("/api/v1/admin/components").await;
         components["components"]
             .as_array()
             .into_iter()

@@ -2,6 +2,7 @@
 //! real `gatehouse serve` (and, where it matters, real clients) against fake
 //! upstreams that the suite itself serves on 127.0.0.1.
 
+mod admin;
 mod cargo;
 // Each fake offers more knobs than one test uses.
 #[allow(dead_code)]

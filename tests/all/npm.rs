@@ -488,3 +488,45 @@ async fn pnpm_exact_pin_of_a_blocked_version_fails() {
         assert_eq!(project.installed_version("pinned"), None, "{mode:?}");
     }
 }
+
+/// With client auth on, npm is refused until its `.npmrc` carries an
+/// `_authToken` for gatehouse; then it installs (packument and tarball).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_installs_with_its_auth_token_when_clients_must_authenticate() {
+    let Some(npm) = npm() else {
+        return;
+    };
+    let token = "npm-client-token";
+    let registry = FakeNpm::start(vec![four_versions("tokened")]);
+    let gatehouse = Gatehouse::start(Setup {
+        policies: vec!["deny-list"],
+        adapters: vec!["npm"],
+        gate_policy: deny(&["tokened@2.0.0"]),
+        upstreams: vec![("npm".into(), registry.url())],
+        extra_config: format!(
+            "clients:\n  required: true\n  tokens:\n    - name: ci-bot\n      sha256: {}\n",
+            gatehouse::auth::hash_token(token)
+        ),
+    });
+    let project = Project::new(&gatehouse);
+    let anonymous = project.npm(&npm, &["install", "tokened@^1.0.0"]).await;
+    assert!(!anonymous.success, "{}", anonymous.output);
+    assert!(anonymous.output.contains("401"), "{}", anonymous.output);
+
+    let npmrc = project.app().join(".npmrc");
+    let mut text = std::fs::read_to_string(&npmrc).expect(".npmrc");
+    let authority = gatehouse.url.trim_start_matches("http:");
+    text.push_str(&format!("{authority}/npm/:_authToken={token}\n"));
+    std::fs::write(&npmrc, text).expect(".npmrc");
+    let ran = project.npm(&npm, &["install", "tokened@^1.0.0"]).await;
+    assert!(ran.success, "{}", ran.output);
+    assert_eq!(project.locked_version("tokened").as_deref(), Some("1.2.0"));
+    let served = gatehouse
+        .admin_json("/api/v1/admin/proxy/audit?user=ci-bot&event=serve")
+        .await;
+    assert_eq!(
+        served["records"].as_array().map(Vec::len),
+        Some(1),
+        "{served}"
+    );
+}

@@ -264,6 +264,54 @@ async fn uv_passes_over_a_blocked_version_and_names_it_when_pinned() {
 }
 
 /// Where the artifact store keeps a file whose sha256 is `hex`.
+/// With client auth on, the installer is refused until its index URL carries
+/// `user:token@`; then it installs, and the audit names the user.
+async fn authenticates_with_a_token_in_the_index_url(installer: Installer) {
+    let Some(python3) = installer.python3() else {
+        return;
+    };
+    let token = "pypi-client-token";
+    let index = FakePypi::start(vec![demo_pkg()]);
+    let mut layout = setup(&index, vec!["deny-list"], deny(&[]), Mode::Yank);
+    layout.extra_config = format!(
+        "clients:\n  required: true\n  tokens:\n    - name: builder\n      sha256: {}\n",
+        gatehouse::auth::hash_token(token)
+    );
+    let gatehouse = Gatehouse::start(layout);
+    let mut client = Client::new(&python3, &gatehouse).await;
+    let anonymous = client.install(installer, &["demo-pkg==1.2"]).await;
+    assert!(!anonymous.success, "an anonymous install must fail");
+    assert!(anonymous.output.contains("401"), "{}", anonymous.output);
+
+    client.index = client
+        .index
+        .replacen("http://", &format!("http://builder:{token}@"), 1);
+    let ran = client.install(installer, &["demo-pkg==1.2"]).await;
+    assert!(ran.success, "an install with the token works");
+    assert_eq!(client.installed("demo-pkg").await.as_deref(), Some("1.2"));
+    // The wheel and its `.metadata` were served to the token's user.
+    let served = gatehouse
+        .admin_json("/api/v1/admin/proxy/audit?user=builder&event=serve")
+        .await;
+    let records = served["records"].as_array().expect("records");
+    assert!(
+        records.iter().any(|r| r["reason"]
+            .as_str()
+            .is_some_and(|url| url.ends_with(".whl"))),
+        "{served}"
+    );
+}
+
+#[tokio::test]
+async fn pip_authenticates_with_a_token_in_the_index_url() {
+    authenticates_with_a_token_in_the_index_url(Installer::Pip).await;
+}
+
+#[tokio::test]
+async fn uv_authenticates_with_a_token_in_the_index_url() {
+    authenticates_with_a_token_in_the_index_url(Installer::Uv).await;
+}
+
 fn stored_artifact(gatehouse: &Gatehouse, hex: &str) -> PathBuf {
     gatehouse.path(&format!("artifacts/sha256/{}/{hex}", &hex[..2]))
 }

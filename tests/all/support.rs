@@ -14,6 +14,9 @@ pub fn component(name: &str) -> PathBuf {
     path
 }
 
+/// The admin token every test layout accepts (named `tests`).
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
 /// A running `gatehouse serve` in its own temporary directory.
 pub struct Gatehouse {
     child: Child,
@@ -61,8 +64,9 @@ impl Gatehouse {
             .expect("copy adapter");
         }
         std::fs::write(root.join("gate-policy.yaml"), &setup.gate_policy).expect("gate policy");
-        let mut config = String::from(
-            "listen: 127.0.0.1:0\ndata_dir: .\nadapters_dir: adapters\npolicies_dir: policies\ngate_policy: gate-policy.yaml\nupstreams:\n",
+        let mut config = format!(
+            "listen: 127.0.0.1:0\ndata_dir: .\nadapters_dir: adapters\npolicies_dir: policies\ngate_policy: gate-policy.yaml\nadmin:\n  tokens:\n    - name: tests\n      sha256: {}\nupstreams:\n",
+            gatehouse::auth::hash_token(ADMIN_TOKEN)
         );
         for (name, url) in &setup.upstreams {
             config.push_str(&format!("  {name}:\n    url: {url}\n"));
@@ -118,6 +122,28 @@ impl Gatehouse {
             .send()
             .await
             .expect("request");
+        response.json().await.expect("json")
+    }
+
+    /// An admin API call with the test layout's admin token.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        Self::client()
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// `GET` an admin path; its JSON body.
+    pub async fn admin_json(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .admin(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
         response.json().await.expect("json")
     }
 

@@ -14,6 +14,7 @@ pub mod upstream;
 use std::sync::Arc;
 
 use crate::audit::AuditLog;
+use crate::exceptions::Exceptions;
 use crate::runtime::Generation;
 use crate::upstream::AdapterUpstream;
 
@@ -22,6 +23,21 @@ pub struct Capabilities {
     pub osv: Arc<dyn osv::AdvisorySource>,
     pub store: Arc<store::KvStore>,
     pub audit: Arc<AuditLog>,
+    /// Operator exceptions the gate applies to every policy's blocks.
+    pub exceptions: Arc<Exceptions>,
+}
+
+impl Capabilities {
+    /// Changes whenever data decisions depend on changes outside the
+    /// components: advisories, exceptions, the host's store namespace.
+    pub fn decision_epoch(&self) -> String {
+        let (writes, expired) = self.exceptions.epoch();
+        format!(
+            "{}.{writes}.{expired}.{}",
+            self.osv.generation(),
+            self.store.host_epoch()
+        )
+    }
 }
 
 /// What one call may reach besides the shared services.

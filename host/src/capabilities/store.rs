@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::bindings::policy::gatehouse::plugin::store::Host;
@@ -22,12 +23,26 @@ struct Entry {
 #[derive(Default)]
 pub struct KvStore {
     namespaces: Mutex<HashMap<String, HashMap<String, Entry>>>,
+    /// Writes to the host's namespace: decisions cached across requests are
+    /// keyed by it, since policies read that namespace.
+    host_writes: AtomicU64,
 }
 
 /// The host's namespace, written by the admin API and read by components.
 pub const HOST_NAMESPACE: &str = "";
 
 impl KvStore {
+    /// Changes whenever the host's namespace does.
+    pub fn host_epoch(&self) -> u64 {
+        self.host_writes.load(Ordering::Acquire)
+    }
+
+    fn wrote(&self, namespace: &str) {
+        if namespace == HOST_NAMESPACE {
+            self.host_writes.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     pub fn get(&self, namespace: &str, key: &str) -> Option<Vec<u8>> {
         let namespaces = self.namespaces.lock().unwrap_or_else(|e| e.into_inner());
         let entry = namespaces.get(namespace)?.get(key)?;
@@ -60,6 +75,8 @@ impl KvStore {
         }
         let expires = ttl.map(|ttl| Instant::now() + ttl);
         entries.insert(key.to_owned(), Entry { value, expires });
+        drop(namespaces);
+        self.wrote(namespace);
         Ok(())
     }
 
@@ -68,6 +85,8 @@ impl KvStore {
         if let Some(entries) = namespaces.get_mut(namespace) {
             entries.remove(key);
         }
+        drop(namespaces);
+        self.wrote(namespace);
     }
 }
 

@@ -219,6 +219,9 @@ impl Runtime {
                 adapters = generation.adapters.len(),
                 "components swapped in"
             );
+            crate::metrics::metrics()
+                .generation
+                .set(generation.id as i64);
             self.current.store(Arc::new(generation));
         }
         self.ready.store(true, Ordering::Release);
