@@ -34,6 +34,10 @@ use crate::upstream::AdapterUpstream;
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
 
+/// The request header that tells adapters the authenticated client user
+/// (present only when client authentication is on).
+pub const USER_HEADER: &str = "x-gatehouse-user";
+
 /// The largest request body accepted (npm audit posts are the biggest).
 const MAX_REQUEST_BODY: usize = 16 << 20;
 
@@ -174,13 +178,13 @@ async fn route_request(
         };
     }
     // Everything else is for package clients: the proxy routes and `decide`.
-    let requester = match &app.client_tokens {
-        None => address,
+    let user = match &app.client_tokens {
+        None => None,
         Some(tokens) => {
             let user = crate::auth::presented_token(request.headers())
                 .and_then(|token| tokens.identify(&token).map(str::to_owned));
             match user {
-                Some(user) => format!("{user}@{address}"),
+                Some(user) => Some(user),
                 None => {
                     return crate::admin::refuse(
                         app,
@@ -193,14 +197,17 @@ async fn route_request(
             }
         }
     };
-    let requester = Some(requester);
+    let requester = Some(match &user {
+        Some(user) => format!("{user}@{address}"),
+        None => address,
+    });
     match path.as_str() {
         p if p.starts_with("/api/v1/") => api::handle(app, request, requester).await,
         _ => {
             let trimmed = path.trim_start_matches('/');
             let (prefix, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
             let rest = format!("/{rest}");
-            adapter_request(app, prefix, &rest, request, requester).await
+            adapter_request(app, prefix, &rest, request, requester, user).await
         }
     }
 }
@@ -255,6 +262,7 @@ async fn adapter_request(
     path: &str,
     request: Request<Incoming>,
     requester: Option<String>,
+    user: Option<String>,
 ) -> Response<Body> {
     let generation = app.runtime.current();
     let Some(adapter) = generation.adapters.get(prefix).cloned() else {
@@ -275,13 +283,21 @@ async fn adapter_request(
     let public_base = public_base(app, &request, prefix);
     let method = request.method().as_str().to_owned();
     let query = request.uri().query().map(str::to_owned);
-    // Client credentials are gatehouse's business, never a component's.
-    let headers: Vec<(String, String)> = request
+    // Client credentials are gatehouse's business, never a component's; the
+    // adapter learns only the authenticated user, in a header no client can set.
+    let mut headers: Vec<(String, String)> = request
         .headers()
         .iter()
-        .filter(|(n, _)| *n != hyper::header::AUTHORIZATION && *n != hyper::header::COOKIE)
+        .filter(|(n, _)| {
+            *n != hyper::header::AUTHORIZATION
+                && *n != hyper::header::COOKIE
+                && !n.as_str().starts_with("x-gatehouse-")
+        })
         .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
+    if let Some(user) = user {
+        headers.push((USER_HEADER.to_owned(), user));
+    }
     let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY)
         .collect()
         .await

@@ -29,6 +29,11 @@ fn demo() -> FakeCrate {
 
 /// `gatehouse serve` with the cargo adapter and a deny list of `entries` in front of `registry`.
 fn gatehouse(registry: &FakeCargo, entries: &[&str]) -> Gatehouse {
+    gatehouse_with(registry, entries, String::new())
+}
+
+/// [`gatehouse`] with `extra_config` appended to its config.
+fn gatehouse_with(registry: &FakeCargo, entries: &[&str], extra_config: String) -> Gatehouse {
     let quoted: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
     let setup = Setup {
         policies: vec!["deny-list"],
@@ -38,7 +43,7 @@ fn gatehouse(registry: &FakeCargo, entries: &[&str]) -> Gatehouse {
             quoted.join(", ")
         ),
         upstreams: vec![("cargo".into(), registry.url())],
-        extra_config: String::new(),
+        extra_config,
     };
     // The host routes by file name; the crate is named apart from cargo itself.
     Gatehouse::start_prepared(setup, |root| {
@@ -79,6 +84,16 @@ impl Project {
     fn use_gatehouse(&self, gatehouse: &Gatehouse) {
         let config = format!(
             "[source.crates-io]\nreplace-with = \"gatehouse\"\n\n[source.gatehouse]\nregistry = \"sparse+{}/cargo/index/\"\n\n[net]\noffline = false\nretry = 0\n",
+            gatehouse.url
+        );
+        std::fs::write(self.cargo_home().join("config.toml"), config).expect("config.toml");
+    }
+
+    /// Like [`Project::use_gatehouse`], through a named registry that holds
+    /// `token` (source replacement needs a registry to carry credentials).
+    fn use_gatehouse_with_token(&self, gatehouse: &Gatehouse, token: &str) {
+        let config = format!(
+            "[source.crates-io]\nreplace-with = \"gatehouse\"\n\n[registries.gatehouse]\nindex = \"sparse+{}/cargo/index/\"\ntoken = \"{token}\"\n\n[registry]\nglobal-credential-providers = [\"cargo:token\"]\n\n[net]\noffline = false\nretry = 0\n",
             gatehouse.url
         );
         std::fs::write(self.cargo_home().join("config.toml"), config).expect("config.toml");
@@ -260,4 +275,41 @@ async fn index_files_and_config_through_the_server() {
             .expect("request");
         assert_eq!(response.status(), 404, "{path}");
     }
+}
+
+/// With client auth on, cargo is refused without a token, and with one it
+/// resolves and downloads: gatehouse's `config.json` says `auth-required`,
+/// so cargo sends the token with every request, the download included.
+#[tokio::test]
+async fn cargo_sends_its_registry_token_when_clients_must_authenticate() {
+    let Some(cargo) = real_cargo() else {
+        return;
+    };
+    let token = "cargo-client-token";
+    let registry = FakeCargo::start(vec![demo()]);
+    let gatehouse = gatehouse_with(
+        &registry,
+        &[],
+        format!(
+            "clients:\n  required: true\n  tokens:\n    - name: builder\n      sha256: {}\n",
+            gatehouse::auth::hash_token(token)
+        ),
+    );
+    let project = Project::new(cargo, "demo", "1");
+    project.use_gatehouse(&gatehouse);
+    let anonymous = project.cargo(&["generate-lockfile"]).await;
+    assert!(!anonymous.success, "an anonymous cargo must be refused");
+
+    project.use_gatehouse_with_token(&gatehouse, token);
+    let ran = project.cargo(&["fetch"]).await;
+    assert!(ran.success, "cargo fetch with the token failed");
+    assert_eq!(project.locked("demo").as_deref(), Some("1.2.0"));
+    let served = gatehouse
+        .admin_json("/api/v1/admin/proxy/audit?user=builder&event=serve")
+        .await;
+    assert_eq!(
+        served["records"].as_array().map(Vec::len),
+        Some(1),
+        "{served}"
+    );
 }

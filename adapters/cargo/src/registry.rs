@@ -16,14 +16,18 @@ const MARKERS: [&str; 5] = [
     "{sha256-checksum}",
 ];
 
-/// The `config.json` clients get: downloads and the API point at this adapter.
-pub fn proxy_config(public_base: &str) -> Vec<u8> {
-    serde_json::json!({
+/// The `config.json` clients get: downloads and the API point at this
+/// adapter; with client authentication on, `auth-required` makes cargo send
+/// its token with every request, not only this one.
+pub fn proxy_config(public_base: &str, auth_required: bool) -> Vec<u8> {
+    let mut config = serde_json::json!({
         "dl": format!("{public_base}{DOWNLOADS}"),
         "api": public_base,
-    })
-    .to_string()
-    .into_bytes()
+    });
+    if auth_required {
+        config["auth-required"] = true.into();
+    }
+    config.to_string().into_bytes()
 }
 
 /// The part of an upstream `config.json` this adapter uses.
@@ -98,7 +102,7 @@ mod tests {
     #[test]
     fn clients_download_through_the_proxy() {
         let served: serde_json::Value =
-            serde_json::from_slice(&proxy_config("http://gh:8080/cargo")).unwrap();
+            serde_json::from_slice(&proxy_config("http://gh:8080/cargo", false)).unwrap();
         assert_eq!(served["dl"], "http://gh:8080/cargo/api/v1/crates");
         assert_eq!(served["api"], "http://gh:8080/cargo");
     }

@@ -33,7 +33,10 @@ fn serve(host: &impl Host, request: &Request) -> Result<Outcome, Failure> {
     }
     match route(&request.path) {
         Route::Config => {
-            Ok(Response::new(200, "application/json", proxy_config(&request.public_base)).into())
+            // The host sets this header only for a client it authenticated.
+            let authenticated = request.header("x-gatehouse-user").is_some();
+            let config = proxy_config(&request.public_base, authenticated);
+            Ok(Response::new(200, "application/json", config).into())
         }
         Route::IndexFile(name) => {
             let fetched = fetch_index_file(host, &name)?;
