@@ -13,7 +13,7 @@ use gatehouse::capabilities::Capabilities;
 use gatehouse::capabilities::osv::FixedAdvisories;
 use gatehouse::capabilities::store::KvStore;
 use gatehouse::init::{ADAPTERS, POLICIES};
-use gatehouse::memo::Memo;
+use gatehouse::memo::{GateMemo, Memo};
 use gatehouse::reviews::Reviews;
 use gatehouse::runtime::engine::Engine;
 use gatehouse::runtime::guest::Limits;
@@ -127,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             mirror: None,
             // Off: every request runs the adapter and the policies.
             memo: Memo::new(0),
+            gate_memo: GateMemo::new(Duration::ZERO, 0),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/npm/big-package", listener.local_addr()?);

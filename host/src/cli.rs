@@ -386,6 +386,9 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
 
 /// How much filtered metadata is kept ready to serve (bodies, bytes).
 const MEMO_BYTES: usize = 96 << 20;
+/// How long an artifact's last-stop gate answer is reused (same components,
+/// advisories, exceptions and reviews): clock-based rules lag at most this.
+const GATE_MEMO_TTL: Duration = Duration::from_secs(30);
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = args.config.load()?;
@@ -462,6 +465,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         trust_forwarded: config.trust_forwarded,
         mirror: Some(services.mirror.clone()),
         memo: crate::memo::Memo::new(MEMO_BYTES),
+        gate_memo: crate::memo::GateMemo::new(GATE_MEMO_TTL, 100_000),
     });
     let _watcher = watch::watch(services.runtime.clone())?;
     let listener = tokio::net::TcpListener::bind(config.listen())

@@ -3,10 +3,13 @@
 //! it was built from has changed — the same adapter and policy generation, the
 //! same OSV generation, the same request (as far as the response's `Vary`
 //! says), and every upstream copy it read still current within its TTL.
-//! Artifact outcomes are reused as plans: the last-stop gate still runs.
+//! Artifact outcomes are reused as plans; their last-stop gate decisions are
+//! reused by [`GateMemo`] for a short while under the same conditions, so a
+//! warm artifact is served without any guest call.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -156,5 +159,70 @@ impl Memo {
                 size,
             },
         );
+    }
+}
+
+/// A last-stop gate answer for an artifact plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateAnswer {
+    Allow,
+    /// The blocking rules and the message the client is shown.
+    Block {
+        rules: String,
+        message: String,
+    },
+}
+
+/// Last-stop gate answers, keyed like the memo (generation, decision epoch,
+/// request) plus the requester, and kept for at most `ttl`: policies that
+/// read the clock (such as a minimum age) are re-asked that often.
+pub struct GateMemo {
+    ttl: Duration,
+    limit: usize,
+    entries: Mutex<HashMap<String, (Instant, GateAnswer)>>,
+}
+
+impl GateMemo {
+    pub fn new(ttl: Duration, limit: usize) -> Self {
+        GateMemo {
+            ttl,
+            limit,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<GateAnswer> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, answer) = entries.get(key)?;
+        (at.elapsed() < self.ttl).then(|| answer.clone())
+    }
+
+    pub fn put(&self, key: String, answer: GateAnswer) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.limit {
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            if entries.len() >= self.limit {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (Instant::now(), answer));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_answers_expire_and_stay_bounded() {
+        let memo = GateMemo::new(Duration::from_secs(60), 2);
+        memo.put("a".into(), GateAnswer::Allow);
+        assert_eq!(memo.get("a"), Some(GateAnswer::Allow));
+        memo.put("b".into(), GateAnswer::Allow);
+        memo.put("c".into(), GateAnswer::Allow);
+        assert_eq!(memo.entries.lock().map(|e| e.len()).unwrap_or(0), 1);
+        let expired = GateMemo::new(Duration::ZERO, 2);
+        expired.put("a".into(), GateAnswer::Allow);
+        assert_eq!(expired.get("a"), None);
     }
 }

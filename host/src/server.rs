@@ -25,7 +25,7 @@ use crate::bindings::Purpose;
 use crate::bindings::adapter::{ArtifactPlan, ErrorFormat, Outcome};
 use crate::capabilities::CallScope;
 use crate::gate::GuestFailure;
-use crate::memo::{Built, Memo, Remembered};
+use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered};
 use crate::metrics::{RequestLabels, metrics};
 use crate::reviews::Reviews;
 use crate::runtime::Runtime;
@@ -63,6 +63,8 @@ pub struct App {
     pub mirror: Option<Arc<gatehouse_osv::Mirror>>,
     /// Adapter outcomes reused while what they were built from holds.
     pub memo: Memo,
+    /// Last-stop gate answers for artifacts, reused briefly.
+    pub gate_memo: GateMemo,
 }
 
 /// Serves `app` on `listener` until the process ends.
@@ -326,7 +328,7 @@ async fn adapter_request(
         return match hit {
             Remembered::Respond(built) => built_response(built, head),
             Remembered::Artifact(plan) => {
-                serve_artifact(app, route, &generation, *plan, requester, head).await
+                serve_artifact(app, route, &generation, *plan, requester, head, Some(key)).await
             }
         };
     }
@@ -391,15 +393,24 @@ async fn adapter_request(
             built_response(built, head)
         }
         Ok(Outcome::Artifact(plan)) => {
-            if let Some(key) = memo_key {
+            if let Some(key) = &memo_key {
                 app.memo.put(
-                    key,
+                    key.clone(),
                     &request_headers,
                     Remembered::Artifact(Box::new(plan.clone())),
                     trace,
                 );
             }
-            serve_artifact(app, route, &generation, plan, requester, head).await
+            serve_artifact(
+                app,
+                route,
+                &generation,
+                plan,
+                requester,
+                head,
+                memo_key.as_deref(),
+            )
+            .await
         }
         Err(failure) => {
             let failure = GuestFailure::classify(&failure);
@@ -439,28 +450,10 @@ async fn serve_artifact(
     plan: ArtifactPlan,
     requester: Option<String>,
     head: bool,
+    memo_key: Option<&str>,
 ) -> Response<Body> {
     let caps = &app.runtime.caps;
     let facts = &plan.facts;
-    let decision = generation
-        .gate(
-            caps,
-            Purpose::Artifact,
-            std::slice::from_ref(facts),
-            requester.as_deref(),
-        )
-        .await
-        .pop();
-    if let Some(decision) = decision.filter(|d| d.action == Action::Block) {
-        let message = decision
-            .verdicts
-            .iter()
-            .filter(|v| v.action == Action::Block)
-            .map(|v| format!("{}: {}", v.rule, v.reason))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return blocked(plan.error_format, &message);
-    }
     let audit = |event: &str, reason: String| {
         caps.audit.append(&AuditRecord {
             event: event.into(),
@@ -472,6 +465,67 @@ async fn serve_artifact(
             ..AuditRecord::default()
         });
     };
+    let gate_key = memo_key.map(|key| format!("{key}\n{}", requester.as_deref().unwrap_or("")));
+    let remembered = gate_key.as_deref().and_then(|key| app.gate_memo.get(key));
+    let answer = match remembered {
+        Some(answer) => {
+            // The decision was audited when it was made; a block is audited
+            // again because a client is refused now.
+            if let GateAnswer::Block { rules, message } = &answer {
+                caps.audit.append(&AuditRecord {
+                    event: "artifact".into(),
+                    requester: requester.clone(),
+                    ecosystem: facts.ecosystem.clone(),
+                    package: facts.name.clone(),
+                    version: facts.version.clone(),
+                    action: "block".into(),
+                    rule: rules.clone(),
+                    reason: message.clone(),
+                    ..AuditRecord::default()
+                });
+            }
+            answer
+        }
+        None => {
+            let decision = generation
+                .gate(
+                    caps,
+                    Purpose::Artifact,
+                    std::slice::from_ref(facts),
+                    requester.as_deref(),
+                )
+                .await
+                .pop();
+            let answer = match decision.filter(|d| d.action == Action::Block) {
+                None => GateAnswer::Allow,
+                Some(decision) => {
+                    let blocking = || {
+                        decision
+                            .verdicts
+                            .iter()
+                            .filter(|v| v.action == Action::Block)
+                    };
+                    GateAnswer::Block {
+                        rules: blocking()
+                            .map(|v| v.rule.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        message: blocking()
+                            .map(|v| format!("{}: {}", v.rule, v.reason))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    }
+                }
+            };
+            if let Some(key) = gate_key {
+                app.gate_memo.put(key, answer.clone());
+            }
+            answer
+        }
+    };
+    if let GateAnswer::Block { message, .. } = answer {
+        return blocked(plan.error_format, &message);
+    }
     let ready = match Expected::from_declared(&plan.digests) {
         Ok(expected) => {
             app.artifacts

@@ -85,4 +85,23 @@ async fn warm_answers_follow_policy_changes() {
     assert_eq!(refused.status(), 403, "the cached artifact is gated again");
     assert!(refused.text().await.expect("body").contains("deny-list"));
     assert_eq!(registry.hits("/fresh"), 1, "still no upstream request");
+
+    // An exception is operator data, not a component: it too shows at once.
+    let exception = serde_json::json!({
+        "ecosystem": "npm", "package": "fresh", "versions": "2.0.0",
+        "rules": ["deny-list"], "reason": "reviewed", "expires_in": "1h",
+    });
+    let created = gatehouse
+        .admin(reqwest::Method::POST, "/api/v1/admin/exceptions")
+        .json(&exception)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(created.status(), 201);
+    assert_eq!(
+        client.get(&tarball).send().await.expect("get").status(),
+        200,
+        "the exception applies to the next artifact request"
+    );
+    assert_eq!(latest().await, "2.0.0");
 }
