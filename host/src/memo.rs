@@ -11,7 +11,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
 use bytes::Bytes;
+use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue, VARY};
+use hyper::{HeaderMap, StatusCode};
 
 use crate::bindings::adapter::ArtifactPlan;
 use crate::upstream::{FetchStamp, Upstreams};
@@ -34,12 +39,82 @@ impl Trace {
     }
 }
 
-/// A response an adapter built, cheap to clone.
+/// A response an adapter built, cheap to clone, with its headers parsed once
+/// and a gzipped body made once, in the background, for clients that take it.
 #[derive(Clone)]
 pub struct Built {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
     pub body: Bytes,
+    gzipped: Arc<Gzipped>,
+}
+
+#[derive(Default)]
+struct Gzipped {
+    started: AtomicBool,
+    body: OnceLock<Bytes>,
+}
+
+/// Bodies smaller than this are sent as they are.
+const GZIP_FROM: usize = 1024;
+
+impl Built {
+    /// Parses the adapter's status and headers (invalid ones are dropped).
+    pub fn new(status: u16, headers: Vec<(String, String)>, body: Bytes) -> Self {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                map.append(name, value);
+            }
+        }
+        Built {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            headers: map,
+            body,
+            gzipped: Arc::default(),
+        }
+    }
+
+    /// Whether a gzipped variant suits this response (a text body of some size).
+    pub fn compressible(&self) -> bool {
+        let text = self
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.contains("json") || t.starts_with("text/") || t.contains("xml"));
+        self.status == StatusCode::OK
+            && text
+            && self.body.len() >= GZIP_FROM
+            && !self.headers.contains_key(CONTENT_ENCODING)
+    }
+
+    /// The gzipped body once it exists; the first call starts making it off
+    /// the async threads, so no request waits for compression.
+    pub fn gzipped(&self) -> Option<Bytes> {
+        if let Some(body) = self.gzipped.body.get() {
+            return Some(body.clone());
+        }
+        if !self.gzipped.started.swap(true, Ordering::AcqRel) {
+            let gzipped = self.gzipped.clone();
+            let body = self.body.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let done =
+                    std::io::Write::write_all(&mut encoder, &body).and_then(|()| encoder.finish());
+                match done {
+                    Ok(compressed) => {
+                        let _ = gzipped.body.set(Bytes::from(compressed));
+                    }
+                    Err(error) => tracing::warn!(%error, "gzipping a response failed"),
+                }
+            });
+        }
+        None
+    }
 }
 
 #[derive(Clone)]
@@ -115,12 +190,15 @@ impl Memo {
         let (size, vary) = match &outcome {
             Remembered::Respond(built) => {
                 // Only successes are worth keeping; errors should be retried.
-                if built.status != 200 {
+                if built.status != StatusCode::OK {
                     return;
                 }
-                let vary = header(&built.headers, "vary")
-                    .unwrap_or("")
-                    .split(',')
+                let vary = built
+                    .headers
+                    .get_all(VARY)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(','))
                     .map(|name| name.trim().to_ascii_lowercase())
                     .filter(|name| !name.is_empty())
                     .map(|name| {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use hyper::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, VARY};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use url::Url;
@@ -322,11 +322,12 @@ async fn adapter_request(
             query.as_deref().unwrap_or("")
         )
     });
+    let gzip = accepts_gzip(&headers);
     if let Some(key) = &memo_key
         && let Some(hit) = app.memo.get(key, &headers, route.upstream.shared())
     {
         return match hit {
-            Remembered::Respond(built) => built_response(built, head),
+            Remembered::Respond(built) => built_response(built, head, gzip),
             Remembered::Artifact(plan) => {
                 serve_artifact(app, route, &generation, *plan, requester, head, Some(key)).await
             }
@@ -377,11 +378,7 @@ async fn adapter_request(
     drop(store);
     match outcome {
         Ok(Outcome::Respond(built)) => {
-            let built = Built {
-                status: built.status,
-                headers: built.headers,
-                body: Bytes::from(built.body),
-            };
+            let built = Built::new(built.status, built.headers, Bytes::from(built.body));
             if let Some(key) = memo_key {
                 app.memo.put(
                     key,
@@ -390,7 +387,7 @@ async fn adapter_request(
                     trace,
                 );
             }
-            built_response(built, head)
+            built_response(built, head, gzip)
         }
         Ok(Outcome::Artifact(plan)) => {
             if let Some(key) = &memo_key {
@@ -424,22 +421,47 @@ async fn adapter_request(
 }
 
 /// A response the adapter built.
-fn built_response(built: Built, head: bool) -> Response<Body> {
-    let mut response = Response::new(if head {
-        full(Bytes::new())
-    } else {
-        full(built.body)
-    });
-    *response.status_mut() = StatusCode::from_u16(built.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    for (name, value) in built.headers {
-        if let (Ok(name), Ok(value)) = (
-            hyper::header::HeaderName::from_bytes(name.as_bytes()),
-            hyper::header::HeaderValue::from_str(&value),
-        ) {
-            response.headers_mut().append(name, value);
-        }
+/// A response the adapter built, gzipped when the client takes it and the
+/// compressed variant is ready.
+fn built_response(built: Built, head: bool, accepts_gzip: bool) -> Response<Body> {
+    let compressible = built.compressible();
+    let gzipped = (compressible && accepts_gzip)
+        .then(|| built.gzipped())
+        .flatten();
+    let mut headers = built.headers;
+    if compressible {
+        headers.append(VARY, HeaderValue::from_static("accept-encoding"));
     }
+    let body = match gzipped {
+        Some(gzipped) => {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            gzipped
+        }
+        None => built.body,
+    };
+    let mut response = Response::new(if head { full(Bytes::new()) } else { full(body) });
+    *response.status_mut() = built.status;
+    *response.headers_mut() = headers;
     response
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip.
+fn accepts_gzip(headers: &[(String, String)]) -> bool {
+    headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("accept-encoding"))
+        .flat_map(|(_, value)| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 /// The last-stop gate, then fetch-verify-cache, then the bytes.

@@ -105,3 +105,62 @@ async fn warm_answers_follow_policy_changes() {
     );
     assert_eq!(latest().await, "2.0.0");
 }
+
+/// A client that accepts gzip gets the warm packument gzipped (made once, in
+/// the background), the same document once decompressed, with `Vary`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_metadata_is_served_gzipped_to_clients_that_take_it() {
+    let registry = FakeNpm::start(vec![
+        (1..=40).fold(FakePackage::new("zipped"), |package, minor| {
+            package.version(FakeVersion::new(&format!("1.{minor}.0")))
+        }),
+    ]);
+    let gatehouse = Gatehouse::start(Setup {
+        policies: vec!["deny-list"],
+        adapters: vec!["npm"],
+        gate_policy: ALLOW_ALL.into(),
+        upstreams: vec![("npm".into(), registry.url())],
+        ..Setup::default()
+    });
+    // reqwest would ask for gzip itself and hide the encoding: not here.
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .expect("client");
+    let packument = format!("{}/npm/zipped", gatehouse.url);
+    let plain = client.get(&packument).send().await.expect("get");
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.expect("body");
+    let gzipped = std::sync::Mutex::new(None);
+    let took = eventually(Duration::from_secs(20), || async {
+        let response = client
+            .get(&packument)
+            .header("accept-encoding", "gzip, deflate")
+            .send()
+            .await
+            .expect("get");
+        let vary: Vec<&str> = response
+            .headers()
+            .get_all("vary")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let vary = vary.join(", ").to_ascii_lowercase();
+        assert!(vary.contains("accept-encoding"), "{vary}");
+        let encoded = response.headers().get("content-encoding").is_some();
+        if encoded {
+            let body = response.bytes().await.expect("body");
+            *gzipped.lock().expect("lock") = Some(body);
+        }
+        encoded
+    })
+    .await;
+    assert!(took.is_some(), "the gzipped variant never appeared");
+    let gzipped = gzipped.into_inner().expect("lock").expect("gzipped body");
+    assert!(gzipped.len() < plain.len());
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzipped[..]), &mut decoded)
+        .expect("valid gzip");
+    assert_eq!(decoded, plain);
+    assert_eq!(registry.hits("/zipped"), 1);
+}
