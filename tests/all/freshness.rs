@@ -10,6 +10,17 @@ use crate::support::{Gatehouse, Setup, eventually};
 const ALLOW_ALL: &str = "policies:\n  default:\n    deny-list:\n      packages: []\n";
 const BLOCK_2: &str = "policies:\n  default:\n    deny-list:\n      packages: [\"fresh@2.0.0\"]\n";
 
+/// The npm adapter and the deny-list (allowing everything) in front of `registry`.
+fn gatehouse(registry: &FakeNpm) -> Gatehouse {
+    Gatehouse::start(Setup {
+        policies: vec!["deny-list"],
+        adapters: vec!["npm"],
+        gate_policy: ALLOW_ALL.into(),
+        upstreams: vec![("npm".into(), registry.url())],
+        ..Setup::default()
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_answers_follow_policy_changes() {
     let registry = FakeNpm::start(vec![
@@ -17,13 +28,7 @@ async fn warm_answers_follow_policy_changes() {
             .version(FakeVersion::new("1.0.0"))
             .version(FakeVersion::new("2.0.0")),
     ]);
-    let gatehouse = Gatehouse::start(Setup {
-        policies: vec!["deny-list"],
-        adapters: vec!["npm"],
-        gate_policy: ALLOW_ALL.into(),
-        upstreams: vec![("npm".into(), registry.url())],
-        ..Setup::default()
-    });
+    let gatehouse = gatehouse(&registry);
     let client = Gatehouse::client();
     let packument = format!("{}/npm/fresh", gatehouse.url);
     let tarball = format!("{}/npm/fresh/-/fresh-2.0.0.tgz", gatehouse.url);
@@ -115,13 +120,7 @@ async fn warm_metadata_is_served_gzipped_to_clients_that_take_it() {
             package.version(FakeVersion::new(&format!("1.{minor}.0")))
         }),
     ]);
-    let gatehouse = Gatehouse::start(Setup {
-        policies: vec!["deny-list"],
-        adapters: vec!["npm"],
-        gate_policy: ALLOW_ALL.into(),
-        upstreams: vec![("npm".into(), registry.url())],
-        ..Setup::default()
-    });
+    let gatehouse = gatehouse(&registry);
     // reqwest would ask for gzip itself and hide the encoding: not here.
     let client = reqwest::Client::builder()
         .no_gzip()
