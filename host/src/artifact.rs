@@ -4,12 +4,13 @@
 //! declared digest matches moves them into the content-addressed store and
 //! serves them. A mismatch is refused and nothing is cached.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use sha1::Sha1;
@@ -181,6 +182,7 @@ pub struct ArtifactStore {
     verified: Mutex<HashSet<String>>,
     flights: SingleFlight,
     usage: Mutex<Usage>,
+    hot: Mutex<Hot>,
 }
 
 /// Size and last use of every stored entry, for eviction by size (LRU).
@@ -267,9 +269,60 @@ impl Usage {
 }
 
 /// A verified artifact ready to serve.
-pub struct Ready {
-    pub file: std::fs::File,
-    pub len: u64,
+pub enum Ready {
+    /// A small, often served artifact, from memory.
+    Memory(Bytes),
+    /// An open store file, positioned at its start.
+    File { file: std::fs::File, len: u64 },
+}
+
+impl Ready {
+    /// The artifact's size in bytes.
+    pub fn size(&self) -> u64 {
+        match self {
+            Ready::Memory(bytes) => bytes.len() as u64,
+            Ready::File { len, .. } => *len,
+        }
+    }
+}
+
+/// Verified small artifacts kept in memory, evicted first in, first out.
+#[derive(Default)]
+struct Hot {
+    size: usize,
+    entries: HashMap<String, Bytes>,
+    order: VecDeque<String>,
+}
+
+/// Artifacts up to this size are kept in memory once verified ...
+const HOT_FILE: u64 = 1 << 20;
+/// ... up to this much in all.
+const HOT_TOTAL: usize = 32 << 20;
+
+impl Hot {
+    fn insert(&mut self, key: &str, bytes: Bytes) {
+        if self.entries.contains_key(key) {
+            return;
+        }
+        while self.size + bytes.len() > HOT_TOTAL {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(old) = self.entries.remove(&oldest) {
+                self.size -= old.len();
+            }
+        }
+        self.size += bytes.len();
+        self.order.push_back(key.to_owned());
+        self.entries.insert(key.to_owned(), bytes);
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(old) = self.entries.remove(key) {
+            self.size -= old.len();
+            self.order.retain(|k| k != key);
+        }
+    }
 }
 
 const TMP: &str = "tmp";
@@ -319,6 +372,7 @@ impl ArtifactStore {
             verified: Mutex::new(HashSet::new()),
             flights: SingleFlight::default(),
             usage: Mutex::new(usage),
+            hot: Mutex::default(),
         };
         store.evict_if_over();
         Ok(store)
@@ -339,6 +393,11 @@ impl ArtifactStore {
     }
 
     fn remove_entries(&self, keys: &[String]) {
+        let mut hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
+        for key in keys {
+            hot.remove(key);
+        }
+        drop(hot);
         let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         for key in keys {
             // A file being served stays readable through its open handle.
@@ -365,18 +424,27 @@ impl ArtifactStore {
         expected: &Expected,
     ) -> Result<Ready, ArtifactError> {
         let key = expected.key();
+        let hot = self
+            .hot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entries
+            .get(&key)
+            .cloned();
+        if let Some(bytes) = hot {
+            metrics().cache("artifact", "hit");
+            if self.touched(&key, bytes.len() as u64) {
+                // The file's mtime keeps the use across restarts.
+                if let Ok(file) = self.root.open(&key) {
+                    let _ = file.into_std().set_modified(SystemTime::now());
+                }
+            }
+            return Ok(Ready::Memory(bytes));
+        }
         self.flights
             .run(&key, async {
                 if let Some(ready) = self.cached(&key, expected)? {
                     metrics().cache("artifact", "hit");
-                    let touch = self
-                        .usage
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .touch(&key, ready.len);
-                    if touch {
-                        let _ = ready.file.set_modified(SystemTime::now());
-                    }
                     return Ok(ready);
                 }
                 metrics().cache("artifact", "miss");
@@ -387,7 +455,16 @@ impl ArtifactStore {
             .await
     }
 
-    /// Opens a stored entry; one that fails its digest is deleted.
+    /// Marks a use of `key`; true when its file's mtime should follow.
+    fn touched(&self, key: &str, len: u64) -> bool {
+        self.usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .touch(key, len)
+    }
+
+    /// Opens a stored entry; one that fails its digest is deleted. A small
+    /// one is read into memory, where later requests find it.
     fn cached(&self, key: &str, expected: &Expected) -> Result<Option<Ready>, ArtifactError> {
         let mut file = match self.root.open(key) {
             Ok(file) => file.into_std(),
@@ -418,6 +495,10 @@ impl ArtifactStore {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(key);
+                self.hot
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(key);
                 return Ok(None);
             }
             self.verified
@@ -426,7 +507,20 @@ impl ArtifactStore {
                 .insert(key.to_owned());
             std::io::Seek::rewind(&mut file).map_err(store_error)?;
         }
-        Ok(Some(Ready { file, len }))
+        if self.touched(key, len) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+        if len <= HOT_FILE {
+            let mut bytes = Vec::with_capacity(len as usize);
+            file.read_to_end(&mut bytes).map_err(store_error)?;
+            let bytes = Bytes::from(bytes);
+            self.hot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, bytes.clone());
+            return Ok(Some(Ready::Memory(bytes)));
+        }
+        Ok(Some(Ready::File { file, len }))
     }
 
     async fn fetch(

@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use url::Url;
 
 use crate::api;
-use crate::artifact::{ArtifactStore, Expected};
+use crate::artifact::{ArtifactStore, Expected, Ready};
 use crate::audit::AuditRecord;
 use crate::auth::Tokens;
 use crate::bindings::Action;
@@ -568,15 +568,17 @@ async fn serve_artifact(
         }
     };
     audit("serve", plan.url.clone());
-    let len = ready.len;
-    let body = if head {
-        full(Bytes::new())
-    } else {
-        let stream = tokio_util::io::ReaderStream::with_capacity(
-            tokio::fs::File::from_std(ready.file),
-            256 << 10,
-        );
-        BodyExt::boxed(StreamBody::new(futures_map(stream)))
+    let len = ready.size();
+    let body = match ready {
+        _ if head => full(Bytes::new()),
+        Ready::Memory(bytes) => full(bytes),
+        Ready::File { file, .. } => {
+            let stream = tokio_util::io::ReaderStream::with_capacity(
+                tokio::fs::File::from_std(file),
+                256 << 10,
+            );
+            BodyExt::boxed(StreamBody::new(futures_map(stream)))
+        }
     };
     let mut response = Response::new(body);
     let headers = response.headers_mut();

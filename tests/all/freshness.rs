@@ -158,8 +158,11 @@ async fn warm_metadata_is_served_gzipped_to_clients_that_take_it() {
     let gzipped = gzipped.into_inner().expect("lock").expect("gzipped body");
     assert!(gzipped.len() < plain.len());
     let mut decoded = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzipped[..]), &mut decoded)
-        .expect("valid gzip");
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gzipped[..]),
+        &mut decoded,
+    )
+    .expect("valid gzip");
     assert_eq!(decoded, plain);
     assert_eq!(registry.hits("/zipped"), 1);
 }
