@@ -96,7 +96,9 @@ pub struct Upstreams {
     client: reqwest::Client,
     settings: UpstreamSettings,
     dir: PathBuf,
-    memory: Mutex<HashMap<String, CachedEntry>>,
+    /// What is known of each cached copy; bodies stay on disk (the page
+    /// cache keeps hot ones), so memory does not grow with the cache.
+    memory: Mutex<HashMap<String, CachedMeta>>,
     in_flight: SingleFlight,
 }
 
@@ -130,29 +132,35 @@ impl Upstreams {
         self.dir.join(hex::encode(Sha256::digest(key.as_bytes())))
     }
 
+    /// The cached copy of `key`. Callers hold `key`'s single flight, so the
+    /// body on disk is the one `meta` describes.
     fn cached(&self, key: &str) -> Option<CachedEntry> {
-        if let Some(entry) = self
+        let path = self.entry_path(key);
+        let known = self
             .memory
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(key)
-        {
-            return Some(entry.clone());
-        }
-        let path = self.entry_path(key);
-        let meta: CachedMeta =
-            serde_json::from_slice(&std::fs::read(path.with_extension("json")).ok()?).ok()?;
+            .cloned();
+        let meta = match known {
+            Some(meta) => meta,
+            None => {
+                let meta: CachedMeta =
+                    serde_json::from_slice(&std::fs::read(path.with_extension("json")).ok()?)
+                        .ok()?;
+                self.remember(key, &meta);
+                meta
+            }
+        };
         let body = Bytes::from(std::fs::read(path.with_extension("body")).ok()?);
-        let entry = CachedEntry { meta, body };
-        self.remember(key, &entry);
-        Some(entry)
+        Some(CachedEntry { meta, body })
     }
 
-    fn remember(&self, key: &str, entry: &CachedEntry) {
+    fn remember(&self, key: &str, meta: &CachedMeta) {
         self.memory
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key.to_owned(), entry.clone());
+            .insert(key.to_owned(), meta.clone());
     }
 
     /// Writes body then metadata (each by rename), so a crash leaves no torn entry.
@@ -165,10 +173,10 @@ impl Upstreams {
             Ok(())
         };
         let meta = serde_json::to_vec(&entry.meta).unwrap_or_default();
-        if let Err(error) = write("body", &entry.body).and_then(|()| write("json", &meta)) {
-            tracing::warn!(%error, "could not persist cached metadata");
+        match write("body", &entry.body).and_then(|()| write("json", &meta)) {
+            Ok(()) => self.remember(key, &entry.meta),
+            Err(error) => tracing::warn!(%error, "could not persist cached metadata"),
         }
-        self.remember(key, entry);
     }
 
     /// GET `url` for metadata, through the cache.
@@ -260,9 +268,9 @@ impl Upstreams {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&stamp.key)
-            .is_some_and(|entry| {
-                entry.meta.checked == stamp.checked
-                    && entry.meta.checked.elapsed().unwrap_or(Duration::MAX) < self.settings.ttl
+            .is_some_and(|meta| {
+                meta.checked == stamp.checked
+                    && meta.checked.elapsed().unwrap_or(Duration::MAX) < self.settings.ttl
             })
     }
 
