@@ -389,6 +389,8 @@ const MEMO_BYTES: usize = 96 << 20;
 /// How long an artifact's last-stop gate answer is reused (same components,
 /// advisories, exceptions and reviews): clock-based rules lag at most this.
 const GATE_MEMO_TTL: Duration = Duration::from_secs(30);
+/// How long an artifact-serve audit line may wait to be written with others.
+const AUDIT_FLUSH: Duration = Duration::from_millis(100);
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = args.config.load()?;
@@ -468,6 +470,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         gate_memo: crate::memo::GateMemo::new(GATE_MEMO_TTL, 100_000),
     });
     let _watcher = watch::watch(services.runtime.clone())?;
+    let audit = services.runtime.caps.audit.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(AUDIT_FLUSH);
+        loop {
+            every.tick().await;
+            let audit = audit.clone();
+            let _ = tokio::task::spawn_blocking(move || audit.flush()).await;
+        }
+    });
     let listener = tokio::net::TcpListener::bind(config.listen())
         .await
         .with_context(|| format!("listening on {}", config.listen()))?;

@@ -476,16 +476,14 @@ async fn serve_artifact(
 ) -> Response<Body> {
     let caps = &app.runtime.caps;
     let facts = &plan.facts;
-    let audit = |event: &str, reason: String| {
-        caps.audit.append(&AuditRecord {
-            event: event.into(),
-            requester: requester.clone(),
-            ecosystem: facts.ecosystem.clone(),
-            package: facts.name.clone(),
-            version: facts.version.clone(),
-            reason,
-            ..AuditRecord::default()
-        });
+    let record = |event: &str, reason: String| AuditRecord {
+        event: event.into(),
+        requester: requester.clone(),
+        ecosystem: facts.ecosystem.clone(),
+        package: facts.name.clone(),
+        version: facts.version.clone(),
+        reason,
+        ..AuditRecord::default()
     };
     let gate_key = memo_key.map(|key| format!("{key}\n{}", requester.as_deref().unwrap_or("")));
     let remembered = gate_key.as_deref().and_then(|key| app.gate_memo.get(key));
@@ -559,7 +557,8 @@ async fn serve_artifact(
     let ready = match ready {
         Ok(ready) => ready,
         Err(failure) => {
-            audit("artifact-refused", failure.to_string());
+            caps.audit
+                .append(&record("artifact-refused", failure.to_string()));
             tracing::warn!(package = %facts.name, version = %facts.version, %failure, "artifact refused");
             return error(
                 StatusCode::BAD_GATEWAY,
@@ -567,7 +566,8 @@ async fn serve_artifact(
             );
         }
     };
-    audit("serve", plan.url.clone());
+    // Serves are the busiest records: written with the next batch, not each alone.
+    caps.audit.append_soon(&record("serve", plan.url.clone()));
     let len = ready.size();
     let body = match ready {
         _ if head => full(Bytes::new()),
