@@ -26,6 +26,8 @@ upstreams:
   pypi: {}
 #  cargo:
 #    url: <sparse index URL>
+#  maven:
+#    url: <Maven repository root URL>
 #  npm:
 #    settings:
 #      blocked_versions: deprecate

@@ -11,12 +11,15 @@ mod fake_cargo;
 mod fake_go;
 mod fake_http;
 #[allow(dead_code)]
+mod fake_maven;
+#[allow(dead_code)]
 mod fake_npm;
 #[allow(dead_code)]
 mod fake_pypi;
 mod freshness;
 mod go;
 mod host;
+mod maven;
 mod npm;
 mod offline;
 mod policies;

@@ -17,28 +17,9 @@ mod registry;
 mod route;
 mod service;
 
-use gatehouse_adapter_sdk::{
-    Decision, FetchError, Fetched, Guest, Outcome, Purpose, Request, VersionFacts, gate, upstream,
-};
+use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
 
-pub use service::{Host, handle};
-
-/// The host's capabilities, through the adapter world's imports.
-struct WitHost;
-
-impl Host for WitHost {
-    fn upstream_base(&self) -> String {
-        upstream::base()
-    }
-
-    fn fetch(&self, url: &str) -> Result<Fetched, FetchError> {
-        upstream::fetch(url, None)
-    }
-
-    fn gate(&self, facts: &[VersionFacts]) -> Vec<Decision> {
-        gate(Purpose::Metadata, facts)
-    }
-}
+pub use service::handle;
 
 pub struct CargoRegistry;
 

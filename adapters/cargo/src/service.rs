@@ -4,7 +4,7 @@
 //! natively in tests against a fake.
 
 use gatehouse_adapter_sdk::{
-    ArtifactPlan, Decision, ErrorFormat, Failure, FetchError, Fetched, Outcome, Request, Response,
+    ArtifactPlan, ErrorFormat, Failure, Fetched, Host, Outcome, Purpose, Request, Response,
     VersionFacts, upstream_answer,
 };
 use sha2::{Digest as _, Sha256};
@@ -12,15 +12,6 @@ use sha2::{Digest as _, Sha256};
 use crate::index::{self, Line};
 use crate::registry::{UpstreamConfig, proxy_config};
 use crate::route::{Route, index_prefix, route};
-
-/// What the adapter needs from the host.
-pub trait Host {
-    /// The upstream sparse index, e.g. `http://host/index` (no trailing slash).
-    fn upstream_base(&self) -> String;
-    fn fetch(&self, url: &str) -> Result<Fetched, FetchError>;
-    /// The gate's metadata-purpose decisions, one per input.
-    fn gate(&self, facts: &[VersionFacts]) -> Vec<Decision>;
-}
 
 /// Answers one request.
 pub fn handle(host: &impl Host, request: &Request) -> Outcome {
@@ -42,7 +33,7 @@ fn serve(host: &impl Host, request: &Request) -> Result<Outcome, Failure> {
             let fetched = fetch_index_file(host, &name)?;
             let lines = parse(&fetched)?;
             let facts: Vec<VersionFacts> = lines.iter().map(Line::facts).collect();
-            let body = index::apply(&lines, &host.gate(&facts))
+            let body = index::apply(&lines, &host.gate(Purpose::Metadata, &facts))
                 .map_err(|e| Failure::new(502, format!("index file of {name}: {e}")))?;
             Ok(with_validator(request, body))
         }
@@ -96,7 +87,7 @@ fn parse(fetched: &Fetched) -> Result<Vec<Line<'_>>, Failure> {
 
 /// GETs `url` from upstream; `missing` is the 404 message.
 fn fetch(host: &impl Host, url: &str, missing: &str) -> Result<Fetched, Failure> {
-    upstream_answer(url, host.fetch(url), |_| Failure::new(404, missing))
+    upstream_answer(url, host.fetch(url, None), |_| Failure::new(404, missing))
 }
 
 /// The served index file with an ETag of its own bytes (upstream's validators
@@ -124,7 +115,7 @@ fn with_validator(request: &Request, body: Vec<u8>) -> Outcome {
 mod tests {
     use std::collections::HashMap;
 
-    use gatehouse_adapter_sdk::{Action, Verdict};
+    use gatehouse_adapter_sdk::{Action, Decision, FetchError, Verdict};
 
     use super::*;
 
@@ -171,7 +162,7 @@ mod tests {
             UPSTREAM.into()
         }
 
-        fn fetch(&self, url: &str) -> Result<Fetched, FetchError> {
+        fn fetch(&self, url: &str, _accept: Option<&str>) -> Result<Fetched, FetchError> {
             let body = self.files.get(url);
             Ok(Fetched {
                 status: if body.is_some() { 200 } else { 404 },
@@ -182,7 +173,7 @@ mod tests {
             })
         }
 
-        fn gate(&self, facts: &[VersionFacts]) -> Vec<Decision> {
+        fn gate(&self, _purpose: Purpose, facts: &[VersionFacts]) -> Vec<Decision> {
             facts
                 .iter()
                 .map(|f| {

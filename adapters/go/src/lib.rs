@@ -25,28 +25,9 @@ pub mod route;
 pub mod service;
 pub mod sumdb;
 
-use gatehouse_adapter_sdk::{
-    Decision, FetchError, Fetched, Guest, Outcome, Purpose, Request, VersionFacts, gate, upstream,
-};
+use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
 
-pub use service::{Host, Settings, handle};
-
-/// The host's capabilities, through the adapter world's imports.
-struct WitHost;
-
-impl Host for WitHost {
-    fn upstream_base(&self) -> String {
-        upstream::base()
-    }
-
-    fn fetch(&self, url: &str) -> Result<Fetched, FetchError> {
-        upstream::fetch(url, None)
-    }
-
-    fn gate(&self, purpose: Purpose, facts: &[VersionFacts]) -> Vec<Decision> {
-        gate(purpose, facts)
-    }
-}
+pub use service::{Settings, handle};
 
 pub struct GoProxy;
 

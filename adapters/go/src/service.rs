@@ -6,8 +6,8 @@
 use std::cmp::Ordering;
 
 use gatehouse_adapter_sdk::{
-    Action, Decision, Failure, FetchError, Fetched, Outcome, Purpose, Request, Response,
-    VersionFacts, decision_message, upstream_answer,
+    Action, Decision, Failure, Fetched, Host, Outcome, Purpose, Request, Response, VersionFacts,
+    decision_message, upstream_answer,
 };
 use serde::Deserialize;
 
@@ -21,15 +21,6 @@ pub const ECOSYSTEM: &str = "Go";
 
 const TEXT: &str = "text/plain; charset=utf-8";
 const JSON: &str = "application/json";
-
-/// What the adapter needs from the host.
-pub trait Host {
-    /// The upstream module proxy, e.g. `http://host/goproxy` (no trailing slash).
-    fn upstream_base(&self) -> String;
-    fn fetch(&self, url: &str) -> Result<Fetched, FetchError>;
-    /// The gate's decisions, one per input.
-    fn gate(&self, purpose: Purpose, facts: &[VersionFacts]) -> Vec<Decision>;
-}
 
 /// The adapter's block of the gatehouse config.
 #[derive(Debug, Deserialize)]
@@ -320,7 +311,7 @@ impl<H: Host> Proxy<'_, H> {
         };
         let fetched = self
             .host
-            .fetch(&url)
+            .fetch(&url, None)
             .map_err(|e| unverified(Failure::fetch(&url, e).message))?;
         if fetched.status != 200 {
             return Err(unverified(format!(
@@ -356,7 +347,7 @@ fn check(expected: &str, actual: &str, what: &str) -> Result<(), Failure> {
 /// GETs `url` from upstream; 404 and 410 pass through (the module or version
 /// does not exist), other failures are 502 or 504.
 fn fetch(host: &impl Host, url: &str) -> Result<Fetched, Failure> {
-    upstream_answer(url, host.fetch(url), |status| {
+    upstream_answer(url, host.fetch(url, None), |status| {
         Failure::new(status, format!("{url}: not found upstream"))
     })
 }
@@ -384,18 +375,9 @@ fn version_facts(module: &str, info: &Info, raw: &[u8]) -> VersionFacts {
 /// digests of the zip file.
 fn facts(module: &str, version: &str, published: Option<i64>, raw: String) -> VersionFacts {
     VersionFacts {
-        ecosystem: ECOSYSTEM.into(),
-        name: module.into(),
-        version: version.into(),
         published,
-        license: None,
-        install_scripts: Vec::new(),
-        deprecated: None,
-        yanked: None,
-        size: None,
-        digests: Vec::new(),
-        dependencies: Vec::new(),
         raw,
+        ..VersionFacts::named(ECOSYSTEM, module, version)
     }
 }
 

@@ -20,28 +20,9 @@ mod release;
 mod route;
 mod service;
 
-use gatehouse_adapter_sdk::{
-    Decision, FetchError, Fetched, Guest, Outcome, Purpose, Request, VersionFacts, gate, upstream,
-};
+use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
 
-pub use service::{Host, Settings, handle};
-
-/// The host's capabilities, through the adapter world's imports.
-struct WitHost;
-
-impl Host for WitHost {
-    fn upstream_base(&self) -> String {
-        upstream::base()
-    }
-
-    fn fetch(&self, url: &str, accept: Option<&str>) -> Result<Fetched, FetchError> {
-        upstream::fetch(url, accept)
-    }
-
-    fn gate(&self, facts: &[VersionFacts]) -> Vec<Decision> {
-        gate(Purpose::Metadata, facts)
-    }
-}
+pub use service::{Settings, handle};
 
 pub struct Pypi;
 

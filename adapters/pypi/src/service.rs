@@ -4,8 +4,7 @@
 //! natively in tests against a fake.
 
 use gatehouse_adapter_sdk::{
-    Decision, Failure, FetchError, Fetched, Outcome, Request, Response, VersionFacts,
-    upstream_answer,
+    Failure, Fetched, Host, Outcome, Purpose, Request, Response, VersionFacts, upstream_answer,
 };
 use serde::Deserialize;
 use url::Url;
@@ -16,15 +15,6 @@ use crate::page::{ProjectPage, verifiable_digests};
 use crate::release::{BlockedFiles, apply, releases, version_facts};
 use crate::route::{Route, route};
 use crate::{html, json};
-
-/// What the adapter needs from the host.
-pub trait Host {
-    /// The upstream simple index, e.g. `http://host/simple` (no trailing slash).
-    fn upstream_base(&self) -> String;
-    fn fetch(&self, url: &str, accept: Option<&str>) -> Result<Fetched, FetchError>;
-    /// The gate's metadata-purpose decisions, one per input.
-    fn gate(&self, facts: &[VersionFacts]) -> Vec<Decision>;
-}
 
 /// The adapter's block of the gatehouse config.
 #[derive(Debug, Default, Deserialize)]
@@ -128,7 +118,7 @@ fn filter(host: &impl Host, page: ProjectPage, mode: BlockedFiles) -> Result<Pro
         .into_iter()
         .map(|release| release.version)
         .collect();
-    let decisions = host.gate(&facts);
+    let decisions = host.gate(Purpose::Metadata, &facts);
     apply(page, versions, &decisions, mode).map_err(|e| Failure::new(502, e))
 }
 

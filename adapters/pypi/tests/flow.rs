@@ -4,10 +4,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use gatehouse_adapter_sdk::{
-    Action, ArtifactPlan, Decision, FetchError, Fetched, Outcome, Request, Response, Verdict,
-    VersionFacts,
+    Action, ArtifactPlan, Decision, FetchError, Fetched, Host, Outcome, Purpose, Request, Response,
+    Verdict, VersionFacts,
 };
-use pypi::{Host, handle};
+use pypi::handle;
 
 const BASE: &str = "http://127.0.0.1:3141/simple";
 const PUBLIC: &str = "http://127.0.0.1:8080/pypi";
@@ -65,7 +65,7 @@ impl Host for FakeHost {
         }))
     }
 
-    fn gate(&self, facts: &[VersionFacts]) -> Vec<Decision> {
+    fn gate(&self, _purpose: Purpose, facts: &[VersionFacts]) -> Vec<Decision> {
         self.gate_calls.borrow_mut().push(facts.to_vec());
         facts
             .iter()

@@ -3,9 +3,11 @@
 
 pub mod bindings;
 mod failure;
+mod host;
 mod response;
 
 pub use failure::{Failure, upstream_answer};
+pub use host::{Host, WitHost};
 
 pub use bindings::gatehouse::plugin::gate::{Decision, evaluate as gate};
 pub use bindings::gatehouse::plugin::types::{
@@ -40,6 +42,27 @@ impl Request {
         }
         let refusal = Response::text(405, &format!("{what} is read-only"));
         Some(refusal.with_header("allow", "GET, HEAD"))
+    }
+}
+
+impl VersionFacts {
+    /// Facts that name a version and nothing more; adapters fill in what
+    /// their metadata says.
+    pub fn named(ecosystem: &str, name: &str, version: &str) -> Self {
+        VersionFacts {
+            ecosystem: ecosystem.into(),
+            name: name.into(),
+            version: version.into(),
+            published: None,
+            license: None,
+            install_scripts: Vec::new(),
+            deprecated: None,
+            yanked: None,
+            size: None,
+            digests: Vec::new(),
+            dependencies: Vec::new(),
+            raw: String::from("{}"),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{Cursor, Write};
 
-use gatehouse_adapter_sdk::Verdict;
+use gatehouse_adapter_sdk::{FetchError, Verdict};
 
 use super::*;
 use crate::dirhash::hash_zip;
@@ -68,7 +68,7 @@ impl Host for FakeHost {
         BASE.into()
     }
 
-    fn fetch(&self, url: &str) -> Result<Fetched, FetchError> {
+    fn fetch(&self, url: &str, _accept: Option<&str>) -> Result<Fetched, FetchError> {
         let (status, body) = self.answers.get(url).cloned().unwrap_or((404, Vec::new()));
         Ok(Fetched {
             status,
