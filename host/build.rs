@@ -20,8 +20,10 @@ fn main() {
     }
     let adapters = component_crates(&root.join("adapters"));
     let policies = component_crates(&root.join("policies"));
-    // Built with the defaults (one cargo run) but not embedded: the tests load them.
-    let test_policies = component_crates(&root.join("tests").join("policies"));
+    // Built with the defaults (one cargo run) but not embedded: the tests load
+    // them, the Rust template among them.
+    let mut test_policies = component_crates(&root.join("tests").join("policies"));
+    test_policies.extend(component_crates(&root.join("sdk").join("rust")));
     let target_dir = root.join("target").join("components");
 
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));

@@ -19,6 +19,7 @@ pub mod adapter {
         exports: { default: async },
         with: {
             "gatehouse:plugin/types": super::policy::gatehouse::plugin::types,
+            "gatehouse:plugin/osv": super::policy::gatehouse::plugin::osv,
             "gatehouse:plugin/store": super::policy::gatehouse::plugin::store,
             "gatehouse:plugin/audit": super::policy::gatehouse::plugin::audit,
             "gatehouse:plugin/log": super::policy::gatehouse::plugin::log,
@@ -26,7 +27,7 @@ pub mod adapter {
     });
 }
 
-pub use policy::gatehouse::plugin::osv::{Advisory, Severity};
+pub use policy::gatehouse::plugin::osv::{Advisory, Interval, PackageAdvisory, Severity};
 pub use policy::gatehouse::plugin::types::{
     Action, Context, Dependency, Digest, Purpose, Verdict, VersionFacts,
 };

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `init`, `check`, `policy test`, `osv ...`,
+//! The command line: `serve`, `init`, `check`, `policy test|new|build`, `osv ...`,
 //! `audit verify`. Errors become a message and an exit code here, at the edge.
 
 use std::path::{Path, PathBuf};
@@ -82,6 +82,19 @@ enum PolicyCommand {
         component: PathBuf,
         #[arg(long)]
         fixtures: PathBuf,
+    },
+    /// Write a new policy project (the example rule) into DIR/NAME.
+    New {
+        name: String,
+        #[arg(long, value_enum)]
+        lang: crate::policy_project::Lang,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Build the policy project in DIR into DIR/NAME.wasm.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
     },
 }
 
@@ -309,6 +322,19 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             component,
             fixtures,
         }) => crate::policy_test::run(&component, &fixtures).await,
+        Command::Policy(PolicyCommand::New { name, lang, dir }) => {
+            let project = crate::policy_project::new(&name, lang, &dir)?;
+            println!(
+                "wrote {0}\nbuild it:  gatehouse policy build {0}\ntest it:   gatehouse policy test {0}/{name}.wasm --fixtures {0}/fixtures",
+                project.display()
+            );
+            Ok(0)
+        }
+        Command::Policy(PolicyCommand::Build { dir }) => {
+            let built = crate::policy_project::build(&dir)?;
+            println!("built {}", built.display());
+            Ok(0)
+        }
         Command::Osv(command) => osv(command).await,
         Command::Token { name, client } => {
             let token = crate::auth::new_token()?;

@@ -21,6 +21,7 @@ pub mod gate_policy;
 pub mod init;
 pub mod memo;
 pub mod metrics;
+pub mod policy_project;
 pub mod policy_test;
 pub mod reviews;
 pub mod runtime;

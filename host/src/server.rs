@@ -38,7 +38,8 @@ pub type Body = BoxBody<Bytes, std::io::Error>;
 /// (present only when client authentication is on).
 pub const USER_HEADER: &str = "x-gatehouse-user";
 
-/// The largest request body accepted (npm audit posts are the biggest).
+/// The largest request body accepted, before and after decoding (npm audit posts
+/// are the biggest).
 const MAX_REQUEST_BODY: usize = 16 << 20;
 
 /// One adapter's wiring: its upstream, settings and limits.
@@ -304,13 +305,17 @@ async fn adapter_request(
         .collect()
         .await
     {
-        Ok(collected) => collected.to_bytes().to_vec(),
+        Ok(collected) => collected.to_bytes(),
         Err(_) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request body too large or unreadable",
             );
         }
+    };
+    let body = match decoded_body(&mut headers, &body) {
+        Ok(body) => body,
+        Err(problem) => return error(StatusCode::BAD_REQUEST, &problem),
     };
     // HEAD is answered like GET (without the body), so they share entries.
     let memo_key = matches!(method.as_str(), "GET" | "HEAD").then(|| {
@@ -613,4 +618,42 @@ pub fn blocked(format: ErrorFormat, message: &str) -> Response<Body> {
     };
     set_reason(&mut response, status, message);
     response
+}
+
+/// The request body as adapters see it: a gzip `Content-Encoding` (npm audit
+/// sends one) is decoded here, capped like a plain body so that a small bomb
+/// cannot grow past the limit, and the header is dropped.
+fn decoded_body(headers: &mut Vec<(String, String)>, body: &[u8]) -> Result<Vec<u8>, String> {
+    let Some(at) = headers.iter().position(|(n, _)| n == "content-encoding") else {
+        return Ok(body.to_vec());
+    };
+    let encoding = headers[at].1.trim().to_ascii_lowercase();
+    let decoded = match encoding.as_str() {
+        "identity" => body.to_vec(),
+        "gzip" | "x-gzip" => {
+            let mut decoded = Vec::new();
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(
+                    flate2::read::MultiGzDecoder::new(body),
+                    MAX_REQUEST_BODY as u64 + 1,
+                ),
+                &mut decoded,
+            )
+            .map_err(|e| format!("the gzip request body does not decode: {e}"))?;
+            if decoded.len() > MAX_REQUEST_BODY {
+                return Err(format!(
+                    "the request body decodes to more than {} MiB",
+                    MAX_REQUEST_BODY >> 20
+                ));
+            }
+            decoded
+        }
+        other => {
+            return Err(format!(
+                "request bodies encoded as `{other}` are not accepted"
+            ));
+        }
+    };
+    headers.remove(at);
+    Ok(decoded)
 }

@@ -12,7 +12,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::fake_npm::{FakeNpm, FakePackage, FakeVersion};
-use crate::support::{Gatehouse, Ran, Setup, eventually, real_client, replace_file, run_client};
+use crate::support::{
+    Gatehouse, Ran, Setup, eventually, gatehouse_command, real_client, replace_file, run_client,
+};
 
 /// The npm adapter's `blocked_versions` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -528,5 +530,120 @@ async fn npm_installs_with_its_auth_token_when_clients_must_authenticate() {
         served["records"].as_array().map(Vec::len),
         Some(1),
         "{served}"
+    );
+}
+
+/// `npm audit` is answered from the OSV mirror: an installed version inside an
+/// advisory's range is reported with the advisory's id, title and range; a
+/// fixed version is not. npm posts the bulk request gzipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn npm_audit_reports_the_mirror_advisories() {
+    let registry = FakeNpm::start(vec![four_versions("audited")]);
+    let setup = Setup {
+        policies: vec!["deny-list"],
+        adapters: vec!["npm"],
+        gate_policy: deny(&[]),
+        upstreams: vec![("npm".into(), registry.url())],
+        extra_config: String::new(),
+    };
+    let gatehouse = Gatehouse::start_prepared(setup, |layout| {
+        let record = layout.join("GHSA-aud1-t000-0001.json");
+        std::fs::write(
+            &record,
+            r#"{"id": "GHSA-aud1-t000-0001", "modified": "2025-01-01T00:00:00Z",
+                "summary": "Prototype pollution in audited",
+                "database_specific": {"severity": "HIGH"},
+                "affected": [{"package": {"ecosystem": "npm", "name": "audited"},
+                  "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.2.0"}]}]}]}"#,
+        )
+        .expect("record");
+        let import = gatehouse_command(layout, &["osv", "import", path_str(&record)]);
+        assert!(
+            import.status.success(),
+            "{}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+    });
+
+    // The endpoint itself, gzipped as npm sends it.
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(
+        &mut gzip,
+        br#"{"audited": ["1.1.0", "2.0.0"], "unknown-pkg": ["1.0.0"]}"#,
+    )
+    .expect("gzip");
+    let response = Gatehouse::client()
+        .post(format!(
+            "{}/npm/-/npm/v1/security/advisories/bulk",
+            gatehouse.url
+        ))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gzip.finish().expect("gzip"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let report: Value = response.json().await.expect("JSON");
+    assert_eq!(
+        report["audited"][0]["id"], "GHSA-aud1-t000-0001",
+        "{report}"
+    );
+    assert_eq!(
+        report["audited"][0]["vulnerable_versions"], "<1.2.0",
+        "{report}"
+    );
+    assert_eq!(report["audited"][0]["severity"], "high", "{report}");
+    assert!(report.get("unknown-pkg").is_none(), "{report}");
+    let fixed_only = Gatehouse::client()
+        .post(format!(
+            "{}/npm/-/npm/v1/security/advisories/bulk",
+            gatehouse.url
+        ))
+        .body(r#"{"audited": ["2.0.0"]}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(fixed_only.text().await.expect("body"), "{}");
+    let garbage = Gatehouse::client()
+        .post(format!(
+            "{}/npm/-/npm/v1/security/advisories/bulk",
+            gatehouse.url
+        ))
+        .header("content-encoding", "gzip")
+        .body("not gzip")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+
+    // The real npm, on a lockfile holding an affected version.
+    let Some(npm) = npm() else {
+        return;
+    };
+    let project = Project::new(&gatehouse);
+    let ran = project.npm(&npm, &["install", "audited@1.1.0"]).await;
+    assert!(ran.success, "{}", ran.output);
+    let audit = project.run(&npm, &["audit", "--json"]).await;
+    assert!(
+        !audit.success,
+        "npm audit fails on a vulnerable tree: {}",
+        audit.output
+    );
+    assert!(
+        audit.output.contains("Prototype pollution in audited")
+            && audit.output.contains("<1.2.0")
+            && audit.output.contains("\"severity\": \"high\""),
+        "{}",
+        audit.output
+    );
+    let fixed = project.npm(&npm, &["install", "audited@2.0.0"]).await;
+    assert!(fixed.success, "{}", fixed.output);
+    let clean = project.run(&npm, &["audit"]).await;
+    assert!(clean.success, "{}", clean.output);
+    assert!(
+        clean.output.contains("found 0 vulnerabilities"),
+        "{}",
+        clean.output
     );
 }

@@ -29,11 +29,23 @@ fn gatehouse(args: &[&str]) -> std::process::Output {
         .expect("gatehouse runs")
 }
 
-/// Each policy component passes its own fixtures in the production engine.
+/// Each policy component passes its own fixtures in the production engine: the
+/// defaults, the Rust template on the shared example suite, and a component
+/// built against the frozen 0.1.0 WIT (the host keeps loading older minors).
 #[test]
 fn every_policy_passes_its_fixtures_in_the_host() {
-    for policy in POLICIES {
-        let fixtures = repo_root().join("policies").join(policy).join("fixtures");
+    let defaults = POLICIES.map(|p| (p, repo_root().join("policies").join(p).join("fixtures")));
+    let others = [
+        (
+            "gatehouse-example",
+            repo_root().join("sdk/example/fixtures"),
+        ),
+        (
+            "contract-0-1-0",
+            repo_root().join("tests/policies/contract-0-1-0/fixtures"),
+        ),
+    ];
+    for (policy, fixtures) in defaults.into_iter().chain(others) {
         let wasm = component(policy);
         let output = gatehouse(&[
             "policy",

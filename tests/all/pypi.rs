@@ -12,7 +12,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::fake_pypi::{FakeProject, FakePypi, FakeRelease};
-use crate::support::{Gatehouse, Ran, Setup, real_client, run_client};
+use crate::support::{Gatehouse, Ran, Setup, gatehouse_command, real_client, run_client};
 
 /// Prints the installed version of the distribution named by `argv[1]`;
 /// exits 1 when none is installed.
@@ -541,17 +541,6 @@ fn pypi_bundle() -> PathBuf {
     let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/osv/PyPI/all.zip");
     assert!(bundle.is_file(), "{} is missing", bundle.display());
     bundle
-}
-
-/// `gatehouse {args} --config {layout}/gatehouse.yaml`.
-fn gatehouse_command(layout: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .arg("--config")
-        .arg(layout.join("gatehouse.yaml"))
-        .env("GATEHOUSE_LOG", "error")
-        .output()
-        .expect("gatehouse runs")
 }
 
 /// The real advisory database drives the vulnerability policy: PYSEC-2018-35

@@ -249,3 +249,14 @@ pub async fn run_client(mut command: tokio::process::Command, what: &str) -> Ran
     );
     ran
 }
+
+/// `gatehouse {args} --config {layout}/gatehouse.yaml`.
+pub fn gatehouse_command(layout: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .arg("--config")
+        .arg(layout.join("gatehouse.yaml"))
+        .env("GATEHOUSE_LOG", "error")
+        .output()
+        .expect("gatehouse runs")
+}

@@ -6,11 +6,14 @@
 //!   here; the abbreviated form for `Accept: application/vnd.npm.install-v1+json`.
 //! - `GET /{name}/-/{file}.tgz`: planned as an artifact from the (cached)
 //!   packument's URL and digests; the host gates, verifies and serves it.
-//! - `/-/ping`, `npm audit`'s bulk advisories (`{}` for now), and the root.
+//! - `POST /-/npm/v1/security/advisories/bulk`: `npm audit`, answered from the
+//!   host's OSV mirror (see [`audit`]).
+//! - `/-/ping` and the root.
 //!
 //! The logic lives in plain modules tested natively; this file is the glue to
 //! the host's imports, which only exist inside the component.
 
+pub mod audit;
 pub mod facts;
 pub mod integrity;
 pub mod json;
@@ -20,7 +23,7 @@ pub mod settings;
 pub mod tags;
 
 use gatehouse_adapter_sdk::{
-    ArtifactPlan, ErrorFormat, FetchError, Guest, Outcome, Purpose, Request, Response, gate,
+    ArtifactPlan, ErrorFormat, FetchError, Guest, Outcome, Purpose, Request, Response, gate, osv,
     upstream,
 };
 
@@ -44,7 +47,9 @@ fn handle(settings: &str, request: &Request) -> Result<Outcome, Response> {
     let route = route(&request.path);
     let method = request.method.to_ascii_uppercase();
     match (&route, method.as_str()) {
-        (Route::AdvisoriesBulk, "POST") => return Ok(json_ok("{}").into()),
+        (Route::AdvisoriesBulk, "POST") => {
+            return audit_report(&settings, request).map(Outcome::from);
+        }
         (_, "GET" | "HEAD") => {}
         _ => {
             return Err(Response::json_error(
@@ -65,6 +70,23 @@ fn handle(settings: &str, request: &Request) -> Result<Outcome, Response> {
         Route::Packument(name) => packument(&settings, request, &name).map(Outcome::from),
         Route::Tarball { name, filename } => tarball(&name, &filename).map(Outcome::Artifact),
     }
+}
+
+/// `npm audit`'s answer: the mirror's advisories for every posted package.
+fn audit_report(settings: &Settings, request: &Request) -> Result<Response, Response> {
+    let posted = audit::parse_request(&request.body).map_err(|e| Response::json_error(400, &e))?;
+    let mut report = serde_json::Map::new();
+    for (name, versions) in &posted {
+        let found = audit::package_report(
+            versions,
+            &osv::advisories("npm", name),
+            settings.advisory_url.as_deref(),
+        );
+        if !found.is_empty() {
+            report.insert(name.clone(), found.into());
+        }
+    }
+    Ok(json_ok(&serde_json::Value::Object(report).to_string()))
 }
 
 fn json_ok(body: &str) -> Response {

@@ -1,8 +1,11 @@
 //! The adapter's block of the gatehouse config.
 //!
 //! ```json
-//! { "blocked_versions": "deprecate" }
+//! { "blocked_versions": "deprecate", "advisory_url": "https://advisories.example/{id}" }
 //! ```
+//!
+//! `advisory_url` is the link `npm audit` prints for an advisory (`{id}` is
+//! replaced by its OSV id); without it npm prints the id.
 //!
 //! ## How blocked versions appear in packuments
 //!
@@ -40,6 +43,7 @@ use serde::Deserialize;
 #[serde(default)]
 pub struct Settings {
     pub blocked_versions: BlockedVersions,
+    pub advisory_url: Option<String>,
 }
 
 /// What a packument does with a version the gate blocked.

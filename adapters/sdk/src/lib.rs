@@ -14,7 +14,7 @@ pub use bindings::gatehouse::plugin::types::{
     Action, Dependency, Digest, Purpose, Verdict, VersionFacts,
 };
 pub use bindings::gatehouse::plugin::upstream::{self, FetchError, Fetched};
-pub use bindings::gatehouse::plugin::{audit, log, store};
+pub use bindings::gatehouse::plugin::{audit, log, osv, store};
 pub use bindings::{ArtifactPlan, ErrorFormat, Guest, Outcome, Request, Response};
 
 /// Exports an adapter: `$adapter` implements [`Guest`].

@@ -40,7 +40,7 @@ pub use reqwest;
 pub use sync::{EcosystemSync, SyncReport, sync};
 
 use matching::{Matcher, QueryVersion};
-use store::Store;
+use store::{Row, Store};
 
 /// How many packages' parsed advisories stay in memory (found or not).
 const CACHE_PACKAGES: usize = 16_384;
@@ -180,6 +180,38 @@ struct Package {
     entries: Vec<(Advisory, Matcher)>,
 }
 
+fn advisory_of(row: Row) -> Advisory {
+    Advisory {
+        malicious: row.id.starts_with("MAL-"),
+        id: row.id,
+        aliases: row.aliases,
+        summary: row.summary,
+        score: row.score,
+        severity: row.entry.severity,
+        fixed: row.entry.fixed,
+        modified: row.modified,
+    }
+}
+
+/// A stretch of affected versions, bounds as the record spells them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interval {
+    /// Inclusive; `None` is from the first version.
+    pub introduced: Option<String>,
+    /// Exclusive.
+    pub fixed: Option<String>,
+    /// Inclusive.
+    pub last_affected: Option<String>,
+}
+
+/// An advisory and every version of one package it affects.
+#[derive(Debug, Clone)]
+pub struct PackageAdvisory {
+    pub advisory: Advisory,
+    pub intervals: Vec<Interval>,
+    pub versions: Vec<String>,
+}
+
 impl std::fmt::Debug for Mirror {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mirror")
@@ -283,17 +315,7 @@ impl Mirror {
             .into_iter()
             .map(|row| {
                 let matcher = Matcher::new(&row.id, ecosystem, &row.entry);
-                let advisory = Advisory {
-                    malicious: row.id.starts_with("MAL-"),
-                    id: row.id,
-                    aliases: row.aliases,
-                    summary: row.summary,
-                    score: row.score,
-                    severity: row.entry.severity,
-                    fixed: row.entry.fixed,
-                    modified: row.modified,
-                };
-                (advisory, matcher)
+                (advisory_of(row), matcher)
             })
             .collect();
         let package = Arc::new(Package { entries });
@@ -302,6 +324,39 @@ impl Mirror {
             cache.packages.put(key, Arc::clone(&package));
         }
         Ok(package)
+    }
+
+    /// Every advisory recorded for one package, with the versions it affects
+    /// (for audit endpoints; `affecting` answers the gate).
+    pub fn advisories(
+        &self,
+        ecosystem: &str,
+        name: &str,
+    ) -> Result<Vec<PackageAdvisory>, OsvError> {
+        let name = normalize_name(ecosystem, name.trim());
+        let rows = self.store().package_rows(ecosystem, &name)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let intervals = row
+                    .entry
+                    .ranges
+                    .iter()
+                    .flat_map(|range| &range.intervals)
+                    .map(|i| Interval {
+                        introduced: i.lo.clone(),
+                        fixed: i.fixed.clone(),
+                        last_affected: i.last.clone(),
+                    })
+                    .collect();
+                let versions = row.entry.versions.clone();
+                PackageAdvisory {
+                    advisory: advisory_of(row),
+                    intervals,
+                    versions,
+                }
+            })
+            .collect())
     }
 
     /// Per ecosystem: records, last sync time and cursor.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::bindings::policy::gatehouse::plugin::osv::Host;
-use crate::bindings::{Advisory, Severity};
+use crate::bindings::{Advisory, Interval, PackageAdvisory, Severity};
 use crate::runtime::guest::GuestState;
 
 /// Where advisories come from.
@@ -16,6 +16,9 @@ pub trait AdvisorySource: Send + Sync {
         name: &str,
         versions: &[&str],
     ) -> anyhow::Result<Vec<Vec<Advisory>>>;
+
+    /// Every advisory recorded for one package, with what it affects.
+    fn advisories(&self, ecosystem: &str, name: &str) -> anyhow::Result<Vec<PackageAdvisory>>;
 
     /// Changes whenever any advisory changes (decision caches key on it).
     fn generation(&self) -> u64;
@@ -32,6 +35,26 @@ impl AdvisorySource for gatehouse_osv::Mirror {
         Ok(found
             .into_iter()
             .map(|list| list.into_iter().map(from_mirror).collect())
+            .collect())
+    }
+
+    fn advisories(&self, ecosystem: &str, name: &str) -> anyhow::Result<Vec<PackageAdvisory>> {
+        let found = gatehouse_osv::Mirror::advisories(self, ecosystem, name)?;
+        Ok(found
+            .into_iter()
+            .map(|entry| PackageAdvisory {
+                advisory: from_mirror(entry.advisory),
+                intervals: entry
+                    .intervals
+                    .into_iter()
+                    .map(|i| Interval {
+                        introduced: i.introduced,
+                        fixed: i.fixed,
+                        last_affected: i.last_affected,
+                    })
+                    .collect(),
+                versions: entry.versions,
+            })
             .collect())
     }
 
@@ -82,6 +105,27 @@ impl AdvisorySource for FixedAdvisories {
             .collect())
     }
 
+    /// Fixtures name versions, not ranges: each listed version is one.
+    fn advisories(&self, ecosystem: &str, name: &str) -> anyhow::Result<Vec<PackageAdvisory>> {
+        let mut found: Vec<PackageAdvisory> = Vec::new();
+        for ((e, n, version), advisories) in &self.0 {
+            if e != ecosystem || n != name {
+                continue;
+            }
+            for advisory in advisories {
+                match found.iter_mut().find(|f| f.advisory.id == advisory.id) {
+                    Some(entry) => entry.versions.push(version.clone()),
+                    None => found.push(PackageAdvisory {
+                        advisory: advisory.clone(),
+                        intervals: Vec::new(),
+                        versions: vec![version.clone()],
+                    }),
+                }
+            }
+        }
+        Ok(found)
+    }
+
     fn generation(&self) -> u64 {
         0
     }
@@ -98,12 +142,22 @@ impl Host for GuestState {
         let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
         let result = self.caps.osv.affecting(&ecosystem, &name, &versions);
         self.charge_host(started.elapsed());
-        match result {
-            Ok(found) => Ok(found),
-            // A broken mirror must not read as "no advisories": fail the call.
-            Err(error) => Err(wasmtime::Error::msg(format!(
-                "osv mirror unavailable: {error}"
-            ))),
-        }
+        unavailable_is_a_failure(result)
     }
+
+    async fn advisories(
+        &mut self,
+        ecosystem: String,
+        name: String,
+    ) -> wasmtime::Result<Vec<PackageAdvisory>> {
+        let started = std::time::Instant::now();
+        let result = self.caps.osv.advisories(&ecosystem, &name);
+        self.charge_host(started.elapsed());
+        unavailable_is_a_failure(result)
+    }
+}
+
+/// A broken mirror must not read as "no advisories": it fails the call.
+fn unavailable_is_a_failure<T>(result: anyhow::Result<T>) -> wasmtime::Result<T> {
+    result.map_err(|error| wasmtime::Error::msg(format!("osv mirror unavailable: {error}")))
 }
