@@ -2,68 +2,31 @@
 //! evaluates one 5,000-version batch (the shape of a big packument) in a fresh
 //! instance, as the gate does. Goal: ≤ 2 µs per version per policy.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatehouse::audit::AuditLog;
-use gatehouse::bindings::{Context, Purpose, VersionFacts};
-use gatehouse::capabilities::Capabilities;
-use gatehouse::capabilities::osv::FixedAdvisories;
-use gatehouse::capabilities::store::KvStore;
 use gatehouse::gate::evaluate_policy;
 use gatehouse::gate_policy::GatePolicy;
 use gatehouse::init::POLICIES;
 use gatehouse::runtime::engine::{Engine, sha256_hex};
 use gatehouse::runtime::guest::Limits;
-use gatehouse::runtime::{Instantiable, Layout, Loaded, Runtime};
+use gatehouse::runtime::{Instantiable, Loaded};
+
+#[path = "harness.rs"]
+mod harness;
 
 const VERSIONS: usize = 5_000;
 const ROUNDS: usize = 5;
 
-fn batch() -> Vec<VersionFacts> {
-    (0..VERSIONS)
-        .map(|i| VersionFacts {
-            ecosystem: "npm".into(),
-            name: "bench-package".into(),
-            version: format!("{}.{}.{}", i / 100, (i / 10) % 10, i % 10),
-            published: Some(1_600_000_000 + i as i64 * 3600),
-            license: Some("MIT".into()),
-            install_scripts: Vec::new(),
-            deprecated: None,
-            yanked: None,
-            size: Some(10_000),
-            digests: Vec::new(),
-            dependencies: Vec::new(),
-            raw: r#"{"name":"bench-package","dist":{"shasum":"00"}}"#.into(),
-        })
-        .collect()
-}
-
 fn main() -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
     let engine = Engine::new(&scratch.path().join("compiled"))?;
-    let caps = Arc::new(Capabilities {
-        osv: Arc::new(FixedAdvisories::default()),
-        store: Arc::new(KvStore::default()),
-        audit: Arc::new(AuditLog::open(&scratch.path().join("audit.log"))?),
-        exceptions: Default::default(),
-    });
-    let layout = Layout {
-        adapters_dir: scratch.path().join("a"),
-        policies_dir: scratch.path().join("p"),
-        gate_policy: scratch.path().join("g.yaml"),
-    };
-    let runtime = Runtime::new(engine.clone(), caps.clone(), layout)?;
+    let (caps, runtime) = harness::runtime(&engine, scratch.path())?;
     let gate_policy = GatePolicy::parse(
         "policies:\n  default:\n    min-age: {min_age: 7d}\n    license: {deny: [AGPL-3.0]}\n    deny-list: {packages: [other]}\n    review: {require: false}\n",
     )
     .map_err(anyhow::Error::msg)?;
-    let facts = batch();
-    let context = Context {
-        purpose: Purpose::Metadata,
-        now: 1_700_000_000,
-        requester: None,
-    };
+    let facts = harness::batch(VERSIONS);
+    let context = harness::context();
     let runtime_tokio = tokio::runtime::Runtime::new()?;
     println!("{VERSIONS} versions per batch, best of {ROUNDS} rounds");
     let mut total = Duration::ZERO;

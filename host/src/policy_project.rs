@@ -5,7 +5,9 @@
 //! The templates are the folders `sdk/<lang>/template/`, embedded file by file
 //! (never their build outputs). Each implements the example rule of
 //! `sdk/example/RULE.md` under the placeholder name `gatehouse-example`, which
-//! `new` replaces with the policy's name.
+//! `new` replaces with the policy's name. Inside the repository a template
+//! reads the WIT and the fixtures from their places there; a new project gets
+//! copies of both, and its paths are pointed at them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +21,9 @@ const PLACEHOLDER: &str = "gatehouse-example";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     Rust,
+    Js,
+    Python,
+    C,
 }
 
 /// One file of a template: its path inside the project and its text.
@@ -34,18 +39,43 @@ impl Lang {
     fn files(self) -> &'static [TemplateFile] {
         match self {
             Lang::Rust => template!("rust": "Cargo.toml", "src/lib.rs", "tests/fixtures.rs"),
+            Lang::Js => template!("js":
+                ".gitignore", "package.json", "tsconfig.json", "src/policy.js", "src/gatehouse.js",
+                "test/gatehouse.test.js", "types/policy.d.ts",
+                "types/interfaces/gatehouse-plugin-audit.d.ts",
+                "types/interfaces/gatehouse-plugin-log.d.ts",
+                "types/interfaces/gatehouse-plugin-osv.d.ts",
+                "types/interfaces/gatehouse-plugin-store.d.ts",
+                "types/interfaces/gatehouse-plugin-types.d.ts",
+            ),
+            Lang::Python => template!("python":
+                ".gitignore", "build.sh", "requirements.txt", "rule.py", "gatehouse.py",
+                "gatehouse_testing.py", "test_rule.py",
+            ),
+            Lang::C => {
+                template!("c": ".gitignore", "Makefile", "policy.c", "gatehouse.c", "gatehouse.h")
+            }
         }
     }
 
     /// The language of the project in `dir`, from the file its tool reads.
     fn of_project(dir: &Path) -> anyhow::Result<Lang> {
-        if dir.join("Cargo.toml").is_file() {
-            return Ok(Lang::Rust);
-        }
-        bail!(
-            "{} is not a policy project (no Cargo.toml); `gatehouse policy new NAME --lang LANG` makes one",
-            dir.display()
-        )
+        let markers = [
+            ("Cargo.toml", Lang::Rust),
+            ("package.json", Lang::Js),
+            ("rule.py", Lang::Python),
+            ("Makefile", Lang::C),
+        ];
+        markers
+            .into_iter()
+            .find(|(file, _)| dir.join(file).is_file())
+            .map(|(_, lang)| lang)
+            .with_context(|| {
+                format!(
+                    "{} is not a policy project (no Cargo.toml, package.json, rule.py or Makefile); `gatehouse policy new NAME --lang LANG` makes one",
+                    dir.display()
+                )
+            })
     }
 }
 
@@ -59,18 +89,37 @@ pub fn new(name: &str, lang: Lang, parent: &Path) -> anyhow::Result<PathBuf> {
     for (path, text) in lang.files() {
         let text = match (lang, *path) {
             (Lang::Rust, "Cargo.toml") => standalone_manifest(text),
-            (Lang::Rust, "tests/fixtures.rs") => {
-                text.replace("/../../example/fixtures", "/fixtures")
-            }
-            _ => text.to_string(),
+            _ => text
+                .replace(REPO_FIXTURES, "fixtures")
+                .replace(REPO_WIT, "wit"),
         };
         write(&dir.join(path), &rename(&text, name))?;
     }
     for (file, text) in EXAMPLE_FIXTURES {
         write(&dir.join("fixtures").join(file), text)?;
     }
+    // The Rust SDK brings its own bindings; the other toolchains read the WIT.
+    if lang != Lang::Rust {
+        for (file, text) in WIT {
+            write(&dir.join("wit").join(file), text)?;
+        }
+    }
     Ok(dir)
 }
+
+/// How the templates name, inside the repository, the shared fixtures and the WIT.
+const REPO_FIXTURES: &str = "../../example/fixtures";
+const REPO_WIT: &str = "../../../wit";
+
+/// The WIT package, for toolchains that generate bindings from it.
+const WIT: &[TemplateFile] = &[
+    (
+        "capabilities.wit",
+        include_str!("../../wit/capabilities.wit"),
+    ),
+    ("types.wit", include_str!("../../wit/types.wit")),
+    ("worlds.wit", include_str!("../../wit/worlds.wit")),
+];
 
 /// The shared fixture suite every template passes, copied into each project.
 const EXAMPLE_FIXTURES: &[TemplateFile] = &[
@@ -117,6 +166,19 @@ pub fn build(dir: &Path) -> anyhow::Result<PathBuf> {
             std::fs::copy(&built, &output)
                 .with_context(|| format!("copying {}", built.display()))?;
         }
+        Lang::Js => {
+            if !dir.join("node_modules").is_dir() {
+                run(Command::new("npm")
+                    .args(["install", "--no-audit", "--no-fund"])
+                    .current_dir(dir))?;
+            }
+            run(Command::new("npm").args(["run", "build"]).current_dir(dir))?;
+        }
+        Lang::Python => run(Command::new("sh").arg("build.sh").current_dir(dir))?,
+        Lang::C => run(Command::new("make").current_dir(dir))?,
+    }
+    if !output.is_file() {
+        bail!("the build ran but wrote no {}", output.display());
     }
     Ok(output)
 }

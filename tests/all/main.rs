@@ -24,4 +24,5 @@ mod npm;
 mod offline;
 mod policies;
 mod pypi;
+mod sdk;
 mod support;

@@ -81,28 +81,15 @@ impl Gatehouse {
     }
 
     fn spawn(dir: tempfile::TempDir) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .args(["serve", "--config"])
-            .arg(dir.path().join("gatehouse.yaml"))
-            .env(
-                "GATEHOUSE_LOG",
-                std::env::var("GATEHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting gatehouse");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("reading the listen line");
-        let url = line
-            .trim()
-            .strip_prefix("gatehouse listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
+        let (child, url) = launch(dir.path());
         Gatehouse { child, url, dir }
+    }
+
+    /// Stops the server and starts it again on the same layout (a new port).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        (self.child, self.url) = launch(self.dir.path());
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -156,6 +143,32 @@ impl Gatehouse {
             .await;
         answer["action"].as_str().unwrap_or("?").to_owned()
     }
+}
+
+/// Starts `gatehouse serve` on the layout in `dir`; returns it and its base URL.
+fn launch(dir: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["serve", "--config"])
+        .arg(dir.join("gatehouse.yaml"))
+        .env(
+            "GATEHOUSE_LOG",
+            std::env::var("GATEHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting gatehouse");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reading the listen line");
+    let url = line
+        .trim()
+        .strip_prefix("gatehouse listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    (child, url)
 }
 
 impl Drop for Gatehouse {
