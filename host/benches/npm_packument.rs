@@ -24,7 +24,7 @@ use gatehouse::upstream::{AdapterUpstream, UpstreamSettings, Upstreams};
 #[path = "../../adapters/npm/benches/generated.rs"]
 mod generated;
 
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 10;
 
 fn fastest(mut run: impl FnMut() -> Duration) -> Duration {
     (0..ROUNDS).map(|_| run()).min().unwrap_or_default()

@@ -176,22 +176,23 @@ impl Memo {
             .then(|| entry.outcome.clone())
     }
 
-    /// Remembers an outcome built from `trace`'s upstream copies.
+    /// Remembers an outcome built from `trace`'s upstream copies, when it can
+    /// be reused; true when it was kept.
     pub fn put(
         &self,
         key: String,
         request_headers: &[(String, String)],
         outcome: Remembered,
         trace: Trace,
-    ) {
+    ) -> bool {
         if !trace.reusable {
-            return;
+            return false;
         }
         let (size, vary) = match &outcome {
             Remembered::Respond(built) => {
                 // Only successes are worth keeping; errors should be retried.
                 if built.status != StatusCode::OK {
-                    return;
+                    return false;
                 }
                 let vary = built
                     .headers
@@ -211,7 +212,7 @@ impl Memo {
             Remembered::Artifact(_) => (1024, Vec::new()),
         };
         if size > self.limit / 4 {
-            return;
+            return false;
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = state.entries.remove(&key) {
@@ -237,6 +238,7 @@ impl Memo {
                 size,
             },
         );
+        true
     }
 }
 

@@ -384,15 +384,16 @@ async fn adapter_request(
     match outcome {
         Ok(Outcome::Respond(built)) => {
             let built = Built::new(built.status, built.headers, Bytes::from(built.body));
-            if let Some(key) = memo_key {
+            let kept = memo_key.is_some_and(|key| {
                 app.memo.put(
                     key,
                     &request_headers,
                     Remembered::Respond(built.clone()),
                     trace,
-                );
-            }
-            built_response(built, head, gzip)
+                )
+            });
+            // Compressing a response nobody will be served again is wasted work.
+            built_response(built, head, gzip && kept)
         }
         Ok(Outcome::Artifact(plan)) => {
             if let Some(key) = &memo_key {

@@ -204,3 +204,19 @@ fn check_uses_the_real_pypi_bundle() {
         String::from_utf8_lossy(&allowed.stdout)
     );
 }
+
+/// Each component's `gatehouse:reads` section is found where its toolchain
+/// left it: the Rust SDK's `reads: [...]`, and none (read everything) in a
+/// component that declares nothing.
+#[test]
+fn policies_declare_the_costly_facts_they_read() {
+    use gatehouse::bindings::FactFields;
+    use gatehouse::runtime::reads::declared;
+
+    let reads = |name: &str| declared(&std::fs::read(component(name)).expect("built"));
+    assert_eq!(reads("deny-list"), FactFields::empty());
+    assert_eq!(reads("vulnerability"), FactFields::empty());
+    assert_eq!(reads("install-scripts"), FactFields::RAW);
+    assert_eq!(reads("license"), FactFields::RAW);
+    assert_eq!(reads("contract-0-1-0"), FactFields::all());
+}

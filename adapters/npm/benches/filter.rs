@@ -51,7 +51,7 @@ fn filter(body: &[u8], form: Form) -> Steps {
     let doc = Packument::parse(body).expect("parses");
     steps.parse = start.elapsed();
     let start = Instant::now();
-    let facts = black_box(doc.facts(&name));
+    let facts = black_box(doc.facts(&name, gatehouse_adapter_sdk::FactFields::all()));
     steps.facts = start.elapsed();
     let start = Instant::now();
     // All allowed but the newest three, as a release-age policy would decide.

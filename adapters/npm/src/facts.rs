@@ -1,6 +1,6 @@
 //! What policies learn about one npm version, read from its packument entry.
 
-use gatehouse_adapter_sdk::{Dependency, VersionFacts};
+use gatehouse_adapter_sdk::{Dependency, FactFields, VersionFacts};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -19,14 +19,20 @@ const DEPENDENCY_KINDS: [(&str, &str); 3] = [
 ];
 
 /// The facts of `version` of package `name`; `published` comes from `time`.
+/// The costly fields no policy `reads` are left empty.
 pub fn version_facts(
     name: &str,
     version: &str,
     manifest: &Fields<'_>,
-    raw: &RawValue,
+    raw: Option<&RawValue>,
     published: Option<i64>,
+    reads: FactFields,
 ) -> VersionFacts {
-    let dist = manifest.parsed::<Value>("dist").unwrap_or(Value::Null);
+    let dist = manifest
+        .get("dist")
+        .and_then(Fields::parse)
+        .unwrap_or_default()
+        .dedup_last_wins();
     VersionFacts {
         ecosystem: "npm".into(),
         name: name.into(),
@@ -36,13 +42,20 @@ pub fn version_facts(
         install_scripts: install_scripts(manifest),
         deprecated: deprecation(manifest),
         yanked: None,
-        size: dist.get("unpackedSize").and_then(Value::as_u64),
+        size: dist.parsed::<u64>("unpackedSize"),
         digests: declared_digests(
-            dist.get("integrity").and_then(Value::as_str),
-            dist.get("shasum").and_then(Value::as_str),
+            dist.string("integrity").as_deref(),
+            dist.string("shasum").as_deref(),
         ),
-        dependencies: dependencies(manifest),
-        raw: raw.get().to_owned(),
+        dependencies: if reads.contains(FactFields::DEPENDENCIES) {
+            dependencies(manifest)
+        } else {
+            Vec::new()
+        },
+        raw: raw
+            .filter(|_| reads.contains(FactFields::RAW))
+            .map_or("{}", RawValue::get)
+            .to_owned(),
     }
 }
 
@@ -152,7 +165,14 @@ mod tests {
     fn facts_of(manifest: &str, published: Option<i64>) -> VersionFacts {
         let raw = RawValue::from_string(manifest.to_owned()).unwrap();
         let fields = Fields::parse(&raw).unwrap();
-        version_facts("@scope/pkg", "1.2.3", &fields, &raw, published)
+        version_facts(
+            "@scope/pkg",
+            "1.2.3",
+            &fields,
+            Some(&raw),
+            published,
+            FactFields::all(),
+        )
     }
 
     #[test]

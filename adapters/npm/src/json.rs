@@ -42,47 +42,56 @@ impl<'a> Fields<'a> {
 
     /// Keeps only the last member of each key, where the first one stood.
     pub fn dedup_last_wins(self) -> Self {
-        let mut index: HashMap<Cow<'a, str>, usize> = HashMap::with_capacity(self.0.len());
-        let mut members: Vec<(Cow<'a, str>, &'a RawValue)> = Vec::with_capacity(self.0.len());
-        for (key, value) in self.0 {
-            match index.get(&key) {
-                Some(&at) => members[at].1 = value,
-                None => {
-                    index.insert(key.clone(), members.len());
-                    members.push((key, value));
-                }
+        Fields(dedup_last_wins(self.0))
+    }
+}
+
+/// Keeps only the last member of each key, where the first one stood (what
+/// `JSON.parse` makes of repeated keys).
+pub fn dedup_last_wins<'a, T>(members: Vec<(Cow<'a, str>, T)>) -> Vec<(Cow<'a, str>, T)> {
+    let mut index: HashMap<Cow<'a, str>, usize> = HashMap::with_capacity(members.len());
+    let mut kept: Vec<(Cow<'a, str>, Option<T>)> = Vec::with_capacity(members.len());
+    for (key, value) in members {
+        match index.get(&key) {
+            Some(&at) => kept[at].1 = Some(value),
+            None => {
+                index.insert(key.clone(), kept.len());
+                kept.push((key, Some(value)));
             }
         }
-        Fields(members)
     }
+    kept.into_iter()
+        .filter_map(|(key, value)| Some((key, value?)))
+        .collect()
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct FieldsVisitor;
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
 
-        impl<'de> Visitor<'de> for FieldsVisitor {
-            type Value = Fields<'de>;
+/// Reads an object's members, values kept raw.
+pub struct MembersVisitor;
 
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
+impl<'de> Visitor<'de> for MembersVisitor {
+    type Value = Fields<'de>;
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some((Key(key), value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-                    members.push((key, value));
-                }
-                Ok(Fields(members))
-            }
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        while let Some((Key(key), value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+            members.push((key, value));
         }
-
-        deserializer.deserialize_map(FieldsVisitor)
+        Ok(Fields(members))
     }
 }
 
 /// A member name, borrowed unless it had escapes.
-struct Key<'a>(Cow<'a, str>);
+pub struct Key<'a>(pub Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

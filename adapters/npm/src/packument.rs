@@ -10,12 +10,13 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use gatehouse_adapter_sdk::{Action, Decision, VersionFacts, decision_message};
+use gatehouse_adapter_sdk::{Action, Decision, FactFields, VersionFacts, decision_message};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::facts::{install_scripts, unix_seconds, version_facts};
-use crate::json::{Fields, ObjectWriter, is_empty};
+use crate::json::{Fields, Key, MembersVisitor, ObjectWriter, dedup_last_wins, is_empty};
 use crate::route::PackageName;
 use crate::settings::BlockedVersions;
 use crate::tags;
@@ -110,22 +111,10 @@ pub struct Rendering<'r> {
 pub struct Version<'a> {
     /// The key in `versions`: what clients select and lockfiles record.
     pub number: Cow<'a, str>,
-    raw: &'a RawValue,
     manifest: Fields<'a>,
 }
 
 impl Version<'_> {
-    /// The policy facts of this version of `name`, published at `published`.
-    pub fn facts(&self, name: &PackageName, published: Option<i64>) -> VersionFacts {
-        version_facts(
-            name.as_str(),
-            &self.number,
-            &self.manifest,
-            self.raw,
-            published,
-        )
-    }
-
     /// The tarball URL upstream declares, when it is an absolute http(s) URL.
     pub fn upstream_tarball(&self) -> Option<String> {
         let dist = self.manifest.get("dist").and_then(Fields::parse)?;
@@ -141,15 +130,15 @@ pub struct Packument<'a> {
     versions: Vec<Version<'a>>,
     time: Fields<'a>,
     dist_tags: Vec<(String, String)>,
-    body_len: usize,
+    body: &'a [u8],
 }
 
 impl<'a> Packument<'a> {
-    /// Parses upstream's full document.
+    /// Parses upstream's full document, in one pass (see [`TopLevel`]).
     pub fn parse(body: &'a [u8]) -> Result<Self, String> {
-        let fields = serde_json::from_slice::<Fields<'a>>(body)
-            .map_err(|e| format!("the upstream packument is not a JSON object: {e}"))?
-            .dedup_last_wins();
+        let top = serde_json::from_slice::<TopLevel<'a>>(body)
+            .map_err(|e| format!("the upstream packument is not a JSON object: {e}"))?;
+        let fields = Fields(top.fields).dedup_last_wins();
         let member = |key: &str| {
             fields
                 .get(key)
@@ -157,17 +146,9 @@ impl<'a> Packument<'a> {
                 .unwrap_or_default()
                 .dedup_last_wins()
         };
-        // An entry that is not an object cannot be installed, nor gated: drop it.
-        let versions = member("versions")
-            .0
+        let versions = dedup_last_wins(top.versions)
             .into_iter()
-            .filter_map(|(number, raw)| {
-                Some(Version {
-                    manifest: Fields::parse(raw)?,
-                    number,
-                    raw,
-                })
-            })
+            .map(|(number, manifest)| Version { number, manifest })
             .collect();
         let dist_tags = member("dist-tags")
             .0
@@ -180,7 +161,7 @@ impl<'a> Packument<'a> {
             versions,
             time: member("time"),
             dist_tags,
-            body_len: body.len(),
+            body,
             fields,
         })
     }
@@ -199,23 +180,71 @@ impl<'a> Packument<'a> {
         self.time.get(number).and_then(publish_time)
     }
 
-    /// Facts for every version, in [`Packument::versions`] order.
-    pub fn facts(&self, name: &PackageName) -> Vec<VersionFacts> {
+    /// Facts for every version, in [`Packument::versions`] order, with the
+    /// costly fields only that policies `reads`.
+    pub fn facts(&self, name: &PackageName, reads: FactFields) -> Vec<VersionFacts> {
         let times: HashMap<&str, &RawValue> = self
             .time
             .0
             .iter()
             .map(|(version, raw)| (version.as_ref(), *raw))
             .collect();
+        let raws = self.raw_versions(reads);
         self.versions
             .iter()
             .map(|version| {
                 let published = times
                     .get(version.number.as_ref())
                     .and_then(|raw| publish_time(raw));
-                version.facts(name, published)
+                self.facts_with(version, name, published, &raws, reads)
             })
             .collect()
+    }
+
+    /// The facts of one version (see [`Packument::facts`]).
+    pub fn version_facts(
+        &self,
+        version: &Version<'a>,
+        name: &PackageName,
+        reads: FactFields,
+    ) -> VersionFacts {
+        let published = self.published(&version.number);
+        self.facts_with(version, name, published, &self.raw_versions(reads), reads)
+    }
+
+    fn facts_with(
+        &self,
+        version: &Version<'a>,
+        name: &PackageName,
+        published: Option<i64>,
+        raws: &HashMap<Cow<'a, str>, &'a RawValue>,
+        reads: FactFields,
+    ) -> VersionFacts {
+        let raw = raws.get(&version.number).copied();
+        version_facts(
+            name.as_str(),
+            &version.number,
+            &version.manifest,
+            raw,
+            published,
+            reads,
+        )
+    }
+
+    /// Each version's JSON text, when a policy reads `raw` (empty otherwise):
+    /// the one-pass parse splits versions without keeping it, so it is found
+    /// by a second pass that only a policy reading it pays for.
+    fn raw_versions(&self, reads: FactFields) -> HashMap<Cow<'a, str>, &'a RawValue> {
+        if !reads.contains(FactFields::RAW) {
+            return HashMap::new();
+        }
+        serde_json::from_slice::<Fields<'a>>(self.body)
+            .ok()
+            .map(Fields::dedup_last_wins)
+            .and_then(|top| top.get("versions"))
+            .and_then(Fields::parse)
+            .map(|versions| versions.dedup_last_wins().0.into_iter().collect())
+            .unwrap_or_default()
     }
 
     /// The document for a client: `blocks` holds, per version in
@@ -223,8 +252,8 @@ impl<'a> Packument<'a> {
     pub fn render(&self, how: &Rendering<'_>, blocks: &[Option<String>]) -> Vec<u8> {
         let filter = Filter::new(self, how, blocks);
         let capacity = match how.form {
-            Form::Full => self.body_len + self.body_len / 8,
-            Form::Abbreviated => self.body_len / 2,
+            Form::Full => self.body.len() + self.body.len() / 8,
+            Form::Abbreviated => self.body.len() / 2,
         };
         let mut out = Vec::with_capacity(capacity);
         let mut doc = ObjectWriter::new(&mut out);
@@ -441,6 +470,142 @@ fn write_version(
     dist.value("tarball", &tarball);
     dist.finish();
     object.finish();
+}
+
+/// Upstream's top level, read in one pass: each version of `versions` is
+/// split into its members as the parser meets it, every other member is kept
+/// raw. (Splitting the top level, then `versions`, then each version would
+/// read the bulk of a big packument three times.)
+struct TopLevel<'a> {
+    fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+    versions: Vec<(Cow<'a, str>, Fields<'a>)>,
+}
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TopLevelVisitor;
+
+        impl<'de> Visitor<'de> for TopLevelVisitor {
+            type Value = TopLevel<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut top = TopLevel {
+                    fields: Vec::with_capacity(32),
+                    versions: Vec::new(),
+                };
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    if key == "versions" {
+                        // The last `versions` wins, as `JSON.parse` has it;
+                        // rendering writes versions from `TopLevel::versions`.
+                        top.versions = map.next_value::<Objects<'de>>()?.0;
+                        top.fields.push((key, empty_object()));
+                    } else {
+                        top.fields.push((key, map.next_value()?));
+                    }
+                }
+                Ok(top)
+            }
+        }
+
+        deserializer.deserialize_map(TopLevelVisitor)
+    }
+}
+
+/// The members of an object that are objects themselves, each split into its
+/// members; members of another shape are dropped (a version that is not an
+/// object cannot be installed, nor gated), and so is a value that is not an object.
+struct Objects<'a>(Vec<(Cow<'a, str>, Fields<'a>)>);
+
+impl<'de> Deserialize<'de> for Objects<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let members = deserializer.deserialize_any(AnyValue(ObjectsVisitor))?;
+        Ok(Objects(members.unwrap_or_default()))
+    }
+}
+
+struct ObjectsVisitor;
+
+impl<'de> Visitor<'de> for ObjectsVisitor {
+    type Value = Vec<(Cow<'de, str>, Fields<'de>)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut objects = Vec::with_capacity(map.size_hint().unwrap_or(64));
+        while let Some((Key(key), value)) = map.next_entry::<Key<'de>, MaybeObject<'de>>()? {
+            if let Some(fields) = value.0 {
+                objects.push((key, fields));
+            }
+        }
+        Ok(objects)
+    }
+}
+
+/// A value split into members when it is an object, `None` otherwise.
+struct MaybeObject<'a>(Option<Fields<'a>>);
+
+impl<'de> Deserialize<'de> for MaybeObject<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(AnyValue(MembersVisitor))
+            .map(MaybeObject)
+    }
+}
+
+/// Runs `V` on an object and answers `None` for any other value (consumed).
+struct AnyValue<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for AnyValue<V> {
+    type Value = Option<V::Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_map(map).map(Some)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// The top-level member standing for `versions`, which is rendered from the
+/// split versions and never copied raw.
+fn empty_object() -> &'static RawValue {
+    serde_json::from_str("{}").expect("`{}` is JSON")
 }
 
 fn publish_time(raw: &RawValue) -> Option<i64> {

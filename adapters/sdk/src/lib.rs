@@ -9,9 +9,9 @@ mod response;
 pub use failure::{Failure, upstream_answer};
 pub use host::{Host, WitHost};
 
-pub use bindings::gatehouse::plugin::gate::{Decision, evaluate as gate};
+pub use bindings::gatehouse::plugin::gate::{Decision, evaluate as gate, reads as gate_reads};
 pub use bindings::gatehouse::plugin::types::{
-    Action, Dependency, Digest, Purpose, Verdict, VersionFacts,
+    Action, Dependency, Digest, FactFields, Purpose, Verdict, VersionFacts,
 };
 pub use bindings::gatehouse::plugin::upstream::{self, FetchError, Fetched};
 pub use bindings::gatehouse::plugin::{audit, log, osv, store};

@@ -1,7 +1,7 @@
 //! The `gate` interface: an adapter asks the active policy set about a batch.
 
 use crate::bindings::adapter::gatehouse::plugin::gate::{Decision, Host};
-use crate::bindings::{Purpose, VersionFacts};
+use crate::bindings::{FactFields, Purpose, VersionFacts};
 use crate::capabilities::CallScope;
 use crate::runtime::guest::GuestState;
 
@@ -19,5 +19,12 @@ impl Host for GuestState {
         Ok(self
             .host_call(generation.gate(&caps, purpose, &facts, requester.as_deref()))
             .await)
+    }
+
+    async fn reads(&mut self) -> wasmtime::Result<FactFields> {
+        let CallScope::Adapter { generation, .. } = &self.scope else {
+            return Err(wasmtime::Error::msg("gate is only for adapters"));
+        };
+        Ok(generation.reads())
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod guest;
+pub mod reads;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use arc_swap::ArcSwap;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::audit::AuditRecord;
+use crate::bindings::FactFields;
 use crate::bindings::adapter::{Adapter, AdapterPre};
 use crate::bindings::policy::{Policy, PolicyPre};
 use crate::capabilities::Capabilities;
@@ -38,6 +40,8 @@ pub struct Loaded<P> {
     pub name: Arc<str>,
     pub sha256: String,
     pub pre: P,
+    /// The costly facts it reads (policies; see [`reads`]).
+    pub reads: FactFields,
 }
 
 pub type LoadedPolicy = Loaded<PolicyPre<GuestState>>;
@@ -96,6 +100,13 @@ type Fingerprint<'a> = (
 );
 
 impl Generation {
+    /// The costly facts some policy of this generation reads.
+    pub fn reads(&self) -> FactFields {
+        self.policies
+            .iter()
+            .fold(FactFields::empty(), |fields, policy| fields | policy.reads)
+    }
+
     /// What identifies a generation's contents: component digests and settings.
     fn fingerprint(&self) -> Fingerprint<'_> {
         (
@@ -280,9 +291,13 @@ impl Runtime {
         }
         let this = self.clone();
         let digest = sha256.clone();
-        let (pre, info) = tokio::task::spawn_blocking(move || {
+        let (pre, info, reads) = tokio::task::spawn_blocking(move || {
             let (component, info) = this.engine.load(&bytes, &digest)?;
-            anyhow::Ok((this.instantiate_pre(&component)?, info))
+            anyhow::Ok((
+                this.instantiate_pre(&component)?,
+                info,
+                reads::declared(&bytes),
+            ))
         })
         .await
         .map_err(|e| e.to_string())?
@@ -314,6 +329,7 @@ impl Runtime {
             name: name.into(),
             sha256,
             pre,
+            reads,
         }))
     }
 

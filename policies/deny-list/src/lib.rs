@@ -43,7 +43,7 @@ impl Policy for DenyList {
     }
 }
 
-gatehouse_sdk::export_policy!(DenyList);
+gatehouse_sdk::export_policy!(DenyList, reads: []);
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

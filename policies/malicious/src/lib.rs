@@ -58,7 +58,7 @@ fn verdict(action: Action, facts: &VersionFacts, advisories: &[Advisory]) -> Ver
     .advisories(ids)
 }
 
-gatehouse_sdk::export_policy!(Malicious);
+gatehouse_sdk::export_policy!(Malicious, reads: []);
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

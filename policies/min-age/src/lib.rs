@@ -130,7 +130,7 @@ fn timestamp(seconds: i64) -> String {
     humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + since_epoch).to_string()
 }
 
-gatehouse_sdk::export_policy!(MinAge);
+gatehouse_sdk::export_policy!(MinAge, reads: []);
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

@@ -131,7 +131,7 @@ fn verdict(min_score: f64, facts: &VersionFacts, lookup: Lookup) -> Verdict {
     }
 }
 
-gatehouse_sdk::export_policy!(Review);
+gatehouse_sdk::export_policy!(Review, reads: []);
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

@@ -269,7 +269,7 @@ impl Policy for Typosquat {
     }
 }
 
-gatehouse_sdk::export_policy!(Typosquat);
+gatehouse_sdk::export_policy!(Typosquat, reads: []);
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

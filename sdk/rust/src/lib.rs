@@ -81,6 +81,19 @@ pub trait Policy {
     }
 }
 
+/// `text` as the byte array of a custom section (for [`export_policy!`]).
+#[doc(hidden)]
+pub const fn section_bytes<const N: usize>(text: &str) -> [u8; N] {
+    let bytes = text.as_bytes();
+    let mut out = [0u8; N];
+    let mut at = 0;
+    while at < N {
+        out[at] = bytes[at];
+        at += 1;
+    }
+    out
+}
+
 /// Parses the settings JSON (an empty document means defaults) and runs `P`.
 ///
 /// This is what the exported `evaluate` calls, and what tests call natively.
@@ -102,8 +115,27 @@ pub fn run<P: Policy>(settings: &str, context: &Context, facts: &[VersionFacts])
 }
 
 /// Exports a [`Policy`] implementation as the component's `evaluate`.
+///
+/// `export_policy!(P, reads: [raw])` also declares which costly facts the
+/// policy reads (`raw`, `dependencies`; `reads: []` for none), so adapters can
+/// skip building the others when no policy reads them. Without `reads`, the
+/// policy gets every field.
 #[macro_export]
 macro_rules! export_policy {
+    ($policy:ty, reads: [$($field:ident),* $(,)?]) => {
+        $crate::export_policy!($policy);
+
+        // Never empty: a zero-sized section could be dropped by the linker,
+        // which would read as "reads everything".
+        #[cfg(target_arch = "wasm32")]
+        const __GATEHOUSE_READS: &str = concat!($(stringify!($field), " ",)* "\n");
+        #[cfg(target_arch = "wasm32")]
+        #[doc(hidden)]
+        #[used]
+        #[unsafe(link_section = "gatehouse:reads")]
+        static __GATEHOUSE_READS_SECTION: [u8; __GATEHOUSE_READS.len()] =
+            $crate::section_bytes(__GATEHOUSE_READS);
+    };
     ($policy:ty) => {
         #[doc(hidden)]
         pub struct __GatehousePolicyExport;

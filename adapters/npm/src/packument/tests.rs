@@ -256,7 +256,7 @@ fn abbreviated_form_keeps_time_and_drops_what_npm_drops() {
 fn facts_follow_versions_with_publish_times() {
     let body = serde_json::to_vec(&upstream()).unwrap();
     let packument = Packument::parse(&body).unwrap();
-    let facts = packument.facts(&name());
+    let facts = packument.facts(&name(), FactFields::all());
     // `serde_json::Value` sorted the upstream keys.
     let got: Vec<(&str, Option<i64>)> = facts
         .iter()
@@ -296,7 +296,7 @@ fn duplicate_keys_resolve_like_json_parse() {
         .map(|v| v.number.as_ref())
         .collect();
     assert_eq!(numbers, ["1.0.0", "2.0.0"]);
-    let facts = packument.facts(&PackageName::parse("pkg").unwrap());
+    let facts = packument.facts(&PackageName::parse("pkg").unwrap(), FactFields::all());
     assert_eq!(facts[0].install_scripts, ["install"]);
 }
 
@@ -371,4 +371,24 @@ fn only_blocks_block() {
         blocks(&decisions),
         [None, None, Some("min-age: published 2 days ago".to_owned())]
     );
+}
+
+/// Costly fields no policy reads are left empty; the rest stay.
+#[test]
+fn unread_costly_fields_are_left_empty() {
+    let body = serde_json::to_vec(&upstream()).unwrap();
+    let packument = Packument::parse(&body).unwrap();
+    let all = packument.facts(&name(), FactFields::all());
+    let lean = packument.facts(&name(), FactFields::empty());
+    assert_ne!(all[0].raw, "{}");
+    assert!(all.iter().any(|f| !f.dependencies.is_empty()));
+    for (lean, all) in lean.iter().zip(&all) {
+        assert_eq!(lean.raw, "{}");
+        assert!(lean.dependencies.is_empty());
+        assert_eq!(
+            (&lean.version, lean.published, &lean.license),
+            (&all.version, all.published, &all.license)
+        );
+        assert_eq!(lean.digests.len(), all.digests.len());
+    }
 }

@@ -93,7 +93,7 @@ fn matches(pattern: &str, name: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
-gatehouse_sdk::export_policy!(Example);
+gatehouse_sdk::export_policy!(Example, reads: []);
 
 #[cfg(test)]
 mod tests {
