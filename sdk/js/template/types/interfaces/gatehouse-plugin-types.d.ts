@@ -71,6 +71,17 @@ declare module 'gatehouse:plugin/types@0.1.1' {
     raw: string,
   }
   /**
+   * The fields of `version-facts` that cost an adapter to fill in. A policy
+   * declares which of them it reads (a `gatehouse:reads` custom section:
+   * the names, space-separated; without one it reads them all), and an
+   * adapter may leave the others empty: `raw` as `{}`, `dependencies` as
+   * no entries. Added in 0.1.1.
+   */
+  export interface FactFields {
+    raw?: boolean,
+    dependencies?: boolean,
+  }
+  /**
    * What a rule concluded about one version.
    * # Variants
    * 
