@@ -454,15 +454,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .settings
             .clone()
             .unwrap_or_else(|| serde_json::json!({}));
+        let mut adapter_upstream =
+            AdapterUpstream::new(name, url, &upstream.origins, shared.clone());
+        if let Some(ttl) = &upstream.ttl {
+            adapter_upstream.ttl = Some(crate::config::parse_duration(
+                &format!("upstreams.{name}.ttl"),
+                ttl,
+            )?);
+        }
         routes.insert(
             name.clone(),
             AdapterRoute {
-                upstream: Arc::new(AdapterUpstream::new(
-                    name,
-                    url,
-                    &upstream.origins,
-                    shared.clone(),
-                )),
+                upstream: Arc::new(adapter_upstream),
                 settings: settings.to_string(),
                 limits: Limits {
                     timeout: Duration::from_millis(upstream.timeout_ms.unwrap_or(10_000)),

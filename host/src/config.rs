@@ -26,6 +26,8 @@ pub struct UpstreamConfig {
     /// The adapter's own settings, passed to it as JSON.
     #[serde(default)]
     pub settings: Option<Value>,
+    /// How long this adapter's metadata is used before revalidating (default: `cache.ttl`).
+    pub ttl: Option<String>,
     /// Guest CPU budget per request (host time excluded).
     pub timeout_ms: Option<u64>,
     pub memory_mb: Option<usize>,

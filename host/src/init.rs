@@ -29,6 +29,7 @@ upstreams:
 #  maven:
 #    url: <Maven repository root URL>
 #  npm:
+#    ttl: 1m          # this adapter's metadata TTL (default: cache.ttl)
 #    settings:
 #      blocked_versions: deprecate
 

@@ -2,8 +2,8 @@
 
 use clap::Parser as _;
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
@@ -11,6 +11,28 @@ async fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let code = gatehouse::cli::run(gatehouse::cli::Cli::parse()).await;
+    let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
+    let code = runtime.block_on(gatehouse::cli::run(gatehouse::cli::Cli::parse()));
+    drop(runtime);
     std::process::exit(code);
 }
+
+/// glibc's defaults hold on to memory a proxy frees: after the first big buffer
+/// (a packument is tens of megabytes) it raises its mmap threshold, so later
+/// ones come from arenas that keep their pages, and it makes up to 8 arenas per
+/// core for the compile and blocking threads. A fixed 1 MiB threshold returns
+/// big buffers to the system when they are freed, and two arenas (one per
+/// async worker on a small machine) keep fragmentation down.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    // SAFETY: `mallopt` only sets allocator parameters; it runs before any
+    // other thread exists.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}

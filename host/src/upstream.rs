@@ -72,6 +72,8 @@ pub struct Fetched {
 pub struct FetchStamp {
     key: String,
     checked: SystemTime,
+    /// How long the copy counts as current for the adapter that fetched it.
+    ttl: Duration,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -179,18 +181,21 @@ impl Upstreams {
         }
     }
 
-    /// GET `url` for metadata, through the cache.
+    /// GET `url` for metadata, through the cache; a copy younger than `ttl`
+    /// (the adapter's, else the cache's) is used without asking upstream.
     pub async fn fetch_metadata(
         &self,
         url: &Url,
         accept: Option<&str>,
+        ttl: Option<Duration>,
     ) -> Result<Fetched, FetchError> {
+        let ttl = ttl.unwrap_or(self.settings.ttl);
         let key = format!("{url}\n{}", accept.unwrap_or(""));
         // A copy confirmed after this request arrived answers it: requests that
         // queued behind an in-flight fetch share its result.
         let arrived = SystemTime::now();
         self.in_flight
-            .run(&key, self.fetch_locked(&key, url, accept, arrived))
+            .run(&key, self.fetch_locked(&key, url, accept, arrived, ttl))
             .await
     }
 
@@ -200,13 +205,14 @@ impl Upstreams {
         url: &Url,
         accept: Option<&str>,
         arrived: SystemTime,
+        ttl: Duration,
     ) -> Result<Fetched, FetchError> {
         let cached = self.cached(key);
         if let Some(entry) = &cached {
             let age = entry.meta.checked.elapsed().unwrap_or(Duration::MAX);
-            if age < self.settings.ttl || entry.meta.checked >= arrived {
+            if age < ttl || entry.meta.checked >= arrived {
                 metrics().cache("metadata", "hit");
-                return Ok(fetched(key, entry, false));
+                return Ok(fetched(key, entry, false, ttl));
             }
         }
         let mut request = self.client.get(url.clone());
@@ -233,14 +239,14 @@ impl Upstreams {
                 entry.meta.checked = SystemTime::now();
                 self.persist(key, &entry);
                 metrics().cache("metadata", "revalidated");
-                Ok(fetched(key, &entry, false))
+                Ok(fetched(key, &entry, false, ttl))
             }
             (Ok(Received::Fresh(entry)), _) => {
                 metrics().cache("metadata", "miss");
                 if entry.meta.status == 200 {
                     self.persist(key, &entry);
                 }
-                Ok(fetched(key, &entry, false))
+                Ok(fetched(key, &entry, false, ttl))
             }
             (
                 Ok(Received::ServerError(_))
@@ -249,7 +255,7 @@ impl Upstreams {
             ) if self.within_stale(&entry) => {
                 tracing::warn!(%url, "upstream failing; serving cached metadata");
                 metrics().cache("metadata", "stale");
-                Ok(fetched(key, &entry, true))
+                Ok(fetched(key, &entry, true, ttl))
             }
             (Ok(Received::ServerError(status)), _) => {
                 Err(FetchError::Unreachable(format!("{url} answered {status}")))
@@ -270,7 +276,7 @@ impl Upstreams {
             .get(&stamp.key)
             .is_some_and(|meta| {
                 meta.checked == stamp.checked
-                    && meta.checked.elapsed().unwrap_or(Duration::MAX) < self.settings.ttl
+                    && meta.checked.elapsed().unwrap_or(Duration::MAX) < stamp.ttl
             })
     }
 
@@ -321,10 +327,11 @@ enum Received {
     ServerError(u16),
 }
 
-fn fetched(key: &str, entry: &CachedEntry, stale: bool) -> Fetched {
+fn fetched(key: &str, entry: &CachedEntry, stale: bool, ttl: Duration) -> Fetched {
     let stamp = (!stale && entry.meta.status == 200).then(|| FetchStamp {
         key: key.to_owned(),
         checked: entry.meta.checked,
+        ttl,
     });
     Fetched {
         stamp,
@@ -384,6 +391,8 @@ pub fn origin(url: &Url) -> String {
 pub struct AdapterUpstream {
     pub name: String,
     pub base: Url,
+    /// This adapter's metadata TTL, when it has its own.
+    pub ttl: Option<Duration>,
     shared: Arc<Upstreams>,
     allowed: Mutex<HashSet<String>>,
 }
@@ -398,6 +407,7 @@ impl AdapterUpstream {
         AdapterUpstream {
             name: name.to_owned(),
             base,
+            ttl: None,
             shared,
             allowed: Mutex::new(allowed),
         }
@@ -428,7 +438,7 @@ impl AdapterUpstream {
     /// Fetches metadata and learns the origins its body names.
     pub async fn fetch(&self, url: &str, accept: Option<&str>) -> Result<Fetched, FetchError> {
         let url = self.check(url)?;
-        let fetched = self.shared.fetch_metadata(&url, accept).await?;
+        let fetched = self.shared.fetch_metadata(&url, accept, self.ttl).await?;
         if (200..300).contains(&fetched.status) {
             self.learn_origins(&fetched.body);
         }

@@ -49,6 +49,9 @@ pub struct Reply {
     pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    /// Send only this many bytes of the body, then close: a transfer cut
+    /// short (the declared length stays the whole body's).
+    pub cut_after: Option<usize>,
 }
 
 impl Reply {
@@ -58,6 +61,7 @@ impl Reply {
             content_type,
             headers: Vec::new(),
             body,
+            cut_after: None,
         }
     }
 
@@ -67,6 +71,7 @@ impl Reply {
             content_type: "text/plain",
             headers: Vec::new(),
             body: b"not found\n".to_vec(),
+            cut_after: None,
         }
     }
 }
@@ -192,7 +197,11 @@ fn serve_connection(
     response_head.push_str("connection: close\r\n\r\n");
     let _ = stream.write_all(response_head.as_bytes());
     if request.method != "HEAD" {
-        let _ = stream.write_all(&reply.body);
+        let sent = reply
+            .cut_after
+            .unwrap_or(reply.body.len())
+            .min(reply.body.len());
+        let _ = stream.write_all(&reply.body[..sent]);
     }
     let _ = stream.flush();
 }

@@ -166,3 +166,33 @@ async fn warm_metadata_is_served_gzipped_to_clients_that_take_it() {
     assert_eq!(decoded, plain);
     assert_eq!(registry.hits("/zipped"), 1);
 }
+
+/// The metadata TTL is set per adapter (`upstreams.NAME.ttl`) over the
+/// cache's: with the cache's hour a second request is answered without
+/// upstream; with the adapter's `0s` every request asks upstream again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metadata_ttl_is_set_per_adapter() {
+    for (adapter_ttl, expected_hits) in [("", 1), ("    ttl: 0s\n", 2)] {
+        let registry = FakeNpm::start(vec![
+            FakePackage::new("timed").version(FakeVersion::new("1.0.0")),
+        ]);
+        let gatehouse = Gatehouse::start(Setup {
+            policies: vec!["deny-list"],
+            adapters: vec!["npm"],
+            gate_policy: ALLOW_ALL.into(),
+            upstreams: vec![("npm".into(), registry.url())],
+            // `Setup` writes the upstream last: the first line continues its block.
+            extra_config: format!("{adapter_ttl}cache:\n  ttl: 1h\n"),
+        });
+        let url = format!("{}/npm/timed", gatehouse.url);
+        for _ in 0..2 {
+            let response = Gatehouse::client().get(&url).send().await.expect("get");
+            assert_eq!(response.status(), 200);
+        }
+        assert_eq!(
+            registry.hits("/timed"),
+            expected_hits,
+            "adapter ttl {adapter_ttl:?}"
+        );
+    }
+}

@@ -1,7 +1,9 @@
 //! Upstream trouble: concurrent first requests share one upstream fetch, the
 //! cache keeps serving (stale, still gated) when upstream fails, and what was
-//! never cached fails with a clear 502.
+//! never cached fails with a clear 502; a body cut short or too large is
+//! never cached.
 
+use crate::fake_http::{Listener, Reply};
 use crate::fake_npm::{FakeNpm, FakePackage, FakeVersion};
 use crate::support::{Gatehouse, Setup};
 
@@ -131,4 +133,75 @@ async fn the_cache_serves_when_upstream_is_down() {
     let text = String::from_utf8_lossy(&broken.stdout);
     assert_eq!(broken.status.code(), Some(1), "{text}");
     assert!(text.contains("line 2"), "{text}");
+}
+
+/// An upstream body cut short, or larger than the configured limit once
+/// decompressed (a gzip bomb), fails with a clear 502 and is never cached: the
+/// next request goes upstream again, and serves once upstream is sound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_and_oversized_upstream_bodies_are_not_cached() {
+    let sound = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let packument = |name: &str| {
+        serde_json::json!({"name": name, "dist-tags": {}, "versions": {}, "time": {}})
+            .to_string()
+            .into_bytes()
+    };
+    let upstream = {
+        let sound = sound.clone();
+        Listener::bind().serve(move |request| {
+            let name = request.path.trim_start_matches('/');
+            let mut reply = Reply::ok("application/json", packument(name));
+            if sound.load(std::sync::atomic::Ordering::SeqCst) {
+                return reply;
+            }
+            match name {
+                "cut-short" => reply.cut_after = Some(reply.body.len() / 2),
+                "bomb" => {
+                    // 4 MiB of padding inside valid JSON, a few KiB on the wire.
+                    let mut padded = packument(name);
+                    padded.splice(
+                        1..1,
+                        format!("\"pad\": \"{}\", ", " ".repeat(4 << 20)).into_bytes(),
+                    );
+                    let mut gzip =
+                        flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                    std::io::Write::write_all(&mut gzip, &padded).expect("gzip");
+                    reply.body = gzip.finish().expect("gzip");
+                    reply.headers.push(("content-encoding", "gzip".into()));
+                }
+                _ => {}
+            }
+            reply
+        })
+    };
+    let gatehouse = Gatehouse::start(Setup {
+        adapters: vec!["npm"],
+        upstreams: vec![("npm".into(), format!("http://{}", upstream.addr()))],
+        extra_config: "cache:\n  max_metadata_mb: 1\n".into(),
+        ..Setup::default()
+    });
+    let client = Gatehouse::client();
+    for (name, problem) in [("cut-short", "body"), ("bomb", "exceeds 1048576 bytes")] {
+        let url = format!("{}/npm/{name}", gatehouse.url);
+        for attempt in 1..=2 {
+            let response = client.get(&url).send().await.expect("get");
+            assert_eq!(response.status(), 502, "{name}, attempt {attempt}");
+            let message = response.text().await.expect("body");
+            assert!(message.contains(problem), "{name}: {message}");
+            assert_eq!(
+                upstream.hits(&format!("/{name}")),
+                attempt,
+                "{name}: fetched anew"
+            );
+        }
+    }
+    sound.store(true, std::sync::atomic::Ordering::SeqCst);
+    for name in ["cut-short", "bomb"] {
+        let response = client
+            .get(format!("{}/npm/{name}", gatehouse.url))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), 200, "{name} once upstream is sound");
+    }
 }
