@@ -80,7 +80,7 @@ fn measure(label: &str, wasm: &Path, tokio: &tokio::runtime::Runtime) -> anyhow:
         name: label.into(),
         sha256: digest,
         pre: runtime.instantiate_pre(&component)?,
-        reads: gatehouse::bindings::FactFields::all(),
+        reads: gatehouse::runtime::reads::Reads::all(),
     };
     let limits = Limits {
         timeout: Duration::from_secs(30),

@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
             name: (*name).into(),
             sha256: String::new(),
             pre: runtime.instantiate_pre(&component)?,
-            reads: gatehouse::bindings::FactFields::all(),
+            reads: gatehouse::runtime::reads::Reads::all(),
         };
         let (controls, settings) = gate_policy.settings_for(name, "npm");
         let limits = Limits {

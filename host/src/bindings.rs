@@ -29,5 +29,5 @@ pub mod adapter {
 
 pub use policy::gatehouse::plugin::osv::{Advisory, Interval, PackageAdvisory, Severity};
 pub use policy::gatehouse::plugin::types::{
-    Action, Context, Dependency, Digest, FactFields, Purpose, Verdict, VersionFacts,
+    Action, Context, Dependency, Digest, FactFields, FactReads, Purpose, Verdict, VersionFacts,
 };

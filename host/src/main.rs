@@ -13,7 +13,8 @@ fn main() {
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
     let code = runtime.block_on(gatehouse::cli::run(gatehouse::cli::Cli::parse()));
-    drop(runtime);
+    // Exit without waiting for background work (an OSV sync, say).
+    runtime.shutdown_background();
     std::process::exit(code);
 }
 

@@ -220,7 +220,8 @@ fn rename(text: &str, name: &str) -> String {
 }
 
 /// The template's manifest, which inherits from this workspace, made to stand
-/// alone: the SDK by path to this checkout, the workspace's values written out.
+/// alone: the SDK by path to this checkout (it is not on a registry, so a Rust
+/// project builds where this binary was built), the workspace's values written out.
 fn standalone_manifest(manifest: &str) -> String {
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/rust");
     let sdk = sdk.canonicalize().unwrap_or(sdk);

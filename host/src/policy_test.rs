@@ -127,7 +127,7 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
             name: name.clone(),
             sha256: String::new(),
             pre,
-            reads: crate::bindings::FactFields::all(),
+            reads: crate::runtime::reads::Reads::all(),
         };
         let limits = Limits {
             timeout: controls.timeout,

@@ -313,7 +313,7 @@ async fn adapter_request(
             );
         }
     };
-    let body = match decoded_body(&mut headers, &body) {
+    let body = match decoded_body(&mut headers, body).await {
         Ok(body) => body,
         Err(problem) => return error(StatusCode::BAD_REQUEST, &problem),
     };
@@ -622,39 +622,42 @@ pub fn blocked(format: ErrorFormat, message: &str) -> Response<Body> {
 }
 
 /// The request body as adapters see it: a gzip `Content-Encoding` (npm audit
-/// sends one) is decoded here, capped like a plain body so that a small bomb
-/// cannot grow past the limit, and the header is dropped.
-fn decoded_body(headers: &mut Vec<(String, String)>, body: &[u8]) -> Result<Vec<u8>, String> {
+/// sends one) is decoded off the async threads, capped like a plain body so
+/// that a small bomb cannot grow past the limit, and the encoding and length
+/// headers, which no longer describe it, are dropped.
+async fn decoded_body(headers: &mut Vec<(String, String)>, body: Bytes) -> Result<Vec<u8>, String> {
     let Some(at) = headers.iter().position(|(n, _)| n == "content-encoding") else {
         return Ok(body.to_vec());
     };
     let encoding = headers[at].1.trim().to_ascii_lowercase();
-    let decoded = match encoding.as_str() {
-        "identity" => body.to_vec(),
-        "gzip" | "x-gzip" => {
-            let mut decoded = Vec::new();
-            std::io::Read::read_to_end(
-                &mut std::io::Read::take(
-                    flate2::read::MultiGzDecoder::new(body),
-                    MAX_REQUEST_BODY as u64 + 1,
-                ),
-                &mut decoded,
-            )
-            .map_err(|e| format!("the gzip request body does not decode: {e}"))?;
-            if decoded.len() > MAX_REQUEST_BODY {
-                return Err(format!(
-                    "the request body decodes to more than {} MiB",
-                    MAX_REQUEST_BODY >> 20
-                ));
-            }
-            decoded
-        }
-        other => {
-            return Err(format!(
-                "request bodies encoded as `{other}` are not accepted"
-            ));
-        }
-    };
-    headers.remove(at);
+    headers.retain(|(n, _)| n != "content-encoding" && n != "content-length");
+    match encoding.as_str() {
+        _ if body.is_empty() => Ok(Vec::new()),
+        "identity" => Ok(body.to_vec()),
+        "gzip" | "x-gzip" => tokio::task::spawn_blocking(move || gunzip_limited(&body))
+            .await
+            .map_err(|e| format!("decoding the request body: {e}"))?,
+        other => Err(format!(
+            "request bodies encoded as `{other}` are not accepted"
+        )),
+    }
+}
+
+fn gunzip_limited(body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            flate2::read::MultiGzDecoder::new(body),
+            MAX_REQUEST_BODY as u64 + 1,
+        ),
+        &mut decoded,
+    )
+    .map_err(|e| format!("the gzip request body does not decode: {e}"))?;
+    if decoded.len() > MAX_REQUEST_BODY {
+        return Err(format!(
+            "the request body decodes to more than {} MiB",
+            MAX_REQUEST_BODY >> 20
+        ));
+    }
     Ok(decoded)
 }

@@ -195,7 +195,11 @@ impl Upstreams {
         // queued behind an in-flight fetch share its result.
         let arrived = SystemTime::now();
         self.in_flight
-            .run(&key, self.fetch_locked(&key, url, accept, arrived, ttl))
+            // Adapters with different TTLs never share a fetch (nor its stamp).
+            .run(
+                &format!("{key}\n{}", ttl.as_millis()),
+                self.fetch_locked(&key, url, accept, arrived, ttl),
+            )
             .await
     }
 

@@ -647,3 +647,47 @@ async fn npm_audit_reports_the_mirror_advisories() {
         clean.output
     );
 }
+
+/// Policies get the part of each version's document they declared they read:
+/// install-scripts reads `raw.scripts`, so the command it quotes reaches the
+/// tarball's 403 through the adapter's trimmed `raw`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_reading_raw_keys_gets_them() {
+    let registry = FakeNpm::start(vec![
+        FakePackage::new("scripted")
+            .version(FakeVersion::new("1.0.0"))
+            .version(FakeVersion::new("1.1.0").script("postinstall", "node steal-tokens.js")),
+    ]);
+    let gatehouse = Gatehouse::start(Setup {
+        policies: vec!["install-scripts"],
+        adapters: vec!["npm"],
+        gate_policy: "policies:\n  default:\n    install-scripts: {action: block}\n".into(),
+        upstreams: vec![("npm".into(), registry.url())],
+        extra_config: String::new(),
+    });
+    let response = Gatehouse::client()
+        .get(format!(
+            "{}/npm/scripted/-/scripted-1.1.0.tgz",
+            gatehouse.url
+        ))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: Value = response.json().await.expect("a JSON error");
+    let message = body["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("install-scripts")
+            && message.contains("postinstall: `node steal-tokens.js`"),
+        "{body}"
+    );
+    let allowed = Gatehouse::client()
+        .get(format!(
+            "{}/npm/scripted/-/scripted-1.0.0.tgz",
+            gatehouse.url
+        ))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(allowed.status(), StatusCode::OK);
+}

@@ -211,12 +211,16 @@ fn check_uses_the_real_pypi_bundle() {
 #[test]
 fn policies_declare_the_costly_facts_they_read() {
     use gatehouse::bindings::FactFields;
-    use gatehouse::runtime::reads::declared;
+    use gatehouse::runtime::reads::{Reads, declared};
 
     let reads = |name: &str| declared(&std::fs::read(component(name)).expect("built"));
-    assert_eq!(reads("deny-list"), FactFields::empty());
-    assert_eq!(reads("vulnerability"), FactFields::empty());
-    assert_eq!(reads("install-scripts"), FactFields::RAW);
-    assert_eq!(reads("license"), FactFields::RAW);
-    assert_eq!(reads("contract-0-1-0"), FactFields::all());
+    let raw_keys = |keys: &[&str]| Reads {
+        fields: FactFields::RAW,
+        raw_keys: Some(keys.iter().map(|k| k.to_string()).collect()),
+    };
+    assert_eq!(reads("deny-list"), Reads::nothing());
+    assert_eq!(reads("vulnerability"), Reads::nothing());
+    assert_eq!(reads("install-scripts"), raw_keys(&["scripts"]));
+    assert_eq!(reads("license"), raw_keys(&["license", "licenses"]));
+    assert_eq!(reads("contract-0-1-0"), Reads::all());
 }

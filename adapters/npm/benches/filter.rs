@@ -51,7 +51,13 @@ fn filter(body: &[u8], form: Form) -> Steps {
     let doc = Packument::parse(body).expect("parses");
     steps.parse = start.elapsed();
     let start = Instant::now();
-    let facts = black_box(doc.facts(&name, gatehouse_adapter_sdk::FactFields::all()));
+    let facts = black_box(doc.facts(
+        &name,
+        &gatehouse_adapter_sdk::FactReads {
+            fields: gatehouse_adapter_sdk::FactFields::all(),
+            raw_keys: None,
+        },
+    ));
     steps.facts = start.elapsed();
     let start = Instant::now();
     // All allowed but the newest three, as a release-age policy would decide.

@@ -30,6 +30,9 @@ pub fn package_report(
 ) -> Vec<Value> {
     advisories
         .iter()
+        // An entry with neither a range nor a listed version (its ranges were
+        // all of kinds the mirror cannot match) affects nothing, as at the gate.
+        .filter(|entry| !entry.intervals.is_empty() || !entry.versions.is_empty())
         .filter_map(|entry| {
             let range = vulnerable_range(entry);
             let affects_any = versions.iter().any(|v| affects(entry, &range, v));
@@ -152,7 +155,15 @@ mod tests {
             vulnerable_range(&e),
             "<1.2.3 || >=2.0.0 <=2.1.0 || >=3.0.0 || 0.0.1-beta"
         );
-        assert_eq!(vulnerable_range(&entry(vec![], vec![])), "*");
+        assert_eq!(
+            vulnerable_range(&entry(vec![interval(Some("0"), None, None)], vec![])),
+            "*"
+        );
+    }
+
+    #[test]
+    fn an_advisory_without_ranges_or_versions_affects_nothing() {
+        assert!(package_report(&["1.0.0".into()], &[entry(vec![], vec![])], None).is_empty());
     }
 
     #[test]

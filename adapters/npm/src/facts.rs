@@ -1,11 +1,11 @@
 //! What policies learn about one npm version, read from its packument entry.
 
-use gatehouse_adapter_sdk::{Dependency, FactFields, VersionFacts};
+use gatehouse_adapter_sdk::{Dependency, FactFields, FactReads, VersionFacts};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::integrity::declared_digests;
-use crate::json::{Fields, is_truthy};
+use crate::json::{Fields, ObjectWriter, is_truthy};
 
 /// The lifecycle scripts npm runs when it installs a package.
 pub const INSTALL_HOOKS: [&str; 3] = ["preinstall", "install", "postinstall"];
@@ -19,14 +19,15 @@ const DEPENDENCY_KINDS: [(&str, &str); 3] = [
 ];
 
 /// The facts of `version` of package `name`; `published` comes from `time`.
-/// The costly fields no policy `reads` are left empty.
+/// The costly fields are filled in only as far as policies `reads` them;
+/// `raw` is the version's whole document, needed only when they read all of it.
 pub fn version_facts(
     name: &str,
     version: &str,
     manifest: &Fields<'_>,
     raw: Option<&RawValue>,
     published: Option<i64>,
-    reads: FactFields,
+    reads: &FactReads,
 ) -> VersionFacts {
     let dist = manifest
         .get("dist")
@@ -47,16 +48,30 @@ pub fn version_facts(
             dist.string("integrity").as_deref(),
             dist.string("shasum").as_deref(),
         ),
-        dependencies: if reads.contains(FactFields::DEPENDENCIES) {
+        dependencies: if reads.fields.contains(FactFields::DEPENDENCIES) {
             dependencies(manifest)
         } else {
             Vec::new()
         },
-        raw: raw
-            .filter(|_| reads.contains(FactFields::RAW))
-            .map_or("{}", RawValue::get)
-            .to_owned(),
+        raw: match (reads.fields.contains(FactFields::RAW), &reads.raw_keys) {
+            (false, _) => "{}".to_owned(),
+            (true, Some(keys)) => only_keys(manifest, keys),
+            (true, None) => raw.map_or("{}", RawValue::get).to_owned(),
+        },
     }
+}
+
+/// The version's document cut down to the top-level `keys` policies read.
+fn only_keys(manifest: &Fields<'_>, keys: &[String]) -> String {
+    let mut out = Vec::new();
+    let mut object = ObjectWriter::new(&mut out);
+    for key in keys {
+        if let Some(value) = manifest.get(key) {
+            object.raw(key, value);
+        }
+    }
+    object.finish();
+    String::from_utf8(out).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// An RFC 3339 timestamp from `time` as seconds since the Unix epoch.
@@ -171,7 +186,10 @@ mod tests {
             &fields,
             Some(&raw),
             published,
-            FactFields::all(),
+            &FactReads {
+                fields: FactFields::all(),
+                raw_keys: None,
+            },
         )
     }
 

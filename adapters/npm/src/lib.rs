@@ -101,7 +101,7 @@ fn packument(
 ) -> Result<Response, Response> {
     let fetched = fetch_packument(name)?;
     let doc = Packument::parse(&fetched.body).map_err(|e| Response::json_error(502, &e))?;
-    let facts = doc.facts(name, gate_reads());
+    let facts = doc.facts(name, &gate_reads());
     let decisions = gate(Purpose::Metadata, &facts);
     if decisions.len() != facts.len() {
         return Err(Response::json_error(
@@ -145,7 +145,7 @@ fn tarball(name: &PackageName, filename: &str) -> Result<ArtifactPlan, Response>
                 &format!("{name} has no version whose tarball is {filename}"),
             )
         })?;
-    let facts = doc.version_facts(version, name, gate_reads());
+    let facts = doc.version_facts(version, name, &gate_reads());
     if facts.digests.is_empty() {
         return Err(Response::json_error(
             502,

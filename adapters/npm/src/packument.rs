@@ -10,7 +10,9 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use gatehouse_adapter_sdk::{Action, Decision, FactFields, VersionFacts, decision_message};
+use gatehouse_adapter_sdk::{
+    Action, Decision, FactFields, FactReads, VersionFacts, decision_message,
+};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -146,7 +148,8 @@ impl<'a> Packument<'a> {
                 .unwrap_or_default()
                 .dedup_last_wins()
         };
-        let versions = dedup_last_wins(top.versions)
+        let versions = top
+            .versions
             .into_iter()
             .map(|(number, manifest)| Version { number, manifest })
             .collect();
@@ -182,7 +185,7 @@ impl<'a> Packument<'a> {
 
     /// Facts for every version, in [`Packument::versions`] order, with the
     /// costly fields only that policies `reads`.
-    pub fn facts(&self, name: &PackageName, reads: FactFields) -> Vec<VersionFacts> {
+    pub fn facts(&self, name: &PackageName, reads: &FactReads) -> Vec<VersionFacts> {
         let times: HashMap<&str, &RawValue> = self
             .time
             .0
@@ -206,7 +209,7 @@ impl<'a> Packument<'a> {
         &self,
         version: &Version<'a>,
         name: &PackageName,
-        reads: FactFields,
+        reads: &FactReads,
     ) -> VersionFacts {
         let published = self.published(&version.number);
         self.facts_with(version, name, published, &self.raw_versions(reads), reads)
@@ -218,7 +221,7 @@ impl<'a> Packument<'a> {
         name: &PackageName,
         published: Option<i64>,
         raws: &HashMap<Cow<'a, str>, &'a RawValue>,
-        reads: FactFields,
+        reads: &FactReads,
     ) -> VersionFacts {
         let raw = raws.get(&version.number).copied();
         version_facts(
@@ -231,11 +234,11 @@ impl<'a> Packument<'a> {
         )
     }
 
-    /// Each version's JSON text, when a policy reads `raw` (empty otherwise):
-    /// the one-pass parse splits versions without keeping it, so it is found
-    /// by a second pass that only a policy reading it pays for.
-    fn raw_versions(&self, reads: FactFields) -> HashMap<Cow<'a, str>, &'a RawValue> {
-        if !reads.contains(FactFields::RAW) {
+    /// Each version's JSON text, when a policy reads all of `raw` (empty
+    /// otherwise): the one-pass parse splits versions without keeping it, so
+    /// it is found by a second pass that only such a policy pays for.
+    fn raw_versions(&self, reads: &FactReads) -> HashMap<Cow<'a, str>, &'a RawValue> {
+        if !reads.fields.contains(FactFields::RAW) || reads.raw_keys.is_some() {
             return HashMap::new();
         }
         serde_json::from_slice::<Fields<'a>>(self.body)
@@ -537,13 +540,16 @@ impl<'de> Visitor<'de> for ObjectsVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut objects = Vec::with_capacity(map.size_hint().unwrap_or(64));
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(64));
         while let Some((Key(key), value)) = map.next_entry::<Key<'de>, MaybeObject<'de>>()? {
-            if let Some(fields) = value.0 {
-                objects.push((key, fields));
-            }
+            members.push((key, value.0));
         }
-        Ok(objects)
+        // A repeated key's last value wins before shapes are judged, as
+        // `JSON.parse` has it: `{"1.0.0": {...}, "1.0.0": null}` has no 1.0.0.
+        Ok(dedup_last_wins(members)
+            .into_iter()
+            .filter_map(|(key, fields)| Some((key, fields?)))
+            .collect())
     }
 }
 

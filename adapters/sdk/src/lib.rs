@@ -11,7 +11,7 @@ pub use host::{Host, WitHost};
 
 pub use bindings::gatehouse::plugin::gate::{Decision, evaluate as gate, reads as gate_reads};
 pub use bindings::gatehouse::plugin::types::{
-    Action, Dependency, Digest, FactFields, Purpose, Verdict, VersionFacts,
+    Action, Dependency, Digest, FactFields, FactReads, Purpose, Verdict, VersionFacts,
 };
 pub use bindings::gatehouse::plugin::upstream::{self, FetchError, Fetched};
 pub use bindings::gatehouse::plugin::{audit, log, osv, store};

@@ -1,7 +1,7 @@
 //! The `gate` interface: an adapter asks the active policy set about a batch.
 
 use crate::bindings::adapter::gatehouse::plugin::gate::{Decision, Host};
-use crate::bindings::{FactFields, Purpose, VersionFacts};
+use crate::bindings::{FactReads, Purpose, VersionFacts};
 use crate::capabilities::CallScope;
 use crate::runtime::guest::GuestState;
 
@@ -21,10 +21,10 @@ impl Host for GuestState {
             .await)
     }
 
-    async fn reads(&mut self) -> wasmtime::Result<FactFields> {
+    async fn reads(&mut self) -> wasmtime::Result<FactReads> {
         let CallScope::Adapter { generation, .. } = &self.scope else {
             return Err(wasmtime::Error::msg("gate is only for adapters"));
         };
-        Ok(generation.reads())
+        Ok(generation.reads().to_wit())
     }
 }

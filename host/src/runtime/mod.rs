@@ -18,7 +18,6 @@ use arc_swap::ArcSwap;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::audit::AuditRecord;
-use crate::bindings::FactFields;
 use crate::bindings::adapter::{Adapter, AdapterPre};
 use crate::bindings::policy::{Policy, PolicyPre};
 use crate::capabilities::Capabilities;
@@ -41,7 +40,7 @@ pub struct Loaded<P> {
     pub sha256: String,
     pub pre: P,
     /// The costly facts it reads (policies; see [`reads`]).
-    pub reads: FactFields,
+    pub reads: reads::Reads,
 }
 
 pub type LoadedPolicy = Loaded<PolicyPre<GuestState>>;
@@ -100,11 +99,13 @@ type Fingerprint<'a> = (
 );
 
 impl Generation {
-    /// The costly facts some policy of this generation reads.
-    pub fn reads(&self) -> FactFields {
+    /// The costly facts the policies of this generation read.
+    pub fn reads(&self) -> reads::Reads {
         self.policies
             .iter()
-            .fold(FactFields::empty(), |fields, policy| fields | policy.reads)
+            .fold(reads::Reads::nothing(), |reads, policy| {
+                reads.union(&policy.reads)
+            })
     }
 
     /// What identifies a generation's contents: component digests and settings.

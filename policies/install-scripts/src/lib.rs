@@ -94,7 +94,7 @@ fn commands(raw: &str, hooks: &[&str]) -> String {
     }
 }
 
-gatehouse_sdk::export_policy!(InstallScripts, reads: [raw]);
+gatehouse_sdk::export_policy!(InstallScripts, reads: [raw("scripts")]);
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

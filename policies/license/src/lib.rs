@@ -415,7 +415,7 @@ impl Policy for License {
     }
 }
 
-gatehouse_sdk::export_policy!(License, reads: [raw]);
+gatehouse_sdk::export_policy!(License, reads: [raw("license", "licenses")]);
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

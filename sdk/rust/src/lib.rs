@@ -81,6 +81,28 @@ pub trait Policy {
     }
 }
 
+/// The `gatehouse:reads` tokens of one `reads` entry (for [`export_policy!`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __reads_tokens {
+    (raw) => {
+        "raw "
+    };
+    (raw ($($key:literal),+)) => {
+        concat!($("raw.", $key, " "),+)
+    };
+    (dependencies) => {
+        "dependencies "
+    };
+    ($other:ident $($keys:tt)?) => {
+        compile_error!(concat!(
+            "`reads` knows `raw`, `raw(\"key\", ...)` and `dependencies`, not `",
+            stringify!($other),
+            "`"
+        ))
+    };
+}
+
 /// `text` as the byte array of a custom section (for [`export_policy!`]).
 #[doc(hidden)]
 pub const fn section_bytes<const N: usize>(text: &str) -> [u8; N] {
@@ -116,19 +138,20 @@ pub fn run<P: Policy>(settings: &str, context: &Context, facts: &[VersionFacts])
 
 /// Exports a [`Policy`] implementation as the component's `evaluate`.
 ///
-/// `export_policy!(P, reads: [raw])` also declares which costly facts the
-/// policy reads (`raw`, `dependencies`; `reads: []` for none), so adapters can
-/// skip building the others when no policy reads them. Without `reads`, the
-/// policy gets every field.
+/// `export_policy!(P, reads: [...])` also declares which costly facts the
+/// policy reads: `raw` (all of it), `raw("scripts", "license")` (only those
+/// top-level keys of it), `dependencies`; `reads: []` for none. Adapters skip
+/// building what no policy reads. Without `reads`, the policy gets everything.
 #[macro_export]
 macro_rules! export_policy {
-    ($policy:ty, reads: [$($field:ident),* $(,)?]) => {
+    ($policy:ty, reads: [$($field:ident $(($($key:literal),+ $(,)?))?),* $(,)?]) => {
         $crate::export_policy!($policy);
 
         // Never empty: a zero-sized section could be dropped by the linker,
         // which would read as "reads everything".
         #[cfg(target_arch = "wasm32")]
-        const __GATEHOUSE_READS: &str = concat!($(stringify!($field), " ",)* "\n");
+        const __GATEHOUSE_READS: &str =
+            concat!($($crate::__reads_tokens!($field $(($($key),+))?),)* "\n");
         #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         #[used]

@@ -256,7 +256,7 @@ fn abbreviated_form_keeps_time_and_drops_what_npm_drops() {
 fn facts_follow_versions_with_publish_times() {
     let body = serde_json::to_vec(&upstream()).unwrap();
     let packument = Packument::parse(&body).unwrap();
-    let facts = packument.facts(&name(), FactFields::all());
+    let facts = packument.facts(&name(), &reads(FactFields::all(), None));
     // `serde_json::Value` sorted the upstream keys.
     let got: Vec<(&str, Option<i64>)> = facts
         .iter()
@@ -296,7 +296,10 @@ fn duplicate_keys_resolve_like_json_parse() {
         .map(|v| v.number.as_ref())
         .collect();
     assert_eq!(numbers, ["1.0.0", "2.0.0"]);
-    let facts = packument.facts(&PackageName::parse("pkg").unwrap(), FactFields::all());
+    let facts = packument.facts(
+        &PackageName::parse("pkg").unwrap(),
+        &reads(FactFields::all(), None),
+    );
     assert_eq!(facts[0].install_scripts, ["install"]);
 }
 
@@ -378,8 +381,8 @@ fn only_blocks_block() {
 fn unread_costly_fields_are_left_empty() {
     let body = serde_json::to_vec(&upstream()).unwrap();
     let packument = Packument::parse(&body).unwrap();
-    let all = packument.facts(&name(), FactFields::all());
-    let lean = packument.facts(&name(), FactFields::empty());
+    let all = packument.facts(&name(), &reads(FactFields::all(), None));
+    let lean = packument.facts(&name(), &reads(FactFields::empty(), None));
     assert_ne!(all[0].raw, "{}");
     assert!(all.iter().any(|f| !f.dependencies.is_empty()));
     for (lean, all) in lean.iter().zip(&all) {
@@ -391,4 +394,41 @@ fn unread_costly_fields_are_left_empty() {
         );
         assert_eq!(lean.digests.len(), all.digests.len());
     }
+}
+
+fn reads(fields: FactFields, raw_keys: Option<&[&str]>) -> FactReads {
+    FactReads {
+        fields,
+        raw_keys: raw_keys.map(|keys| keys.iter().map(|k| k.to_string()).collect()),
+    }
+}
+
+/// With only some keys of `raw` read, `raw` holds just those, as upstream wrote them.
+#[test]
+fn raw_holds_only_the_keys_policies_read() {
+    let body = serde_json::to_vec(&upstream()).unwrap();
+    let packument = Packument::parse(&body).unwrap();
+    let whole = packument.facts(&name(), &reads(FactFields::RAW, None));
+    let keyed = packument.facts(&name(), &reads(FactFields::RAW, Some(&["name", "absent"])));
+    for (whole, keyed) in whole.iter().zip(&keyed) {
+        let whole: Value = serde_json::from_str(&whole.raw).unwrap();
+        let keyed: Value = serde_json::from_str(&keyed.raw).unwrap();
+        assert_eq!(keyed, json!({"name": whole["name"]}));
+    }
+}
+
+/// A repeated version whose last value is not an object is gone, as in
+/// `JSON.parse`, even though an earlier value was an object.
+#[test]
+fn a_repeated_version_takes_its_last_value() {
+    let body = br#"{"name": "pkg", "versions": {"1.0.0": {"version": "1.0.0"}, "1.0.0": null, "2.0.0": {"version": "1.9.9"}, "2.0.0": {"version": "2.0.0"}}}"#;
+    let packument = Packument::parse(body).unwrap();
+    let numbers: Vec<&str> = packument
+        .versions()
+        .iter()
+        .map(|v| v.number.as_ref())
+        .collect();
+    assert_eq!(numbers, ["2.0.0"]);
+    let facts = packument.facts(&name(), &reads(FactFields::RAW, None));
+    assert_eq!(facts[0].raw, r#"{"version": "2.0.0"}"#);
 }

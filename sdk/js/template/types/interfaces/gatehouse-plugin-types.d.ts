@@ -72,14 +72,26 @@ declare module 'gatehouse:plugin/types@0.1.1' {
   }
   /**
    * The fields of `version-facts` that cost an adapter to fill in. A policy
-   * declares which of them it reads (a `gatehouse:reads` custom section:
-   * the names, space-separated; without one it reads them all), and an
-   * adapter may leave the others empty: `raw` as `{}`, `dependencies` as
-   * no entries. Added in 0.1.1.
+   * declares which of them it reads in a `gatehouse:reads` custom section:
+   * space-separated names, `raw.KEY` for one top-level key of `raw` only;
+   * without the section it reads everything. An adapter may leave what no
+   * policy reads empty: `raw` as `{}`, `dependencies` as no entries.
+   * Added in 0.1.1.
    */
   export interface FactFields {
     raw?: boolean,
     dependencies?: boolean,
+  }
+  /**
+   * What the active policies read of the costly facts.
+   */
+  export interface FactReads {
+    fields: FactFields,
+    /**
+     * When every policy reading `raw` named the top-level keys it needs:
+     * those keys, and `raw` may hold only them. None: all of `raw`.
+     */
+    rawKeys?: Array<string>,
   }
   /**
    * What a rule concluded about one version.
