@@ -1,11 +1,9 @@
 //! The component host: hot swap under load, rejected components, runaway
 //! guests, and the `check` command.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::support::{Gatehouse, Setup, component, eventually, replace_file};
+use crate::support::{DecideHammer, Gatehouse, Setup, component, eventually, replace_file};
 
 const DENY_LEFT_PAD: &str = "policies:\n  default:\n    deny-list:\n      packages: [left-pad]\n";
 
@@ -16,29 +14,7 @@ async fn hot_swap_under_load() {
     let gatehouse = Gatehouse::start(Setup::default());
     assert_eq!(gatehouse.decide("npm", "left-pad", "1.3.0").await, "allow");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (served, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let hammer = {
-        let (stop, served, failed) = (stop.clone(), served.clone(), failed.clone());
-        let url = format!(
-            "{}/api/v1/decide?ecosystem=npm&name=left-pad&version=1.3.0",
-            gatehouse.url
-        );
-        tokio::spawn(async move {
-            let client = Gatehouse::client();
-            while !stop.load(Ordering::Relaxed) {
-                let ok = match client.get(&url).send().await {
-                    Ok(response) if response.status().is_success() => response
-                        .json::<serde_json::Value>()
-                        .await
-                        .is_ok_and(|v| v["action"].is_string()),
-                    _ => false,
-                };
-                let counter = if ok { &served } else { &failed };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        })
-    };
+    let hammer = DecideHammer::start(&gatehouse, "left-pad", "1.3.0");
 
     // Settings first (naming a policy no component has yet is only a warning),
     // then the component: the answer flips to block.
@@ -82,12 +58,7 @@ async fn hot_swap_under_load() {
     .expect("removal takes effect");
     println!("policy removed → allow in {took:?}");
 
-    stop.store(true, Ordering::Relaxed);
-    hammer.await.expect("hammer");
-    let (served, failed) = (
-        served.load(Ordering::Relaxed),
-        failed.load(Ordering::Relaxed),
-    );
+    let (served, failed) = hammer.stop().await;
     println!("hammer: {served} requests served, {failed} failed");
     assert!(served > 10, "the hammer ran ({served} requests)");
     assert_eq!(failed, 0, "no request failed during the swaps");

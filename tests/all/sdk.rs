@@ -7,11 +7,11 @@
 //! answered; after a restart it loads from the compile cache.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::{Gatehouse, Setup, eventually, real_client, replace_file, run_client};
+use crate::support::{
+    DecideHammer, Gatehouse, Setup, eventually, real_client, replace_file, run_client,
+};
 
 /// The toolchain a language's build needs: checks that each tool runs and
 /// returns the variables that tell the build where the tools are; `None` when
@@ -112,39 +112,18 @@ async fn template_works_end_to_end(lang: &str) {
     );
 
     // Requests keep being answered while the component compiles.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (served, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let hammer = {
-        let (stop, served, failed) = (stop.clone(), served.clone(), failed.clone());
-        let url = format!(
-            "{}/api/v1/decide?ecosystem=npm&name=good-thing&version=1.0.0",
-            gatehouse.url
-        );
-        tokio::spawn(async move {
-            let client = Gatehouse::client();
-            while !stop.load(Ordering::Relaxed) {
-                let ok = match client.get(&url).send().await {
-                    Ok(response) => response.status().is_success(),
-                    Err(_) => false,
-                };
-                let counter = if ok { &served } else { &failed };
-                counter.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-    };
+    let hammer = DecideHammer::start(&gatehouse, "good-thing", "1.0.0");
     let bytes = std::fs::read(&wasm).expect("built component");
     let dropped = Instant::now();
     replace_file(&gatehouse.path(&format!("policies/{name}.wasm")), &bytes);
-    let served_before = served.load(Ordering::Relaxed);
+    let served_before = hammer.served();
     let took = eventually(Duration::from_secs(120), || async {
         gatehouse.decide("npm", "evil-thing", "1.0.0").await == "block"
     })
     .await
     .expect("the dropped component takes effect");
-    stop.store(true, Ordering::Relaxed);
-    hammer.await.expect("hammer");
-    let served_meanwhile = served.load(Ordering::Relaxed) - served_before;
+    let (served, failed) = hammer.stop().await;
+    let served_meanwhile = served - served_before;
     let status = component_status(&gatehouse, &name).await.expect("listed");
     let compile =
         Duration::from_secs_f64(status["compile_ms"].as_f64().expect("compile_ms") / 1000.0);
@@ -158,7 +137,7 @@ async fn template_works_end_to_end(lang: &str) {
         "{lang}: took {took:?}, compile {compile:?}"
     );
     assert!(dropped.elapsed() >= took);
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "no request failed");
+    assert_eq!(failed, 0, "no request failed");
     assert!(
         served_meanwhile > 0,
         "requests were answered during the load"

@@ -4,6 +4,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Where the build put the components (defaults and test policies).
@@ -272,4 +274,65 @@ pub fn gatehouse_command(layout: &Path, args: &[&str]) -> std::process::Output {
         .env("GATEHOUSE_LOG", "error")
         .output()
         .expect("gatehouse runs")
+}
+
+/// A client calling `decide` for one version over and over until stopped,
+/// counting the answers it got and the requests that failed.
+pub struct DecideHammer {
+    stop: Arc<AtomicBool>,
+    served: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DecideHammer {
+    /// Starts hammering `decide` for npm `name@version` on `gatehouse`.
+    pub fn start(gatehouse: &Gatehouse, name: &str, version: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (served, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let url = format!(
+            "{}/api/v1/decide?ecosystem=npm&name={name}&version={version}",
+            gatehouse.url
+        );
+        let task = {
+            let (stop, served, failed) = (stop.clone(), served.clone(), failed.clone());
+            tokio::spawn(async move {
+                let client = Gatehouse::client();
+                while !stop.load(Ordering::Relaxed) {
+                    let answered = match client.get(&url).send().await {
+                        Ok(response) if response.status().is_success() => response
+                            .json::<serde_json::Value>()
+                            .await
+                            .is_ok_and(|v| v["action"].is_string()),
+                        _ => false,
+                    };
+                    let counter = if answered { &served } else { &failed };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    // Leave the machine to the work under test.
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+        };
+        DecideHammer {
+            stop,
+            served,
+            failed,
+            task,
+        }
+    }
+
+    /// Answers so far.
+    pub fn served(&self) -> usize {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Stops; returns (answered, failed) over the whole run.
+    pub async fn stop(self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.expect("hammer");
+        (
+            self.served.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
 }
