@@ -1,5 +1,6 @@
 //! Artifacts: the host executes an adapter's plan natively. It runs the
-//! last-stop gate, fetches the bytes from the URL upstream metadata declared,
+//! last-stop gate, fetches the bytes from the URL upstream metadata declared
+//! (as the egress rule allows, within the overall upstream deadline),
 //! hashes them while streaming to a temporary file, and only when every
 //! declared digest matches moves them into the content-addressed store and
 //! serves them. A mismatch is refused and nothing is cached.
@@ -13,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use hyper::StatusCode;
 use sha1::Sha1;
 use sha2::{Digest as _, Sha256, Sha512};
 
@@ -78,10 +80,36 @@ pub enum ArtifactError {
     },
     #[error("{0}")]
     Fetch(String),
+    /// The egress rule refused the location or a redirect hop.
+    #[error("{0}")]
+    Refused(String),
+    /// No complete answer within the overall upstream deadline.
+    #[error("{0}")]
+    Timeout(String),
     #[error("upstream answered {0} for the artifact")]
     Status(u16),
     #[error("artifact store: {0}")]
     Store(String),
+}
+
+impl ArtifactError {
+    /// The status a client is answered: 504 when upstream ran out of time.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ArtifactError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+impl From<FetchError> for ArtifactError {
+    fn from(error: FetchError) -> Self {
+        match error {
+            FetchError::Forbidden(why) => ArtifactError::Refused(why),
+            FetchError::Timeout(why) => ArtifactError::Timeout(why),
+            other => ArtifactError::Fetch(other.to_string()),
+        }
+    }
 }
 
 impl Expected {
@@ -530,16 +558,15 @@ impl ArtifactStore {
         expected: &Expected,
         key: &str,
     ) -> Result<(), ArtifactError> {
-        let url = upstream
-            .check(url)
-            .map_err(|e| ArtifactError::Fetch(e.to_string()))?;
+        let url = upstream.declared_location(url)?;
         let shared = upstream.shared();
         let limit = shared.settings().max_artifact_bytes;
         let started = std::time::Instant::now();
-        let sent = shared.client().get(url.clone()).send().await;
+        let sent = shared
+            .get(upstream.origins(), &url, Default::default())
+            .await;
         metrics().upstream("artifact", started.elapsed());
-        let mut response =
-            sent.map_err(|e| ArtifactError::Fetch(classify(&url, &e).to_string()))?;
+        let (mut response, deadline) = sent?;
         if !response.status().is_success() {
             return Err(ArtifactError::Status(response.status().as_u16()));
         }
@@ -549,10 +576,10 @@ impl ArtifactStore {
         let mut hashers = Hashers::for_expected(expected);
         let mut total = 0u64;
         let received: Result<(), ArtifactError> = async {
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| ArtifactError::Fetch(classify(&url, &e).to_string()))?
+            while let Some(chunk) = deadline
+                .within(total, response.chunk())
+                .await?
+                .map_err(|e| ArtifactError::from(classify(&url, &e)))?
             {
                 total += chunk.len() as u64;
                 if total > limit {

@@ -512,6 +512,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen()))?;
     let address = listener.local_addr()?;
+    shared.egress().listening_on(address);
     // Tests and scripts read this line to find the port.
     println!("gatehouse listening on http://{address}");
     tracing::info!(%address, "serving");

@@ -60,6 +60,21 @@ pub struct CacheConfig {
     pub max_store_mb: Option<u64>,
 }
 
+/// Where upstream bytes may come from besides configured upstreams, and how
+/// long one upstream request may take.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    /// Address ranges (CIDR, e.g. `10.20.0.0/16`) that locations from upstream
+    /// metadata may resolve to besides public addresses.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// The overall time one upstream request may take, redirects and body (`2m`) ...
+    pub deadline: Option<String>,
+    /// ... extended by a second per this many KiB of body received (`64`).
+    pub min_rate_kib: Option<u64>,
+}
+
 /// A token as the config keeps it: a name and the sha256 of the secret.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +122,8 @@ pub struct Config {
     pub osv: OsvConfig,
     #[serde(default)]
     pub cache: CacheConfig,
+    #[serde(default)]
+    pub egress: EgressConfig,
     #[serde(default)]
     pub admin: AdminConfig,
     #[serde(default)]
@@ -180,6 +197,23 @@ impl Config {
         if let Some(mb) = self.cache.max_artifact_mb {
             settings.max_artifact_bytes = mb << 20;
         }
+        if let Some(deadline) = &self.egress.deadline {
+            settings.deadline = parse_duration("egress.deadline", deadline)?;
+        }
+        if let Some(kib) = self.egress.min_rate_kib {
+            anyhow::ensure!(kib > 0, "egress.min_rate_kib must be at least 1");
+            settings.min_rate = kib << 10;
+        }
+        settings.allow = self
+            .egress
+            .allow
+            .iter()
+            .map(|range| {
+                range.trim().parse().map_err(|e| {
+                    anyhow::anyhow!("egress.allow: {range:?} is not an address range (CIDR): {e}")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(settings)
     }
 }

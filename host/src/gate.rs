@@ -269,6 +269,12 @@ fn combine(decision: &mut Decision, mut verdict: Verdict, policy: &LoadedPolicy,
     if verdict.rule.is_empty() {
         verdict.rule = policy.name.to_string();
     }
+    // Reasons reach status lines, JSON bodies and packuments: no escapes.
+    for text in [&mut verdict.rule, &mut verdict.reason] {
+        if let std::borrow::Cow::Owned(clean) = crate::server::printable(text) {
+            *text = clean;
+        }
+    }
     if verdict.action == Action::Block {
         match mode {
             Mode::Enforce => {}

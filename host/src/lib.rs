@@ -3,8 +3,9 @@
 //!
 //! One way through the code: [`server`] receives a request → the adapter
 //! component ([`runtime`]) turns it into a response or an artifact plan, using
-//! [`upstream`] (fetch + cache) and [`gate`] (the policy batch) through the
-//! [`capabilities`] → [`artifact`] fetches, verifies and serves bytes natively.
+//! [`upstream`] (fetch + cache, only where [`egress`] allows) and [`gate`] (the
+//! policy batch) through the [`capabilities`] → [`artifact`] fetches, verifies
+//! and serves bytes natively.
 
 pub mod admin;
 pub mod api;
@@ -15,6 +16,7 @@ pub mod bindings;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
+pub mod egress;
 pub mod exceptions;
 pub mod gate;
 pub mod gate_policy;

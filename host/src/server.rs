@@ -115,14 +115,14 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
 /// An error in the shape most clients print: `{"error": message}`, with the
 /// message in the status line too (pip and Maven show only that).
 pub fn error(status: StatusCode, message: &str) -> Response<Body> {
-    let mut response = json(status, &serde_json::json!({ "error": message }));
+    let mut response = json(status, &serde_json::json!({ "error": printable(message) }));
     set_reason(&mut response, status, message);
     response
 }
 
 fn set_reason(response: &mut Response<Body>, status: StatusCode, message: &str) {
     let canonical = status.canonical_reason().unwrap_or("Error");
-    let phrase: String = format!("{canonical} ({message})")
+    let phrase: String = format!("{canonical} ({})", printable(message))
         .chars()
         .map(|c| match c {
             c if c.is_ascii_graphic() || c == ' ' => c,
@@ -134,6 +134,61 @@ fn set_reason(response: &mut Response<Body>, status: StatusCode, message: &str) 
     if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
         response.extensions_mut().insert(reason);
     }
+}
+
+/// `text` safe to print on a client's terminal: terminal escape sequences
+/// and control characters removed (line breaks and tabs become spaces), so
+/// a reason cannot recolour, retitle or rewrite what the user sees.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        // CSI: parameters up to a final byte; OSC, DCS and the other string
+        // sequences: up to BEL or ST; any other escape: one more character.
+        let escape = match c {
+            '\u{1b}' => match chars.next() {
+                Some('[') => Some(false),
+                Some(']' | 'P' | 'X' | '^' | '_') => Some(true),
+                _ => None,
+            },
+            '\u{9b}' => Some(false),
+            '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => Some(true),
+            '\n' | '\r' | '\t' => {
+                out.push(' ');
+                continue;
+            }
+            c if c.is_control() => continue,
+            c => {
+                out.push(c);
+                continue;
+            }
+        };
+        match escape {
+            Some(false) => {
+                for c in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(true) => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || c == '\u{9c}' {
+                        break;
+                    }
+                    if c == '\u{1b}' && chars.peek() == Some(&'\\') {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    out.into()
 }
 
 /// Answers one request and counts it by route and status.
@@ -242,8 +297,14 @@ fn public_base(app: &App, request: &Request<Incoming>, prefix: &str) -> String {
             .map(|v| v.split(',').next().unwrap_or(v).trim().to_owned())
     };
     let (scheme, host) = if app.trust_forwarded {
+        // Only a scheme clients can use; anything else would be written into
+        // every URL this adapter hands out.
+        let scheme = header("x-forwarded-proto")
+            .map(|proto| proto.to_ascii_lowercase())
+            .filter(|proto| proto == "https")
+            .unwrap_or_else(|| "http".into());
         (
-            header("x-forwarded-proto").unwrap_or_else(|| "http".into()),
+            scheme,
             header("x-forwarded-host").or_else(|| header(HOST.as_str())),
         )
     } else {
@@ -332,7 +393,7 @@ async fn adapter_request(
         && let Some(hit) = app.memo.get(key, &headers, route.upstream.shared())
     {
         return match hit {
-            Remembered::Respond(built) => built_response(built, head, gzip),
+            Remembered::Respond(built) => built_response(built, head, gzip, prefix),
             Remembered::Artifact(plan) => {
                 serve_artifact(app, route, &generation, *plan, requester, head, Some(key)).await
             }
@@ -381,6 +442,14 @@ async fn adapter_request(
     );
     let trace = std::mem::take(&mut store.data_mut().trace);
     drop(store);
+    // Upstream copies become the cached ones only when the adapter could
+    // build an answer from them; a body it could not use is fetched again.
+    let accepted = match &outcome {
+        Ok(Outcome::Respond(built)) => built.status < 500,
+        Ok(Outcome::Artifact(_)) => true,
+        Err(_) => false,
+    };
+    route.upstream.shared().settle(&trace.stamps, accepted);
     match outcome {
         Ok(Outcome::Respond(built)) => {
             let built = Built::new(built.status, built.headers, Bytes::from(built.body));
@@ -393,7 +462,7 @@ async fn adapter_request(
                 )
             });
             // Compressing a response nobody will be served again is wasted work.
-            built_response(built, head, gzip && kept)
+            built_response(built, head, gzip && kept, prefix)
         }
         Ok(Outcome::Artifact(plan)) => {
             if let Some(key) = &memo_key {
@@ -426,15 +495,48 @@ async fn adapter_request(
     }
 }
 
-/// A response the adapter built.
+/// Response headers the host alone sets: framing and hop-by-hop headers an
+/// adapter could use to split a response or hijack the connection.
+const HOST_OWNED_HEADERS: [&str; 7] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+];
+
 /// A response the adapter built, gzipped when the client takes it and the
-/// compressed variant is ready.
-fn built_response(built: Built, head: bool, accepts_gzip: bool) -> Response<Body> {
+/// compressed variant is ready. The host owns the framing: the adapter's
+/// framing and hop-by-hop headers are dropped, and a status no final
+/// response may have (1xx, or beyond 599) becomes a 502 naming `adapter`.
+fn built_response(built: Built, head: bool, accepts_gzip: bool, adapter: &str) -> Response<Body> {
+    let status = built.status.as_u16();
+    if !(200..=599).contains(&status) {
+        tracing::error!(adapter, status, "adapter answered an invalid status");
+        return error(
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "the {adapter} adapter answered with status {status}, which no response may have; nothing was served"
+            ),
+        );
+    }
     let compressible = built.compressible();
     let gzipped = (compressible && accepts_gzip)
         .then(|| built.gzipped())
         .flatten();
     let mut headers = built.headers;
+    let owned: Vec<_> = headers
+        .keys()
+        .filter(|name| {
+            HOST_OWNED_HEADERS.contains(&name.as_str()) || name.as_str().starts_with("proxy-")
+        })
+        .cloned()
+        .collect();
+    for name in owned {
+        headers.remove(name);
+    }
     if compressible {
         headers.append(VARY, HeaderValue::from_static("accept-encoding"));
     }
@@ -445,7 +547,16 @@ fn built_response(built: Built, head: bool, accepts_gzip: bool) -> Response<Body
         }
         None => built.body,
     };
-    let mut response = Response::new(if head { full(Bytes::new()) } else { full(body) });
+    // 204 and 304 have no body; every other length is the body's own.
+    let bodiless = matches!(status, 204 | 304);
+    if !bodiless {
+        headers.insert(CONTENT_LENGTH, body.len().into());
+    }
+    let mut response = Response::new(if head || bodiless {
+        full(Bytes::new())
+    } else {
+        full(body)
+    });
     *response.status_mut() = built.status;
     *response.headers_mut() = headers;
     response
@@ -567,7 +678,7 @@ async fn serve_artifact(
                 .append(&record("artifact-refused", failure.to_string()));
             tracing::warn!(package = %facts.name, version = %facts.version, %failure, "artifact refused");
             return error(
-                StatusCode::BAD_GATEWAY,
+                failure.status(),
                 &format!("{}@{}: {failure}", facts.name, facts.version),
             );
         }
@@ -605,6 +716,7 @@ fn futures_map(
 /// A block in the client's own format, with the reason in the status line.
 pub fn blocked(format: ErrorFormat, message: &str) -> Response<Body> {
     let status = StatusCode::FORBIDDEN;
+    let message = printable(message);
     let mut response = match format {
         ErrorFormat::Json => json(status, &serde_json::json!({ "error": message })),
         ErrorFormat::Text => {
@@ -617,7 +729,7 @@ pub fn blocked(format: ErrorFormat, message: &str) -> Response<Body> {
             response
         }
     };
-    set_reason(&mut response, status, message);
+    set_reason(&mut response, status, &message);
     response
 }
 

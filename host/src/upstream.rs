@@ -1,18 +1,30 @@
-//! Upstream access: one HTTP client, a metadata cache with validators, TTL and
-//! stale-if-error, single-flight per resource, size limits, and the rule of
-//! which URLs an adapter may reach at all.
+//! Upstream access: one HTTP client whose every request and redirect hop
+//! passes the [`egress`](crate::egress) rule within one overall deadline, and
+//! a metadata cache with validators, TTL and stale-if-error, single-flight per
+//! resource and size limits. A fresh copy is kept only once an adapter built
+//! an answer from it ([`Upstreams::settle`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
+use crate::egress::{Egress, EgressResolver, MAX_REDIRECTS, Origins, refusal_in};
 use crate::metrics::metrics;
 use crate::single_flight::SingleFlight;
+
+/// How long one upstream request may take at most, unless its body keeps
+/// arriving at [`DEFAULT_MIN_RATE`] (`egress.deadline`).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
+/// Bytes per second a body must average to earn time past the deadline
+/// (`egress.min_rate_kib`: 64 KiB/s).
+pub const DEFAULT_MIN_RATE: u64 = 64 << 10;
+/// Fresh copies no adapter has settled yet are dropped after this long.
+const PENDING_FOR: Duration = Duration::from_secs(300);
 
 /// Limits and timings for upstream traffic.
 #[derive(Debug, Clone)]
@@ -27,6 +39,12 @@ pub struct UpstreamSettings {
     pub max_artifact_bytes: u64,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    /// The overall time one upstream request may take (redirects and body) ...
+    pub deadline: Duration,
+    /// ... plus one second per this many bytes of body received.
+    pub min_rate: u64,
+    /// Address ranges learned origins may resolve to besides public ones.
+    pub allow: Vec<ipnet::IpNet>,
 }
 
 impl Default for UpstreamSettings {
@@ -38,6 +56,9 @@ impl Default for UpstreamSettings {
             max_artifact_bytes: 2 << 30,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
+            deadline: DEFAULT_DEADLINE,
+            min_rate: DEFAULT_MIN_RATE,
+            allow: Vec::new(),
         }
     }
 }
@@ -45,7 +66,8 @@ impl Default for UpstreamSettings {
 /// Why an upstream fetch produced nothing usable.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
-    #[error("{0} is not an upstream this adapter may reach")]
+    /// The egress rule refused a URL or a redirect hop (the message says which rule).
+    #[error("{0}")]
     Forbidden(String),
     #[error("upstream unreachable: {0}")]
     Unreachable(String),
@@ -91,6 +113,8 @@ struct CachedMeta {
 struct CachedEntry {
     meta: CachedMeta,
     body: Bytes,
+    /// False until an adapter built an answer from it: only then is it kept.
+    accepted: bool,
 }
 
 /// The shared client and metadata cache.
@@ -101,29 +125,78 @@ pub struct Upstreams {
     /// What is known of each cached copy; bodies stay on disk (the page
     /// cache keeps hot ones), so memory does not grow with the cache.
     memory: Mutex<HashMap<String, CachedMeta>>,
+    /// Fresh copies waiting for an adapter's verdict, in memory only, so a
+    /// body no adapter could use is never kept (not even across a restart).
+    pending: Mutex<HashMap<String, CachedEntry>>,
     in_flight: SingleFlight,
+    egress: Arc<Egress>,
 }
 
 impl Upstreams {
     pub fn new(cache_dir: &Path, settings: UpstreamSettings) -> anyhow::Result<Arc<Self>> {
         std::fs::create_dir_all(cache_dir)?;
+        let egress = Arc::new(Egress::new(settings.allow.clone()));
+        // Redirects are followed by `get`, each hop admitted by the rule.
         let client = reqwest::Client::builder()
             .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.read_timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(EgressResolver(egress.clone())))
             .build()?;
         Ok(Arc::new(Upstreams {
             client,
             settings,
             dir: cache_dir.to_owned(),
             memory: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
             in_flight: SingleFlight::default(),
+            egress,
         }))
     }
 
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
+    pub fn egress(&self) -> &Egress {
+        &self.egress
+    }
+
+    /// GETs `url` as an adapter with `origins` may: every hop admitted by the
+    /// egress rule, redirects followed here (at most [`MAX_REDIRECTS`]), all
+    /// within one [`Deadline`], which the caller keeps for reading the body.
+    pub async fn get(
+        &self,
+        origins: &Origins,
+        url: &Url,
+        headers: reqwest::header::HeaderMap,
+    ) -> Result<(reqwest::Response, Deadline), FetchError> {
+        let deadline = Deadline::start(&self.settings, url);
+        let mut hop = url.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            deadline
+                .within(0, self.egress.admit(origins, &hop))
+                .await?
+                .map_err(|refused| match &hop == url {
+                    true => FetchError::Forbidden(refused.to_string()),
+                    false => FetchError::Forbidden(format!("{url} redirected to {refused}")),
+                })?;
+            let request = self.client.get(hop.clone()).headers(headers.clone());
+            let response = deadline
+                .within(0, request.send())
+                .await?
+                .map_err(|e| classify(&hop, &e))?;
+            let redirect = matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|location| hop.join(location).ok());
+            match location {
+                Some(next) if redirect => hop = next,
+                _ => return Ok((response, deadline)),
+            }
+        }
+        Err(FetchError::Unreachable(format!(
+            "{url}: more than {MAX_REDIRECTS} redirects"
+        )))
     }
 
     pub fn settings(&self) -> &UpstreamSettings {
@@ -137,6 +210,9 @@ impl Upstreams {
     /// The cached copy of `key`. Callers hold `key`'s single flight, so the
     /// body on disk is the one `meta` describes.
     fn cached(&self, key: &str) -> Option<CachedEntry> {
+        if let Some(pending) = lock(&self.pending).get(key) {
+            return Some(pending.clone());
+        }
         let path = self.entry_path(key);
         let known = self
             .memory
@@ -155,7 +231,11 @@ impl Upstreams {
             }
         };
         let body = Bytes::from(std::fs::read(path.with_extension("body")).ok()?);
-        Some(CachedEntry { meta, body })
+        Some(CachedEntry {
+            meta,
+            body,
+            accepted: true,
+        })
     }
 
     fn remember(&self, key: &str, meta: &CachedMeta) {
@@ -181,14 +261,51 @@ impl Upstreams {
         }
     }
 
+    /// Holds a fresh copy until an adapter settles it (see [`Upstreams::settle`]).
+    fn hold(&self, key: &str, entry: &CachedEntry) {
+        let mut pending = lock(&self.pending);
+        pending
+            .retain(|_, held| held.meta.checked.elapsed().unwrap_or(Duration::MAX) < PENDING_FOR);
+        pending.insert(key.to_owned(), entry.clone());
+    }
+
+    /// An adapter call that read the copies `stamps` name ended: when it built
+    /// an answer (`accepted`) they are kept as the cached copies; otherwise
+    /// they are dropped, so the next request fetches them again.
+    pub fn settle(&self, stamps: &[FetchStamp], accepted: bool) {
+        for stamp in stamps {
+            let held = {
+                let mut pending = lock(&self.pending);
+                match pending.get(&stamp.key) {
+                    Some(held) if held.meta.checked == stamp.checked => pending.remove(&stamp.key),
+                    _ => None,
+                }
+            };
+            match held {
+                Some(mut entry) if accepted => {
+                    entry.accepted = true;
+                    self.persist(&stamp.key, &entry);
+                }
+                Some(_) => metrics().cache("metadata", "refused"),
+                None => {}
+            }
+        }
+    }
+
     /// GET `url` for metadata, through the cache; a copy younger than `ttl`
     /// (the adapter's, else the cache's) is used without asking upstream.
     pub async fn fetch_metadata(
         &self,
+        origins: &Origins,
         url: &Url,
         accept: Option<&str>,
         ttl: Option<Duration>,
     ) -> Result<Fetched, FetchError> {
+        // Also for cached copies: what is not admitted now is not served.
+        self.egress
+            .admit(origins, url)
+            .await
+            .map_err(|refused| FetchError::Forbidden(refused.to_string()))?;
         let ttl = ttl.unwrap_or(self.settings.ttl);
         let key = format!("{url}\n{}", accept.unwrap_or(""));
         // A copy confirmed after this request arrived answers it: requests that
@@ -198,13 +315,14 @@ impl Upstreams {
             // Adapters with different TTLs never share a fetch (nor its stamp).
             .run(
                 &format!("{key}\n{}", ttl.as_millis()),
-                self.fetch_locked(&key, url, accept, arrived, ttl),
+                self.fetch_locked(origins, &key, url, accept, arrived, ttl),
             )
             .await
     }
 
     async fn fetch_locked(
         &self,
+        origins: &Origins,
         key: &str,
         url: &Url,
         accept: Option<&str>,
@@ -219,36 +337,45 @@ impl Upstreams {
                 return Ok(fetched(key, entry, false, ttl));
             }
         }
-        let mut request = self.client.get(url.clone());
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut header = |name, value: &str| {
+            if let Ok(value) = value.parse() {
+                headers.insert(name, value);
+            }
+        };
         if let Some(accept) = accept {
-            request = request.header(reqwest::header::ACCEPT, accept);
+            header(reqwest::header::ACCEPT, accept);
         }
         if let Some(entry) = &cached {
             if let Some(etag) = &entry.meta.etag {
-                request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+                header(reqwest::header::IF_NONE_MATCH, etag);
             }
             if let Some(modified) = &entry.meta.last_modified {
-                request = request.header(reqwest::header::IF_MODIFIED_SINCE, modified);
+                header(reqwest::header::IF_MODIFIED_SINCE, modified);
             }
         }
-        let started = std::time::Instant::now();
-        let sent = request.send().await;
+        let started = Instant::now();
+        let sent = self.get(origins, url, headers).await;
         metrics().upstream("metadata", started.elapsed());
         let outcome = match sent {
-            Ok(response) => self.receive(response).await,
-            Err(error) => Err(classify(url, &error)),
+            Ok((response, deadline)) => self.receive(response, &deadline).await,
+            Err(error) => Err(error),
         };
         match (outcome, cached) {
             (Ok(Received::NotModified), Some(mut entry)) => {
                 entry.meta.checked = SystemTime::now();
-                self.persist(key, &entry);
+                if entry.accepted {
+                    self.persist(key, &entry);
+                } else {
+                    self.hold(key, &entry);
+                }
                 metrics().cache("metadata", "revalidated");
                 Ok(fetched(key, &entry, false, ttl))
             }
             (Ok(Received::Fresh(entry)), _) => {
                 metrics().cache("metadata", "miss");
                 if entry.meta.status == 200 {
-                    self.persist(key, &entry);
+                    self.hold(key, &entry);
                 }
                 Ok(fetched(key, &entry, false, ttl))
             }
@@ -288,7 +415,11 @@ impl Upstreams {
         entry.meta.checked.elapsed().unwrap_or(Duration::MAX) < self.settings.max_stale
     }
 
-    async fn receive(&self, response: reqwest::Response) -> Result<Received, FetchError> {
+    async fn receive(
+        &self,
+        response: reqwest::Response,
+        deadline: &Deadline,
+    ) -> Result<Received, FetchError> {
         let status = response.status().as_u16();
         if status == 304 {
             return Ok(Received::NotModified);
@@ -310,7 +441,7 @@ impl Upstreams {
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.clone())
         };
-        let body = read_limited(response, self.settings.max_metadata_bytes, &url).await?;
+        let body = read_limited(response, self.settings.max_metadata_bytes, &url, deadline).await?;
         Ok(Received::Fresh(CachedEntry {
             meta: CachedMeta {
                 url: url.to_string(),
@@ -321,6 +452,7 @@ impl Upstreams {
                 checked: SystemTime::now(),
             },
             body,
+            accepted: false,
         }))
     }
 }
@@ -349,7 +481,9 @@ fn fetched(key: &str, entry: &CachedEntry, stale: bool, ttl: Duration) -> Fetche
 
 /// Maps a client error to what the adapter is told.
 pub fn classify(url: &Url, error: &reqwest::Error) -> FetchError {
-    if error.is_timeout() {
+    if let Some(refused) = refusal_in(error) {
+        FetchError::Forbidden(format!("{url}: {refused}"))
+    } else if error.is_timeout() {
         FetchError::Timeout(format!("{url}: {error}"))
     } else {
         FetchError::Unreachable(format!("{url}: {}", error_chain(error)))
@@ -367,28 +501,66 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// The overall time one upstream request may take: `deadline`, plus a second
+/// for every `min_rate` bytes of body received, so a large body arriving at a
+/// fair rate completes and a dripping one is cut.
+pub struct Deadline {
+    started: Instant,
+    base: Duration,
+    min_rate: u64,
+    url: Url,
+}
+
+impl Deadline {
+    fn start(settings: &UpstreamSettings, url: &Url) -> Self {
+        Deadline {
+            started: Instant::now(),
+            base: settings.deadline,
+            min_rate: settings.min_rate.max(1),
+            url: url.clone(),
+        }
+    }
+
+    /// Runs `work` with what is left once `received` bytes have arrived.
+    pub async fn within<T>(
+        &self,
+        received: u64,
+        work: impl Future<Output = T>,
+    ) -> Result<T, FetchError> {
+        let earned = Duration::from_secs_f64(received as f64 / self.min_rate as f64);
+        let left = (self.base + earned).saturating_sub(self.started.elapsed());
+        tokio::time::timeout(left, work).await.map_err(|_| {
+            FetchError::Timeout(format!(
+                "{}: no complete answer within the overall upstream deadline ({}, egress.deadline)",
+                self.url,
+                humantime::format_duration(self.base)
+            ))
+        })
+    }
+}
+
 /// Reads a whole body, refusing more than `limit` bytes (decompressed).
 async fn read_limited(
     mut response: reqwest::Response,
     limit: u64,
     url: &Url,
+    deadline: &Deadline,
 ) -> Result<Bytes, FetchError> {
     if response.content_length().is_some_and(|len| len > limit) {
         return Err(FetchError::TooLarge(format!("{url} exceeds {limit} bytes")));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| classify(url, &e))? {
+    while let Some(chunk) = deadline
+        .within(body.len() as u64, response.chunk())
+        .await?
+        .map_err(|e| classify(url, &e))?
+    {
         if body.len() as u64 + chunk.len() as u64 > limit {
             return Err(FetchError::TooLarge(format!("{url} exceeds {limit} bytes")));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(body))
-}
-
-/// `scheme://host:port` of a URL.
-pub fn origin(url: &Url) -> String {
-    url.origin().ascii_serialization()
 }
 
 /// One adapter's view of upstream: its base URL and the origins it may reach.
@@ -398,22 +570,21 @@ pub struct AdapterUpstream {
     /// This adapter's metadata TTL, when it has its own.
     pub ttl: Option<Duration>,
     shared: Arc<Upstreams>,
-    allowed: Mutex<HashSet<String>>,
+    origins: Origins,
 }
-
-/// The most origins an adapter learns from upstream metadata.
-const MAX_LEARNED_ORIGINS: usize = 256;
 
 impl AdapterUpstream {
     pub fn new(name: &str, base: Url, extra_origins: &[Url], shared: Arc<Upstreams>) -> Self {
-        let mut allowed: HashSet<String> = extra_origins.iter().map(origin).collect();
-        allowed.insert(origin(&base));
+        let configured: Vec<&Url> = std::iter::once(&base).chain(extra_origins).collect();
+        for origin in &configured {
+            shared.egress().configure(origin);
+        }
         AdapterUpstream {
             name: name.to_owned(),
+            origins: Origins::new(configured),
             base,
             ttl: None,
             shared,
-            allowed: Mutex::new(allowed),
         }
     }
 
@@ -421,96 +592,135 @@ impl AdapterUpstream {
         &self.shared
     }
 
-    /// Parses `url` and checks that this adapter may fetch it: its upstream's
-    /// origin, configured extra origins, or an origin upstream metadata named.
-    pub fn check(&self, url: &str) -> Result<Url, FetchError> {
-        let parsed = Url::parse(url).map_err(|_| FetchError::Forbidden(url.to_owned()))?;
-        let allowed = matches!(parsed.scheme(), "http" | "https")
-            && parsed.username().is_empty()
-            && self
-                .allowed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&origin(&parsed));
-        if allowed {
-            Ok(parsed)
-        } else {
-            Err(FetchError::Forbidden(url.to_owned()))
-        }
+    pub fn origins(&self) -> &Origins {
+        &self.origins
     }
 
-    /// Fetches metadata and learns the origins its body names.
+    /// A location the adapter took from a metadata field (an artifact plan's
+    /// URL): its origin is learned, and the egress rule still applies to it.
+    pub fn declared_location(&self, url: &str) -> Result<Url, FetchError> {
+        let parsed = parse(url)?;
+        self.origins.learn(&parsed);
+        Ok(parsed)
+    }
+
+    /// Fetches metadata, as the egress rule allows.
     pub async fn fetch(&self, url: &str, accept: Option<&str>) -> Result<Fetched, FetchError> {
-        let url = self.check(url)?;
-        let fetched = self.shared.fetch_metadata(&url, accept, self.ttl).await?;
-        if (200..300).contains(&fetched.status) {
-            self.learn_origins(&fetched.body);
-        }
-        Ok(fetched)
+        let url = parse(url)?;
+        self.shared
+            .fetch_metadata(&self.origins, &url, accept, self.ttl)
+            .await
     }
+}
 
-    fn learn_origins(&self, body: &[u8]) {
-        let mut found = HashSet::new();
-        for scheme in [&b"https://"[..], &b"http://"[..]] {
-            for start in memchr::memmem::find_iter(body, scheme) {
-                let rest = &body[start..];
-                let end = rest[scheme.len()..]
-                    .iter()
-                    .position(|b| {
-                        matches!(
-                            b,
-                            b'/' | b'"' | b'\'' | b'<' | b'>' | b' ' | b'\\' | b'?' | b'#' | b'\n'
-                        )
-                    })
-                    .map_or(rest.len(), |p| p + scheme.len());
-                if let Some(origin) = std::str::from_utf8(&rest[..end])
-                    .ok()
-                    .and_then(|text| Url::parse(text).ok())
-                    .filter(|u| u.host_str().is_some())
-                    .map(|u| origin(&u))
-                {
-                    found.insert(origin);
-                }
-                if found.len() > MAX_LEARNED_ORIGINS {
-                    break;
-                }
-            }
-        }
-        let mut allowed = self.allowed.lock().unwrap_or_else(|e| e.into_inner());
-        for origin in found {
-            if allowed.len() >= MAX_LEARNED_ORIGINS {
-                break;
-            }
-            allowed.insert(origin);
-        }
-    }
+fn parse(url: &str) -> Result<Url, FetchError> {
+    Url::parse(url).map_err(|e| {
+        FetchError::Forbidden(format!(
+            "{url}: refused by gatehouse's egress rule: not a URL ({e})"
+        ))
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
     use super::*;
 
-    fn upstream() -> AdapterUpstream {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let shared = Upstreams::new(dir.path(), UpstreamSettings::default()).expect("client");
-        AdapterUpstream::new(
-            "npm",
-            Url::parse("http://127.0.0.1:9/registry").expect("url"),
-            &[],
-            shared,
-        )
+    /// An HTTP server on 127.0.0.1 answering `body` to every request; counts them.
+    async fn serve(body: &'static str) -> (Url, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base =
+            Url::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut head = [0; 4096];
+                let _ = stream.read(&mut head).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+            }
+        });
+        (base, hits)
     }
 
-    #[test]
-    fn only_known_origins_are_reachable() {
-        let up = upstream();
-        assert!(up.check("http://127.0.0.1:9/registry/x").is_ok());
-        assert!(up.check("http://127.0.0.1:10/x").is_err());
-        assert!(up.check("file:///etc/passwd").is_err());
-        assert!(up.check("http://user@127.0.0.1:9/x").is_err());
-        up.learn_origins(br#"{"dist":{"tarball":"http://127.0.0.2:7/x.tgz"}} <a href="https://files.example.test/p/x.whl#sha256=00">"#);
-        assert!(up.check("http://127.0.0.2:7/other.tgz").is_ok());
-        assert!(up.check("https://files.example.test/p/y.whl").is_ok());
-        assert!(up.check("http://127.0.0.3:7/x").is_err());
+    fn upstream(base: Url, dir: &Path) -> AdapterUpstream {
+        let shared = Upstreams::new(dir, UpstreamSettings::default()).expect("client");
+        AdapterUpstream::new("npm", base, &[], shared)
+    }
+
+    #[tokio::test]
+    async fn free_text_never_makes_an_origin_reachable() {
+        let (base, _) =
+            serve(r#"{"readme":"see http://127.0.0.2:7/x.tgz and https://files.example.test/p"}"#)
+                .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let up = upstream(base.clone(), dir.path());
+        let fetched = up
+            .fetch(base.join("pkg").expect("url").as_str(), None)
+            .await;
+        assert_eq!(fetched.expect("fetched").status, 200);
+        for named in [
+            "http://127.0.0.2:7/other.tgz",
+            "https://files.example.test/p/y.whl",
+        ] {
+            match up.fetch(named, None).await {
+                Err(FetchError::Forbidden(why)) => {
+                    assert!(why.contains("neither a configured upstream"), "{why}")
+                }
+                other => panic!("{named} was not refused: {other:?}"),
+            }
+        }
+        // A location the adapter declares (an artifact plan's URL) is learned.
+        let declared = up
+            .declared_location("https://files.example.test/p/x.whl")
+            .expect("url");
+        let admitted = up.shared().egress().admit(up.origins(), &declared).await;
+        assert!(admitted.is_ok(), "{admitted:?}");
+    }
+
+    #[tokio::test]
+    async fn a_fresh_copy_is_kept_only_once_an_adapter_accepted_it() {
+        let (base, hits) = serve(r#"{"name":"pkg"}"#).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let up = upstream(base.clone(), dir.path());
+        let url = base.join("pkg").expect("url");
+        let fetch = || async {
+            let fetched = up.fetch(url.as_str(), None).await.expect("fetched");
+            fetched.stamp.expect("a fresh 200 has a stamp")
+        };
+        let refused = fetch().await;
+        up.shared().settle(&[refused], false);
+        let accepted = fetch().await;
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            2,
+            "a refused copy is fetched again"
+        );
+        assert!(
+            !up.shared().is_current(&accepted),
+            "not kept before it is settled"
+        );
+        up.shared().settle(std::slice::from_ref(&accepted), true);
+        assert!(up.shared().is_current(&accepted));
+        fetch().await;
+        assert_eq!(hits.load(Ordering::SeqCst), 2, "an accepted copy is reused");
+        // And it survives a restart.
+        let restarted = upstream(base, dir.path());
+        restarted.fetch(url.as_str(), None).await.expect("fetched");
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 }

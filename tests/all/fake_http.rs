@@ -15,6 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 /// Requests with a head larger than this are dropped unanswered.
 const MAX_HEAD: usize = 64 * 1024;
@@ -52,6 +53,9 @@ pub struct Reply {
     /// Send only this many bytes of the body, then close: a transfer cut
     /// short (the declared length stays the whole body's).
     pub cut_after: Option<usize>,
+    /// Send the body one byte per this interval: a dripping upstream. It
+    /// stops when the client goes away.
+    pub drip: Option<Duration>,
 }
 
 impl Reply {
@@ -62,6 +66,7 @@ impl Reply {
             headers: Vec::new(),
             body,
             cut_after: None,
+            drip: None,
         }
     }
 
@@ -72,6 +77,17 @@ impl Reply {
             headers: Vec::new(),
             body: b"not found\n".to_vec(),
             cut_after: None,
+            drip: None,
+        }
+    }
+
+    /// A redirect to `location`.
+    pub fn redirect(status: u16, location: String) -> Self {
+        Reply {
+            status,
+            headers: vec![("location", location)],
+            body: Vec::new(),
+            ..Reply::not_found()
         }
     }
 }
@@ -143,6 +159,11 @@ impl FakeHttp {
         let hits = self.hits.lock().expect("hits lock");
         hits.get(path).copied().unwrap_or(0)
     }
+
+    /// How many requests reached any path (a canary's count).
+    pub fn total_hits(&self) -> usize {
+        self.hits.lock().expect("hits lock").values().sum()
+    }
 }
 
 impl Drop for FakeHttp {
@@ -201,7 +222,19 @@ fn serve_connection(
             .cut_after
             .unwrap_or(reply.body.len())
             .min(reply.body.len());
-        let _ = stream.write_all(&reply.body[..sent]);
+        match reply.drip {
+            None => {
+                let _ = stream.write_all(&reply.body[..sent]);
+            }
+            Some(interval) => {
+                for byte in &reply.body[..sent] {
+                    if stream.write_all(&[*byte]).is_err() {
+                        return;
+                    }
+                    thread::sleep(interval);
+                }
+            }
+        }
     }
     let _ = stream.flush();
 }

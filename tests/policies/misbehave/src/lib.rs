@@ -1,6 +1,7 @@
 //! A policy for the host's tests: `{"behavior": "loop" | "hoard" | "trap" | "short" | "block"}`.
-//! `block` blocks every version with reason "misbehave blocks"; an unknown or
-//! missing behavior allows.
+//! `block` blocks every version with reason "misbehave blocks" (or the
+//! setting `reason`, escape sequences and all); an unknown or missing
+//! behavior allows.
 
 use gatehouse_sdk::{Context, Policy, Verdict, VersionFacts};
 
@@ -8,6 +9,7 @@ use gatehouse_sdk::{Context, Policy, Verdict, VersionFacts};
 pub struct Settings {
     #[serde(default)]
     behavior: String,
+    reason: Option<String>,
 }
 
 pub struct Misbehave;
@@ -38,7 +40,7 @@ impl Policy for Misbehave {
             "short" => Ok(Vec::new()),
             "block" => Ok(facts
                 .iter()
-                .map(|_| Verdict::block("misbehave blocks"))
+                .map(|_| Verdict::block(settings.reason.as_deref().unwrap_or("misbehave blocks")))
                 .collect()),
             _ => Ok(facts.iter().map(|_| Verdict::allow()).collect()),
         }
