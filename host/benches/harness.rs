@@ -22,6 +22,7 @@ pub fn runtime(
         store: Arc::new(KvStore::default()),
         audit: Arc::new(AuditLog::open(&scratch.join("audit.log"))?),
         exceptions: Default::default(),
+        bounds: Default::default(),
     });
     let layout = Layout {
         adapters_dir: scratch.join("a"),

@@ -89,6 +89,7 @@ fn main() -> anyhow::Result<()> {
             store: Arc::new(KvStore::default()),
             audit: Arc::new(AuditLog::open(&dir.join("audit.log"))?),
             exceptions: Default::default(),
+            bounds: Default::default(),
         });
         let layout = Layout {
             adapters_dir: dir.join("adapters"),
@@ -128,6 +129,7 @@ fn main() -> anyhow::Result<()> {
             // Off: every request runs the adapter and the policies.
             memo: Memo::new(0),
             gate_memo: GateMemo::new(Duration::ZERO, 0),
+            auth_failures: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/npm/big-package", listener.local_addr()?);

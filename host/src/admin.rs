@@ -2,6 +2,7 @@
 //! log, exceptions and reviews. Every call needs an admin token
 //! (`Authorization: Bearer`); refusals are answered 401 and audited.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use crate::api::read_json;
 use crate::audit::{AuditQuery, AuditRecord};
+use crate::bounds::cut_str;
 use crate::exceptions::{ExceptionError, NewException};
 use crate::reviews::{NewReview, ReviewError};
 use crate::server::{App, Body, error, json};
@@ -51,6 +53,10 @@ pub fn authenticate(
 
 /// Audits and counts a refused request, and answers 401 with a challenge
 /// the client understands (Basic makes pip, go and Maven send credentials).
+/// The record keeps `limits.audit_path_bytes` of the path, and each client
+/// address gets `limits.auth_failures_per_minute` records a minute: past that,
+/// one record says the rest are counted, and the count is recorded with the
+/// address's next failure after the minute.
 pub fn refuse(
     app: &App,
     scope: &'static str,
@@ -58,12 +64,38 @@ pub fn refuse(
     path: &str,
     why: &str,
 ) -> Response<Body> {
-    app.runtime.caps.audit.append(&AuditRecord {
-        event: "auth-failure".into(),
-        requester: requester.map(str::to_owned),
-        reason: format!("{scope} {path}: {why}"),
-        ..AuditRecord::default()
-    });
+    let bounds = &app.runtime.caps.bounds;
+    let address = requester
+        .and_then(|r| r.parse::<IpAddr>().ok())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let verdict = app
+        .auth_failures
+        .failure(address, bounds.auth_failures_per_minute);
+    let record = |reason: String| {
+        app.runtime.caps.audit.append(&AuditRecord {
+            event: "auth-failure".into(),
+            requester: requester.map(str::to_owned),
+            reason,
+            ..AuditRecord::default()
+        });
+    };
+    if verdict.suppressed_before > 0 {
+        record(format!(
+            "{} more auth failures from {address} in the minute before were counted, not recorded",
+            verdict.suppressed_before
+        ));
+    }
+    if verdict.record {
+        record(format!(
+            "{scope} {}: {why}",
+            cut_str(path, bounds.audit_path_bytes)
+        ));
+    } else if verdict.starts_suppressing {
+        record(format!(
+            "more than {} auth failures from {address} within a minute (limits.auth_failures_per_minute): the rest are counted, not recorded",
+            bounds.auth_failures_per_minute
+        ));
+    }
     crate::metrics::metrics()
         .auth_failures
         .get_or_create(&crate::metrics::AuthLabels { scope })
@@ -141,7 +173,7 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, admin: &str) -> 
             json(StatusCode::OK, &json!({ "exceptions": list }))
         }
         (Method::POST, "exceptions", "") => {
-            let new: NewException = match read_json(request, MAX_ADMIN_BODY).await {
+            let new: NewException = match read_json(app, request, MAX_ADMIN_BODY).await {
                 Ok(new) => new,
                 Err(response) => return *response,
             };
@@ -180,7 +212,7 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, admin: &str) -> 
             }
         }
         (Method::POST, "reviews", "") => {
-            let new: NewReview = match read_json(request, MAX_ADMIN_BODY).await {
+            let new: NewReview = match read_json(app, request, MAX_ADMIN_BODY).await {
                 Ok(new) => new,
                 Err(response) => return *response,
             };

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::admin;
 use crate::bindings::{Purpose, VersionFacts};
+use crate::bounds::Bounds;
 use crate::capabilities::Capabilities;
 use crate::gate::action_name;
 use crate::runtime::Generation;
@@ -23,6 +24,52 @@ pub struct Query {
     pub ecosystem: String,
     pub name: String,
     pub version: String,
+}
+
+impl Query {
+    /// Why the query is refused, when a field is past its cap.
+    fn too_long(&self, bounds: &Bounds) -> Option<String> {
+        [
+            (
+                "ecosystem",
+                &self.ecosystem,
+                bounds.name_bytes,
+                "name_bytes",
+            ),
+            ("name", &self.name, bounds.name_bytes, "name_bytes"),
+            (
+                "version",
+                &self.version,
+                bounds.version_bytes,
+                "version_bytes",
+            ),
+        ]
+        .into_iter()
+        .find(|(_, value, cap, _)| value.len() > *cap)
+        .map(|(field, value, cap, key)| {
+            format!(
+                "the {field} is {} bytes long; at most {cap} are accepted (limits.{key})",
+                value.len()
+            )
+        })
+    }
+}
+
+/// Checks a decide request against the caps: the number of queries and each
+/// field's length. The 400 to answer when one is past its cap.
+fn check_queries(queries: &[Query], bounds: &Bounds) -> Result<(), Box<Response<Body>>> {
+    let refuse = |message: String| Box::new(error(StatusCode::BAD_REQUEST, &message));
+    if queries.len() > bounds.decide_queries {
+        return Err(refuse(format!(
+            "{} queries in one decide request; at most {} are accepted (limits.decide_queries): split the batch",
+            queries.len(),
+            bounds.decide_queries
+        )));
+    }
+    match queries.iter().find_map(|q| q.too_long(bounds)) {
+        Some(problem) => Err(refuse(problem)),
+        None => Ok(()),
+    }
 }
 
 /// Minimal facts for a named version (no upstream metadata is consulted).
@@ -93,20 +140,27 @@ pub async fn handle(
                     );
                 }
             };
+            let queries = [query];
+            if let Err(refused) = check_queries(&queries, &app.runtime.caps.bounds) {
+                return *refused;
+            }
             let mut answers = decide(
                 &app.runtime.current(),
                 &app.runtime.caps,
-                &[query],
+                &queries,
                 requester.as_deref(),
             )
             .await;
             json(StatusCode::OK, &answers.pop().unwrap_or_default())
         }
         (Method::POST, "/api/v1/decide") => {
-            let queries: Vec<Query> = match read_json(request, MAX_DECIDE_BODY).await {
+            let queries: Vec<Query> = match read_json(app, request, MAX_DECIDE_BODY).await {
                 Ok(queries) => queries,
                 Err(response) => return *response,
             };
+            if let Err(refused) = check_queries(&queries, &app.runtime.caps.bounds) {
+                return *refused;
+            }
             let answers = decide(
                 &app.runtime.current(),
                 &app.runtime.caps,
@@ -126,14 +180,23 @@ pub async fn handle(
     }
 }
 
-/// Reads a JSON request body of at most `limit` bytes, or the 4xx to answer.
+/// Reads a JSON request body of at most `limit` bytes, within
+/// `limits.request_body_timeout_ms`, or the 4xx to answer.
 pub async fn read_json<T: serde::de::DeserializeOwned>(
+    app: &App,
     request: Request<Incoming>,
     limit: usize,
 ) -> Result<T, Box<Response<Body>>> {
-    let body = Limited::new(request.into_body(), limit)
-        .collect()
+    let timeout = app.runtime.caps.bounds.request_body_timeout();
+    let reading = Limited::new(request.into_body(), limit).collect();
+    let body = tokio::time::timeout(timeout, reading)
         .await
+        .map_err(|_| {
+            Box::new(error(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!("the request body took longer than {timeout:?} to arrive"),
+            ))
+        })?
         .map_err(|_| {
             Box::new(error(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -13,7 +13,7 @@ use crate::artifact::ArtifactStore;
 use crate::audit::AuditLog;
 use crate::auth::Tokens;
 use crate::capabilities::Capabilities;
-use crate::capabilities::store::KvStore;
+use crate::capabilities::store::{KvStore, StoreCaps};
 use crate::config::{Config, discover_upstream};
 use crate::exceptions::Exceptions;
 use crate::init::{ADMIN_TOKEN_FILE, CONFIG_FILE, write_layout};
@@ -225,7 +225,10 @@ impl Services {
     async fn open(config: &Config) -> anyhow::Result<Self> {
         let data_dir = config.data_dir();
         let mirror = open_mirror(&data_dir)?;
-        let store = Arc::new(KvStore::default());
+        let store = Arc::new(KvStore::with_caps(StoreCaps {
+            keys: config.limits.store_keys_per_component,
+            bytes: config.limits.store_bytes_per_component,
+        }));
         let reviews = Arc::new(Reviews::open(
             &data_dir.join("reviews.json"),
             store.clone(),
@@ -235,6 +238,7 @@ impl Services {
             store,
             audit: Arc::new(AuditLog::open(&data_dir.join("audit.log"))?),
             exceptions: Arc::new(Exceptions::open(&data_dir.join("exceptions.json"))?),
+            bounds: config.limits,
         });
         let engine = Engine::new(&data_dir.join("cache").join("compiled"))?;
         let layout = Layout {
@@ -415,6 +419,9 @@ const MEMO_BYTES: usize = 96 << 20;
 /// How long an artifact's last-stop gate answer is reused (same components,
 /// advisories, exceptions and reviews): clock-based rules lag at most this.
 const GATE_MEMO_TTL: Duration = Duration::from_secs(30);
+/// An adapter call's wall-clock budget unless `upstreams.NAME.timeout_ms` says
+/// otherwise: it covers the upstream fetches and the gate the call waits for.
+const DEFAULT_ADAPTER_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long an artifact-serve audit line may wait to be written with others.
 const AUDIT_FLUSH: Duration = Duration::from_millis(100);
 
@@ -468,7 +475,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 upstream: Arc::new(adapter_upstream),
                 settings: settings.to_string(),
                 limits: Limits {
-                    timeout: Duration::from_millis(upstream.timeout_ms.unwrap_or(10_000)),
+                    timeout: upstream
+                        .timeout_ms
+                        .map_or(DEFAULT_ADAPTER_TIMEOUT, Duration::from_millis),
                     memory_bytes: upstream.memory_mb.unwrap_or(1024) << 20,
                 },
             },
@@ -497,6 +506,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         mirror: Some(services.mirror.clone()),
         memo: crate::memo::Memo::new(MEMO_BYTES),
         gate_memo: crate::memo::GateMemo::new(GATE_MEMO_TTL, 100_000),
+        auth_failures: Default::default(),
     });
     let _watcher = watch::watch(services.runtime.clone())?;
     let audit = services.runtime.caps.audit.clone();

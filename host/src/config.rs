@@ -28,7 +28,8 @@ pub struct UpstreamConfig {
     pub settings: Option<Value>,
     /// How long this adapter's metadata is used before revalidating (default: `cache.ttl`).
     pub ttl: Option<String>,
-    /// Guest CPU budget per request (host time excluded).
+    /// Wall-clock budget of the adapter's call per request, host calls
+    /// (upstream fetches, the gate) included.
     pub timeout_ms: Option<u64>,
     pub memory_mb: Option<usize>,
 }
@@ -128,6 +129,9 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub clients: ClientsConfig,
+    /// Caps on guest output, client requests and connections (see [`crate::bounds`]).
+    #[serde(default)]
+    pub limits: crate::bounds::Bounds,
 }
 
 impl Config {

@@ -4,16 +4,20 @@
 //! Each policy call gets a fresh store with its own deadline and memory limit.
 //! A failing policy (trap, deadline, memory, a malformed answer) harms only
 //! this batch: it blocks (fail-closed) unless its `on_error: allow` says so.
+//! So does a policy the gate-policy file configures whose component is missing
+//! or failed to load. What policies say is cut to the caps of [`Bounds`]
+//! before anyone sees it.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::audit::AuditRecord;
 use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
 use crate::bindings::{Action, Context, Purpose, Verdict, VersionFacts};
+use crate::bounds::{Bounds, cut, cut_str};
 use crate::capabilities::{CallScope, Capabilities};
 use crate::gate_policy::{Controls, Mode, OnError};
-use crate::runtime::guest::{Limits, new_store};
+use crate::runtime::guest::{Limits, new_store, within_deadline};
 use crate::runtime::{Generation, LoadedPolicy};
 
 /// How a guest call failed.
@@ -78,6 +82,13 @@ fn now_seconds() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// A rule name or an advisory id is cut to this length.
+const ID_BYTES: usize = 128;
+
+/// Past this many versions, a `check` batch (`decide`) is audited as one
+/// summary record instead of one record per version.
+const CHECK_RECORDS_PER_BATCH: usize = 20;
+
 impl Generation {
     /// One decision per input version, in order.
     pub async fn gate(
@@ -86,6 +97,19 @@ impl Generation {
         purpose: Purpose,
         facts: &[VersionFacts],
         requester: Option<&str>,
+    ) -> Vec<Decision> {
+        self.gate_until(caps, purpose, facts, requester, None).await
+    }
+
+    /// [`Generation::gate`], with every policy's timeout cut so that the
+    /// batch is over by `until` (the deadline of the adapter asking).
+    pub async fn gate_until(
+        &self,
+        caps: &Arc<Capabilities>,
+        purpose: Purpose,
+        facts: &[VersionFacts],
+        requester: Option<&str>,
+        until: Option<Instant>,
     ) -> Vec<Decision> {
         let mut decisions: Vec<Decision> = facts
             .iter()
@@ -123,15 +147,59 @@ impl Generation {
                     continue;
                 }
                 let verdicts = match self
-                    .run_policy(caps, policy, &controls, &settings, &context, batch)
+                    .run_policy(caps, policy, &controls, &settings, &context, batch, until)
                     .await
                 {
                     Ok(verdicts) => verdicts,
-                    Err(failure) => failure_verdicts(caps, policy, &controls, &failure, batch),
+                    Err(failure) => failure_verdicts(
+                        caps,
+                        &policy.name,
+                        Some(format!("{}@{}", policy.name, policy.sha256)),
+                        &controls,
+                        &format!("failed ({failure})"),
+                        "an operator can see the error at /api/v1/admin/components",
+                        batch,
+                    ),
                 };
                 for (&index, verdict) in indices.iter().zip(verdicts) {
                     let verdict = caps.exceptions.apply(&facts[index], &policy.name, verdict);
-                    combine(&mut decisions[index], verdict, policy, controls.mode);
+                    combine(
+                        &mut decisions[index],
+                        verdict,
+                        &policy.name,
+                        &controls,
+                        &caps.bounds,
+                    );
+                }
+            }
+            // Configured but not loaded: the policy cannot judge, so it fails
+            // closed like a policy that trapped.
+            for (name, problem) in &self.missing_policies {
+                if !self.gate_policy.configures(name, ecosystem) {
+                    continue;
+                }
+                let (controls, _) = self.gate_policy.settings_for(name, ecosystem);
+                if !controls.enabled {
+                    continue;
+                }
+                let verdicts = failure_verdicts(
+                    caps,
+                    name,
+                    None,
+                    &controls,
+                    problem,
+                    "put its component back, or remove its configuration to retire it",
+                    batch,
+                );
+                for (&index, verdict) in indices.iter().zip(verdicts) {
+                    let verdict = caps.exceptions.apply(&facts[index], name, verdict);
+                    combine(
+                        &mut decisions[index],
+                        verdict,
+                        name,
+                        &controls,
+                        &caps.bounds,
+                    );
                 }
             }
         }
@@ -140,6 +208,7 @@ impl Generation {
         decisions
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run_policy(
         &self,
         caps: &Arc<Capabilities>,
@@ -148,9 +217,11 @@ impl Generation {
         settings: &str,
         context: &Context,
         facts: &[VersionFacts],
+        until: Option<Instant>,
     ) -> Result<Vec<Verdict>, GuestFailure> {
+        let left = until.map(|until| until.saturating_duration_since(Instant::now()));
         let limits = Limits {
-            timeout: controls.timeout,
+            timeout: left.map_or(controls.timeout, |left| left.min(controls.timeout)),
             memory_bytes: controls.memory_bytes,
         };
         evaluate_policy(&self.engine, caps, policy, limits, settings, context, facts)
@@ -180,6 +251,17 @@ impl Generation {
             Purpose::Artifact => "artifact",
             Purpose::Check => "check",
         };
+        if purpose == Purpose::Check && facts.len() > CHECK_RECORDS_PER_BATCH {
+            caps.audit.append(&check_summary(
+                facts,
+                decisions,
+                requester,
+                components,
+                osv_generation,
+                &caps.bounds,
+            ));
+            return;
+        }
         let mut allowed = Vec::new();
         for (facts, decision) in facts.iter().zip(decisions) {
             if decision.action == Action::Allow && purpose == Purpose::Metadata {
@@ -228,6 +310,71 @@ impl Generation {
     }
 }
 
+/// One record for a large `check` batch: how many versions got each action,
+/// and the first that were not allowed.
+fn check_summary(
+    facts: &[VersionFacts],
+    decisions: &[Decision],
+    requester: Option<&str>,
+    components: Vec<String>,
+    osv_generation: Option<u64>,
+    bounds: &Bounds,
+) -> AuditRecord {
+    let count = |action| decisions.iter().filter(|d| d.action == action).count();
+    let worst = decisions
+        .iter()
+        .map(|d| d.action)
+        .max_by_key(|&a| rank(a))
+        .unwrap_or(Action::Allow);
+    let mut rules: Vec<&str> = decisions
+        .iter()
+        .flat_map(|d| d.verdicts.iter().map(|v| v.rule.as_str()))
+        .collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let mut reason = format!(
+        "{} versions decided in one request: {} allowed, {} warned, {} blocked",
+        facts.len(),
+        count(Action::Allow),
+        count(Action::Warn),
+        count(Action::Block)
+    );
+    let mut listed = facts
+        .iter()
+        .zip(decisions)
+        .filter(|(_, d)| d.action != Action::Allow)
+        .map(|(f, d)| format!("{} {}@{}", action_name(d.action), f.name, f.version))
+        .peekable();
+    if listed.peek().is_some() {
+        reason.push_str("; ");
+        for item in listed {
+            // Stop soon after the cap: `cut` trims the rest.
+            if reason.len() > bounds.reason_bytes {
+                break;
+            }
+            reason.push_str(&item);
+            reason.push_str(", ");
+        }
+    }
+    cut(&mut reason, bounds.reason_bytes);
+    let mut rule = rules.join(",");
+    cut(&mut rule, bounds.reason_bytes);
+    AuditRecord {
+        event: "check".into(),
+        requester: requester.map(str::to_owned),
+        ecosystem: facts
+            .first()
+            .map(|f| f.ecosystem.clone())
+            .unwrap_or_default(),
+        action: action_name(worst).into(),
+        rule,
+        reason,
+        components,
+        osv_generation,
+        ..AuditRecord::default()
+    }
+}
+
 /// Counts each version's decision by action and, for blocks and warnings, rule.
 fn count_decisions(decisions: &[Decision]) {
     let metrics = crate::metrics::metrics();
@@ -261,13 +408,20 @@ fn count_decisions(decisions: &[Decision]) {
     }
 }
 
-/// Folds one policy's verdict into a version's decision, applying its mode.
-fn combine(decision: &mut Decision, mut verdict: Verdict, policy: &LoadedPolicy, mode: Mode) {
+/// Folds one policy's verdict into a version's decision, applying its mode,
+/// with the guest's text cut to the caps.
+fn combine(
+    decision: &mut Decision,
+    mut verdict: Verdict,
+    policy: &str,
+    controls: &Controls,
+    bounds: &Bounds,
+) {
     if verdict.action == Action::Allow {
         return;
     }
     if verdict.rule.is_empty() {
-        verdict.rule = policy.name.to_string();
+        verdict.rule = policy.to_owned();
     }
     // Reasons reach status lines, JSON bodies and packuments: no escapes.
     for text in [&mut verdict.rule, &mut verdict.reason] {
@@ -276,7 +430,7 @@ fn combine(decision: &mut Decision, mut verdict: Verdict, policy: &LoadedPolicy,
         }
     }
     if verdict.action == Action::Block {
-        match mode {
+        match controls.mode {
             Mode::Enforce => {}
             Mode::Warn => verdict.action = Action::Warn,
             Mode::DryRun => {
@@ -285,52 +439,57 @@ fn combine(decision: &mut Decision, mut verdict: Verdict, policy: &LoadedPolicy,
             }
         }
     }
+    cut(&mut verdict.reason, bounds.reason_bytes);
+    cut(&mut verdict.rule, ID_BYTES);
+    verdict.advisories.truncate(bounds.advisories_per_verdict);
+    for id in &mut verdict.advisories {
+        cut(id, ID_BYTES);
+    }
     if rank(verdict.action) > rank(decision.action) {
         decision.action = verdict.action;
     }
     decision.verdicts.push(verdict);
 }
 
-/// The verdicts a failed policy stands for: block (fail-closed) or a warning.
+/// The verdicts a policy that could not judge the batch stands for: block
+/// (fail closed) or, with `on_error: allow`, a warning. `what` says what went
+/// wrong ("failed (deadline exceeded)"), `remedy` what an operator can do.
 fn failure_verdicts(
     caps: &Capabilities,
-    policy: &LoadedPolicy,
+    policy: &str,
+    component: Option<String>,
     controls: &Controls,
-    failure: &GuestFailure,
+    what: &str,
+    remedy: &str,
     facts: &[VersionFacts],
 ) -> Vec<Verdict> {
-    tracing::warn!(policy = %policy.name, %failure, "policy failed");
+    let what = &cut_str(what, caps.bounds.reason_bytes);
+    tracing::warn!(policy, what, "policy could not judge a batch");
     let first = facts.first();
     caps.audit.append(&AuditRecord {
         event: "policy-error".into(),
         ecosystem: first.map(|f| f.ecosystem.clone()).unwrap_or_default(),
         package: first.map(|f| f.name.clone()).unwrap_or_default(),
-        rule: policy.name.to_string(),
-        reason: failure.to_string(),
-        components: vec![format!("{}@{}", policy.name, policy.sha256)],
+        rule: policy.to_owned(),
+        reason: what.to_owned(),
+        components: component.into_iter().collect(),
         ..AuditRecord::default()
     });
     let (action, reason) = match controls.on_error {
         OnError::Block => (
             Action::Block,
-            format!(
-                "the {} policy failed ({failure}), so gatehouse fails closed; an operator can see the error at /api/v1/admin/components",
-                policy.name
-            ),
+            format!("the {policy} policy {what}, so gatehouse fails closed; {remedy}"),
         ),
         OnError::Allow => (
             Action::Warn,
-            format!(
-                "the {} policy failed ({failure}); allowed because on_error is allow",
-                policy.name
-            ),
+            format!("the {policy} policy {what}; allowed because on_error is allow"),
         ),
     };
     facts
         .iter()
         .map(|_| Verdict {
             action,
-            rule: policy.name.to_string(),
+            rule: policy.to_owned(),
             reason: reason.clone(),
             advisories: Vec::new(),
         })
@@ -347,7 +506,7 @@ pub async fn evaluate_policy(
     context: &Context,
     facts: &[VersionFacts],
 ) -> (Result<Vec<Verdict>, GuestFailure>, usize) {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut store = new_store(
         engine,
         caps.clone(),
@@ -357,13 +516,13 @@ pub async fn evaluate_policy(
         limits,
     );
     let result = async {
-        let instance = policy
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| GuestFailure::classify(&e))?;
-        let verdicts = instance
-            .call_evaluate(&mut store, settings, context, facts)
+        let call = async {
+            let instance = policy.pre.instantiate_async(&mut store).await?;
+            instance
+                .call_evaluate(&mut store, settings, context, facts)
+                .await
+        };
+        let verdicts = within_deadline(&limits, call)
             .await
             .map_err(|e| GuestFailure::classify(&e))?
             .map_err(GuestFailure::Guest)?;

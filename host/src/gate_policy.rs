@@ -125,6 +125,19 @@ impl GatePolicy {
             .flat_map(|section| section.keys().map(String::as_str))
     }
 
+    /// Whether the file has a block for `policy` that applies in `ecosystem`
+    /// (in `default` or in the ecosystem's section).
+    pub fn configures(&self, policy: &str, ecosystem: &str) -> bool {
+        ["default".to_owned(), section_name(ecosystem)]
+            .iter()
+            .any(|section| {
+                self.sections
+                    .get(section)
+                    .and_then(|s| s.get(policy))
+                    .is_some_and(|block| !block.is_null())
+            })
+    }
+
     /// The controls and the component's settings JSON for `policy` in `ecosystem`.
     pub fn settings_for(&self, policy: &str, ecosystem: &str) -> (Controls, String) {
         let mut merged = Map::new();
@@ -264,6 +277,8 @@ policies:
         assert_eq!(controls.mode, Mode::Enforce);
         assert!(settings.contains("critical"));
         assert_eq!(policy.settings_for("unknown", "npm").1, "{}");
+        assert!(policy.configures("vulnerability", "PyPI"));
+        assert!(policy.configures("review", "oci") && !policy.configures("review", "npm"));
     }
 
     #[test]

@@ -53,6 +53,14 @@ upstreams:
 #     - name: alice
 #       sha256: <sha256 of the token>
 
+# Caps on what components and clients can make gatehouse do (the README's
+# Limits table lists them all).
+# limits:
+#   reason_bytes: 1024
+#   decide_queries: 1000
+#   header_read_timeout_ms: 10000
+#   max_connections: 512
+
 # Admin API tokens (Authorization: Bearer). `gatehouse init` made the first
 # one and wrote it to admin-token; `gatehouse token new NAME` prints more.
 "#;
@@ -63,7 +71,9 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 const DEFAULT_GATE_POLICY: &str = r#"# Which rules apply, and how. `default` applies everywhere; a section named
 # after an ecosystem (npm, pypi, cargo, go, maven) overrides it key by key.
 # Host keys for any policy: enabled, mode (enforce | warn | dry-run),
-# on_error (block | allow), timeout_ms, memory_mb.
+# on_error (block | allow), timeout_ms, memory_mb. A policy configured here
+# whose component is missing or fails to load blocks (fail closed) unless its
+# on_error is allow; remove its block to retire it.
 policies:
   default:
     malicious:

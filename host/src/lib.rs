@@ -13,6 +13,7 @@ pub mod artifact;
 pub mod audit;
 pub mod auth;
 pub mod bindings;
+pub mod bounds;
 pub mod capabilities;
 pub mod cli;
 pub mod config;

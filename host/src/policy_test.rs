@@ -116,6 +116,7 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
             store: Arc::new(store),
             audit: audit.clone(),
             exceptions: Default::default(),
+            bounds: Default::default(),
         });
         let runtime = Runtime::new(engine.clone(), caps.clone(), layout.clone())?;
         let pre = runtime.instantiate_pre(&compiled)?;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -29,7 +30,7 @@ use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered};
 use crate::metrics::{RequestLabels, metrics};
 use crate::reviews::Reviews;
 use crate::runtime::Runtime;
-use crate::runtime::guest::{Limits, new_store};
+use crate::runtime::guest::{Limits, new_store, within_deadline};
 use crate::upstream::AdapterUpstream;
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
@@ -66,32 +67,113 @@ pub struct App {
     pub memo: Memo,
     /// Last-stop gate answers for artifacts, reused briefly.
     pub gate_memo: GateMemo,
+    /// Which auth failures get an audit record of their own.
+    pub auth_failures: crate::bounds::AuthFailureLog,
 }
 
 /// Serves `app` on `listener` until the process ends.
 pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let connections = Connections::new(&app.runtime.caps.bounds);
+    let mut accept_errors = AcceptBackoff::default();
     loop {
+        let permit = connections.permit().await;
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                tracing::warn!(%error, "accept failed");
+                accept_errors.failed(&error).await;
                 continue;
             }
         };
+        accept_errors.succeeded();
+        connections.serve(app.clone(), stream, remote, permit);
+    }
+}
+
+/// Client connections held to the caps: at most `limits.max_connections` open
+/// (past it new ones wait in the listen backlog), each closed when its client
+/// takes longer than `limits.header_read_timeout_ms` to send a request's
+/// headers or sits idle that long between requests.
+struct Connections {
+    open: Arc<tokio::sync::Semaphore>,
+    header_read_timeout: Duration,
+}
+
+impl Connections {
+    fn new(bounds: &crate::bounds::Bounds) -> Self {
+        Connections {
+            open: Arc::new(tokio::sync::Semaphore::new(bounds.max_connections.max(1))),
+            header_read_timeout: bounds.header_read_timeout(),
+        }
+    }
+
+    /// Waits until one more connection may be open.
+    async fn permit(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.open
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the connection semaphore is never closed")
+    }
+
+    /// Serves one accepted connection; its permit is given back when it closes.
+    fn serve(
+        &self,
+        app: Arc<App>,
+        stream: tokio::net::TcpStream,
+        remote: SocketAddr,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
         tokio::spawn(async move {
+            let _open = permit;
             let service = hyper::service::service_fn(move |request| {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(handle(&app, request, remote).await) }
             });
-            if let Err(error) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(error) = http.serve_connection(TokioIo::new(stream), service).await {
                 tracing::debug!(%error, %remote, "connection ended with an error");
             }
         });
+    }
+}
+
+/// The first pause after a failed accept; it doubles up to [`ACCEPT_PAUSE_MAX`].
+const ACCEPT_PAUSE_MIN: Duration = Duration::from_millis(5);
+const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
+/// Failed accepts are logged at most this often, with a count.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Failed accepts (out of file descriptors, say) are retried after a pause
+/// that doubles up to a second and logged at most every ten seconds with a
+/// count, so a descriptor shortage costs neither CPU nor log, and serving
+/// resumes by itself once descriptors free up.
+#[derive(Default)]
+struct AcceptBackoff {
+    pause: Duration,
+    unlogged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl AcceptBackoff {
+    fn succeeded(&mut self) {
+        self.pause = Duration::ZERO;
+    }
+
+    async fn failed(&mut self, error: &std::io::Error) {
+        self.unlogged += 1;
+        if self
+            .logged_at
+            .is_none_or(|at| at.elapsed() >= ACCEPT_LOG_EVERY)
+        {
+            tracing::warn!(%error, failures = self.unlogged, "accepting connections failed; retrying with backoff");
+            self.unlogged = 0;
+            self.logged_at = Some(Instant::now());
+        }
+        self.pause = (self.pause * 2).clamp(ACCEPT_PAUSE_MIN, ACCEPT_PAUSE_MAX);
+        tokio::time::sleep(self.pause).await;
     }
 }
 
@@ -362,15 +444,20 @@ async fn adapter_request(
     if let Some(user) = user {
         headers.push((USER_HEADER.to_owned(), user));
     }
-    let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
+    let body_timeout = app.runtime.caps.bounds.request_body_timeout();
+    let reading = Limited::new(request.into_body(), MAX_REQUEST_BODY).collect();
+    let body = match tokio::time::timeout(body_timeout, reading).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request body too large or unreadable",
+            );
+        }
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!("the request body took longer than {body_timeout:?} to arrive"),
             );
         }
     };
@@ -423,14 +510,14 @@ async fn adapter_request(
         requester.clone(),
         route.limits,
     );
-    let started = std::time::Instant::now();
-    let outcome = async {
+    let started = Instant::now();
+    let call = async {
         let instance = adapter.pre.instantiate_async(&mut store).await?;
         instance
             .call_handle(&mut store, &route.settings, &wit_request)
             .await
-    }
-    .await;
+    };
+    let outcome = within_deadline(&route.limits, call).await;
     metrics().guest_call(
         "adapter",
         &adapter.name,
@@ -450,7 +537,23 @@ async fn adapter_request(
         Err(_) => false,
     };
     route.upstream.shared().settle(&trace.stamps, accepted);
+    let response_cap = app.runtime.caps.bounds.response_mb << 20;
     match outcome {
+        Ok(Outcome::Respond(built)) if built.body.len() > response_cap => {
+            tracing::error!(
+                adapter = prefix,
+                bytes = built.body.len(),
+                "adapter response past limits.response_mb"
+            );
+            error(
+                StatusCode::BAD_GATEWAY,
+                &format!(
+                    "the {prefix} adapter built a {} MiB response; at most {} MiB are served (limits.response_mb)",
+                    built.body.len() >> 20,
+                    response_cap >> 20
+                ),
+            )
+        }
         Ok(Outcome::Respond(built)) => {
             let built = Built::new(built.status, built.headers, Bytes::from(built.body));
             let kept = memo_key.is_some_and(|key| {
@@ -485,7 +588,10 @@ async fn adapter_request(
             .await
         }
         Err(failure) => {
-            let failure = GuestFailure::classify(&failure);
+            let failure = crate::bounds::cut_str(
+                &GuestFailure::classify(&failure).to_string(),
+                app.runtime.caps.bounds.reason_bytes,
+            );
             tracing::error!(adapter = prefix, %failure, "adapter failed");
             error(
                 StatusCode::BAD_GATEWAY,

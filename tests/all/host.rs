@@ -16,19 +16,19 @@ async fn hot_swap_under_load() {
 
     let hammer = DecideHammer::start(&gatehouse, "left-pad", "1.3.0");
 
-    // Settings first (naming a policy no component has yet is only a warning),
-    // then the component: the answer flips to block.
+    // Settings first (a configured policy with no component yet fails
+    // closed), then the component: only left-pad stays blocked.
     std::fs::write(gatehouse.path("gate-policy.yaml"), DENY_LEFT_PAD).expect("gate policy");
     let wasm = std::fs::read(component("deny-list")).expect("deny-list built");
     let policy_path = gatehouse.path("policies/deny-list.wasm");
     replace_file(&policy_path, &wasm);
     let took = eventually(Duration::from_secs(10), || async {
-        gatehouse.decide("npm", "left-pad", "1.3.0").await == "block"
+        gatehouse.decide("npm", "right-pad", "1.0.0").await == "allow"
+            && gatehouse.decide("npm", "left-pad", "1.3.0").await == "block"
     })
     .await
     .expect("the new policy takes effect");
     println!("policy added → block in {took:?}");
-    assert_eq!(gatehouse.decide("npm", "right-pad", "1.0.0").await, "allow");
 
     // Garbage in place of the component: rejected, the last good one keeps blocking.
     replace_file(&policy_path, b"this is not a component");
@@ -49,8 +49,15 @@ async fn hot_swap_under_load() {
     );
     assert_eq!(gatehouse.decide("npm", "left-pad", "1.3.0").await, "block");
 
-    // Removing the component allows again.
+    // Removing the component fails closed; removing its configuration too
+    // retires the policy.
     std::fs::remove_file(&policy_path).expect("remove");
+    eventually(Duration::from_secs(10), || async {
+        gatehouse.decide("npm", "right-pad", "1.0.0").await == "block"
+    })
+    .await
+    .expect("a configured policy without its component blocks");
+    std::fs::write(gatehouse.path("gate-policy.yaml"), "").expect("gate policy");
     let took = eventually(Duration::from_secs(10), || async {
         gatehouse.decide("npm", "left-pad", "1.3.0").await == "allow"
     })

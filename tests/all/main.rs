@@ -3,6 +3,7 @@
 //! upstreams that the suite itself serves on 127.0.0.1.
 
 mod admin;
+mod bounds;
 mod cargo;
 mod egress;
 // Each fake offers more knobs than one test uses.

@@ -99,7 +99,7 @@ async fn template_works_end_to_end(lang: &str) {
         tested.output
     );
 
-    // The settings first (a policy no component has yet is only a warning).
+    // The settings first (a configured policy with no component yet fails closed).
     let mut gatehouse = Gatehouse::start(Setup {
         gate_policy: format!(
             "policies:\n  default:\n    {name}: {{blocked_names: [\"evil-*\"]}}\n"
@@ -107,8 +107,8 @@ async fn template_works_end_to_end(lang: &str) {
         ..Setup::default()
     });
     assert_eq!(
-        gatehouse.decide("npm", "evil-thing", "1.0.0").await,
-        "allow"
+        gatehouse.decide("npm", "good-thing", "1.0.0").await,
+        "block"
     );
 
     // Requests keep being answered while the component compiles.
@@ -118,7 +118,8 @@ async fn template_works_end_to_end(lang: &str) {
     replace_file(&gatehouse.path(&format!("policies/{name}.wasm")), &bytes);
     let served_before = hammer.served();
     let took = eventually(Duration::from_secs(120), || async {
-        gatehouse.decide("npm", "evil-thing", "1.0.0").await == "block"
+        gatehouse.decide("npm", "good-thing", "1.0.0").await == "allow"
+            && gatehouse.decide("npm", "evil-thing", "1.0.0").await == "block"
     })
     .await
     .expect("the dropped component takes effect");

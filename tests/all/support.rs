@@ -46,6 +46,16 @@ impl Gatehouse {
     /// Like [`Gatehouse::start`], running `prepare` on the finished layout
     /// before the server starts (e.g. to import an OSV bundle into its data dir).
     pub fn start_prepared(setup: Setup, prepare: impl FnOnce(&Path)) -> Self {
+        Self::start_custom(setup, prepare, |_, _| {})
+    }
+
+    /// Like [`Gatehouse::start_prepared`], with `customize` shaping the
+    /// server's command (given the layout), e.g. where its log goes.
+    pub fn start_custom(
+        setup: Setup,
+        prepare: impl FnOnce(&Path),
+        customize: impl FnOnce(&Path, &mut Command),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
         for sub in ["adapters", "policies"] {
@@ -79,19 +89,20 @@ impl Gatehouse {
         config.push_str(&setup.extra_config);
         std::fs::write(root.join("gatehouse.yaml"), config).expect("config");
         prepare(root);
-        Self::spawn(dir)
+        let (child, url) = launch(root, customize);
+        Gatehouse { child, url, dir }
     }
 
-    fn spawn(dir: tempfile::TempDir) -> Self {
-        let (child, url) = launch(dir.path());
-        Gatehouse { child, url, dir }
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Stops the server and starts it again on the same layout (a new port).
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        (self.child, self.url) = launch(self.dir.path());
+        (self.child, self.url) = launch(self.dir.path(), |_, _| {});
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -147,9 +158,11 @@ impl Gatehouse {
     }
 }
 
-/// Starts `gatehouse serve` on the layout in `dir`; returns it and its base URL.
-fn launch(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+/// Starts `gatehouse serve` on the layout in `dir`, its command shaped by
+/// `customize`; returns it and its base URL.
+fn launch(dir: &Path, customize: impl FnOnce(&Path, &mut Command)) -> (Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command
         .args(["serve", "--config"])
         .arg(dir.join("gatehouse.yaml"))
         .env(
@@ -157,9 +170,9 @@ fn launch(dir: &Path) -> (Child, String) {
             std::env::var("GATEHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting gatehouse");
+        .stderr(Stdio::inherit());
+    customize(dir, &mut command);
+    let mut child = command.spawn().expect("starting gatehouse");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     BufReader::new(stdout)

@@ -272,33 +272,48 @@ impl Mirror {
     /// The advisories affecting each of `versions` of one package: one inner
     /// `Vec` per input version, in input order. `name` is normalised here.
     /// A version that does not parse in the ecosystem's order is matched
-    /// against `versions[]` lists only (with a warning).
+    /// against `versions[]` lists only (with one warning per call).
     pub fn affecting(
         &self,
         ecosystem: &str,
         name: &str,
         versions: &[&str],
     ) -> Result<Vec<Vec<Advisory>>, OsvError> {
+        let mut unparsable = 0;
+        let found = self.affecting_counted(ecosystem, name, versions, &mut unparsable)?;
+        if unparsable > 0 {
+            tracing::warn!(
+                ecosystem,
+                package = %name,
+                unparsable,
+                "versions that do not parse in the ecosystem's order were matched against versions[] only"
+            );
+        }
+        Ok(found)
+    }
+
+    /// [`Mirror::affecting`] without the warning: adds the number of
+    /// versions that did not parse to `unparsable`, for the caller to report.
+    pub fn affecting_counted(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        versions: &[&str],
+        unparsable: &mut usize,
+    ) -> Result<Vec<Vec<Advisory>>, OsvError> {
         let name = normalize_name(ecosystem, name.trim());
         let package = self.package(ecosystem, &name)?;
         let mut out = Vec::with_capacity(versions.len());
         for text in versions {
             let mut query = QueryVersion::new(text.trim());
-            let mut unparsable = false;
+            let mut failed = false;
             let hits: Vec<Advisory> = package
                 .entries
                 .iter()
-                .filter(|(_, m)| m.affects(&mut query, &mut unparsable))
+                .filter(|(_, m)| m.affects(&mut query, &mut failed))
                 .map(|(a, _)| a.clone())
                 .collect();
-            if unparsable {
-                tracing::warn!(
-                    ecosystem,
-                    package = %name,
-                    version = %text,
-                    "version does not parse in the ecosystem's order; matched against versions[] only"
-                );
-            }
+            *unparsable += usize::from(failed);
             out.push(hits);
         }
         Ok(out)

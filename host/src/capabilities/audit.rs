@@ -1,7 +1,10 @@
-//! The `audit` interface: components' notes, appended to the host's audit log.
+//! The `audit` interface: components' notes, appended to the host's audit
+//! log; at most `limits.audit_notes_per_call` per call (the rest are counted
+//! in one record when the call ends), each field cut to its cap.
 
 use crate::audit::AuditRecord;
 use crate::bindings::policy::gatehouse::plugin::audit::Host;
+use crate::bounds::cut;
 use crate::runtime::guest::GuestState;
 
 const MAX_NOTE: usize = 4096;
@@ -9,18 +12,22 @@ const MAX_NOTE: usize = 4096;
 impl Host for GuestState {
     async fn note(
         &mut self,
-        ecosystem: String,
-        name: String,
-        version: String,
+        mut ecosystem: String,
+        mut name: String,
+        mut version: String,
         mut message: String,
     ) -> wasmtime::Result<()> {
-        if message.len() > MAX_NOTE {
-            let mut end = MAX_NOTE;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
+        self.check_deadline()?;
+        let bounds = self.caps.bounds;
+        if self.spent.notes >= bounds.audit_notes_per_call {
+            self.spent.notes_suppressed += 1;
+            return Ok(());
         }
+        self.spent.notes += 1;
+        cut(&mut message, MAX_NOTE);
+        cut(&mut ecosystem, bounds.name_bytes);
+        cut(&mut name, bounds.name_bytes);
+        cut(&mut version, bounds.version_bytes);
         self.caps.audit.append(&AuditRecord {
             event: "note".into(),
             requester: self.requester.clone(),

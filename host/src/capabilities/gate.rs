@@ -1,4 +1,7 @@
 //! The `gate` interface: an adapter asks the active policy set about a batch.
+//! The policies run within what is left of the adapter's deadline (each
+//! policy's own timeout is cut to it), and the whole evaluation is raced
+//! against that deadline.
 
 use crate::bindings::adapter::gatehouse::plugin::gate::{Decision, Host};
 use crate::bindings::{FactReads, Purpose, VersionFacts};
@@ -16,12 +19,13 @@ impl Host for GuestState {
         };
         let caps = self.caps.clone();
         let requester = self.requester.clone();
-        Ok(self
-            .host_call(generation.gate(&caps, purpose, &facts, requester.as_deref()))
-            .await)
+        let until = Some(self.deadline());
+        self.host_call(generation.gate_until(&caps, purpose, &facts, requester.as_deref(), until))
+            .await
     }
 
     async fn reads(&mut self) -> wasmtime::Result<FactReads> {
+        self.check_deadline()?;
         let CallScope::Adapter { generation, .. } = &self.scope else {
             return Err(wasmtime::Error::msg("gate is only for adapters"));
         };

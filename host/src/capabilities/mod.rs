@@ -14,6 +14,7 @@ pub mod upstream;
 use std::sync::Arc;
 
 use crate::audit::AuditLog;
+use crate::bounds::Bounds;
 use crate::exceptions::Exceptions;
 use crate::runtime::Generation;
 use crate::upstream::AdapterUpstream;
@@ -25,6 +26,8 @@ pub struct Capabilities {
     pub audit: Arc<AuditLog>,
     /// Operator exceptions the gate applies to every policy's blocks.
     pub exceptions: Arc<Exceptions>,
+    /// The caps on what guests (and clients) may make the host do.
+    pub bounds: Bounds,
 }
 
 impl Capabilities {

@@ -1,20 +1,29 @@
 //! The `osv` interface: advisories affecting name@version, from the OSV mirror
 //! (or from fixtures, for `gatehouse policy test`).
+//!
+//! Matching runs on a blocking thread, never on the async workers, in chunks
+//! with the call's deadline checked between them; one call may ask about at
+//! most `limits.osv_versions_per_call` versions. Versions that do not parse
+//! are reported in one log line per call.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use crate::bindings::policy::gatehouse::plugin::osv::Host;
 use crate::bindings::{Advisory, Interval, PackageAdvisory, Severity};
-use crate::runtime::guest::GuestState;
+use crate::bounds::cut_str;
+use crate::runtime::guest::{GuestState, deadline_exceeded};
 
 /// Where advisories come from.
 pub trait AdvisorySource: Send + Sync {
-    /// The advisories affecting each of `versions` of one package, in input order.
+    /// The advisories affecting each of `versions` of one package, in input
+    /// order; adds the number of versions that did not parse to `unparsable`.
     fn affecting(
         &self,
         ecosystem: &str,
         name: &str,
         versions: &[&str],
+        unparsable: &mut usize,
     ) -> anyhow::Result<Vec<Vec<Advisory>>>;
 
     /// Every advisory recorded for one package, with what it affects.
@@ -30,8 +39,9 @@ impl AdvisorySource for gatehouse_osv::Mirror {
         ecosystem: &str,
         name: &str,
         versions: &[&str],
+        unparsable: &mut usize,
     ) -> anyhow::Result<Vec<Vec<Advisory>>> {
-        let found = gatehouse_osv::Mirror::affecting(self, ecosystem, name, versions)?;
+        let found = self.affecting_counted(ecosystem, name, versions, unparsable)?;
         Ok(found
             .into_iter()
             .map(|list| list.into_iter().map(from_mirror).collect())
@@ -93,6 +103,7 @@ impl AdvisorySource for FixedAdvisories {
         ecosystem: &str,
         name: &str,
         versions: &[&str],
+        _unparsable: &mut usize,
     ) -> anyhow::Result<Vec<Vec<Advisory>>> {
         Ok(versions
             .iter()
@@ -138,11 +149,28 @@ impl Host for GuestState {
         name: String,
         versions: Vec<String>,
     ) -> wasmtime::Result<Vec<Vec<Advisory>>> {
-        let started = std::time::Instant::now();
-        let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
-        let result = self.caps.osv.affecting(&ecosystem, &name, &versions);
-        self.charge_host(started.elapsed());
-        unavailable_is_a_failure(result)
+        self.check_deadline()?;
+        let cap = self.caps.bounds.osv_versions_per_call;
+        if versions.len() > cap {
+            return Err(wasmtime::Error::msg(format!(
+                "osv.affecting was asked about {} versions of {} in one call; it answers at most {cap} (limits.osv_versions_per_call)",
+                versions.len(),
+                cut_str(&name, NAME_IN_MESSAGES),
+            )));
+        }
+        let source = self.caps.osv.clone();
+        let deadline = self.deadline();
+        let matching = tokio::task::spawn_blocking(move || {
+            match_in_chunks(&*source, &ecosystem, &name, &versions, deadline)
+        });
+        match self.host_call(matching).await? {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(Stopped::Deadline)) => Err(deadline_exceeded()),
+            Ok(Err(Stopped::Unavailable(error))) => unavailable_is_a_failure(Err(error)),
+            Err(panicked) => Err(wasmtime::Error::msg(format!(
+                "osv matching failed: {panicked}"
+            ))),
+        }
     }
 
     async fn advisories(
@@ -150,11 +178,60 @@ impl Host for GuestState {
         ecosystem: String,
         name: String,
     ) -> wasmtime::Result<Vec<PackageAdvisory>> {
-        let started = std::time::Instant::now();
-        let result = self.caps.osv.advisories(&ecosystem, &name);
-        self.charge_host(started.elapsed());
-        unavailable_is_a_failure(result)
+        let source = self.caps.osv.clone();
+        let reading = tokio::task::spawn_blocking(move || source.advisories(&ecosystem, &name));
+        match self.host_call(reading).await? {
+            Ok(result) => unavailable_is_a_failure(result),
+            Err(panicked) => Err(wasmtime::Error::msg(format!(
+                "osv lookup failed: {panicked}"
+            ))),
+        }
     }
+}
+
+/// Versions matched between two deadline checks.
+const OSV_CHUNK: usize = 1000;
+/// How much of a guest-given name goes into an error message.
+const NAME_IN_MESSAGES: usize = 200;
+
+/// Why matching stopped early.
+enum Stopped {
+    Deadline,
+    Unavailable(anyhow::Error),
+}
+
+/// `affecting` for `versions`, a chunk at a time until `deadline`; one log
+/// line for every version that did not parse.
+fn match_in_chunks(
+    source: &dyn AdvisorySource,
+    ecosystem: &str,
+    name: &str,
+    versions: &[String],
+    deadline: Instant,
+) -> Result<Vec<Vec<Advisory>>, Stopped> {
+    let mut found = Vec::with_capacity(versions.len());
+    let mut unparsable = 0;
+    for chunk in versions.chunks(OSV_CHUNK) {
+        if Instant::now() >= deadline {
+            return Err(Stopped::Deadline);
+        }
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        found.extend(
+            source
+                .affecting(ecosystem, name, &chunk, &mut unparsable)
+                .map_err(Stopped::Unavailable)?,
+        );
+    }
+    if unparsable > 0 {
+        tracing::warn!(
+            ecosystem = %cut_str(ecosystem, NAME_IN_MESSAGES),
+            package = %cut_str(name, NAME_IN_MESSAGES),
+            unparsable,
+            of = versions.len(),
+            "versions that do not parse in the ecosystem's order were matched against listed versions only"
+        );
+    }
+    Ok(found)
 }
 
 /// A broken mirror must not read as "no advisories": it fails the call.

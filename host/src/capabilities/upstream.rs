@@ -1,4 +1,5 @@
-//! The `upstream` interface: an adapter's metadata fetches, through the cache.
+//! The `upstream` interface: an adapter's metadata fetches, through the cache,
+//! each raced against the call's deadline.
 
 use crate::bindings::adapter::gatehouse::plugin::upstream::{FetchError, Fetched, Host};
 use crate::capabilities::CallScope;
@@ -7,6 +8,7 @@ use crate::upstream;
 
 impl Host for GuestState {
     async fn base(&mut self) -> wasmtime::Result<String> {
+        self.check_deadline()?;
         let CallScope::Adapter { upstream, .. } = &self.scope else {
             return Err(wasmtime::Error::msg("upstream is only for adapters"));
         };
@@ -23,7 +25,7 @@ impl Host for GuestState {
         };
         let result = self
             .host_call(upstream.fetch(&url, accept.as_deref()))
-            .await;
+            .await?;
         match result.as_ref().map(|f| f.stamp.clone()) {
             Ok(Some(stamp)) => self.trace.stamps.push(stamp),
             _ => self.trace.reusable = false,

@@ -1,5 +1,14 @@
-//! One guest call's store: WASI with nothing granted, a memory limit, and a CPU
-//! budget that counts only the guest's own time (not time spent in host calls).
+//! One guest call's store: WASI with nothing granted, a memory limit, and one
+//! wall-clock deadline that host calls count against too.
+//!
+//! The deadline holds three ways: epoch interruption traps guest code past it;
+//! every host call is refused once it has passed and is raced against it while
+//! it runs ([`GuestState::host_call`]), so an awaited host call ends at the
+//! deadline; and synchronous host work checks it between steps. A host call may
+//! therefore overshoot by one synchronous step at most (one OSV chunk, one audit
+//! write), which the README documents. While running, a guest yields to the
+//! async runtime every few epoch ticks, so a busy guest never holds a worker
+//! thread that `/healthz` and other requests need.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,8 +24,22 @@ use crate::runtime::engine::{EPOCH_TICK, MAX_GUEST_MEMORY};
 /// Resource limits for one component.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Wall-clock time for the whole call, host calls included.
     pub timeout: Duration,
     pub memory_bytes: usize,
+}
+
+/// A running guest yields to the async runtime at least this often (in epoch ticks).
+const YIELD_EVERY_TICKS: u64 = 4;
+
+/// What one call has written to the log and the audit, for their caps.
+#[derive(Debug, Default)]
+pub struct Spent {
+    pub log_lines: usize,
+    pub log_bytes: usize,
+    pub logs_suppressed: usize,
+    pub notes: usize,
+    pub notes_suppressed: usize,
 }
 
 /// The data of a guest's store.
@@ -24,8 +47,7 @@ pub struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
-    started: Instant,
-    host_time: Duration,
+    deadline: Instant,
     pub caps: Arc<Capabilities>,
     pub scope: CallScope,
     /// The component's name, for logs, audit and its store namespace.
@@ -34,6 +56,8 @@ pub struct GuestState {
     pub requester: Option<String>,
     /// What an adapter call read, so its outcome can be reused (see [`crate::memo`]).
     pub trace: Trace,
+    /// Log lines and audit notes so far (see [`Spent`]).
+    pub spent: Spent,
 }
 
 impl WasiView for GuestState {
@@ -46,22 +70,78 @@ impl WasiView for GuestState {
 }
 
 impl GuestState {
-    /// Runs `work` (a host call), keeping its duration out of the guest's budget.
-    pub async fn host_call<T>(&mut self, work: impl Future<Output = T>) -> T {
-        let started = Instant::now();
-        let out = work.await;
-        self.host_time += started.elapsed();
-        out
+    /// When this call must be over, host calls included.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Refuses a host call once the deadline has passed.
+    pub fn check_deadline(&self) -> wasmtime::Result<()> {
+        if Instant::now() >= self.deadline {
+            Err(deadline_exceeded())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `work` (a host call) against the call's deadline: refused past
+    /// it, and dropped when the deadline passes while it runs.
+    pub async fn host_call<T>(&mut self, work: impl Future<Output = T>) -> wasmtime::Result<T> {
+        self.check_deadline()?;
+        tokio::time::timeout_at(self.deadline.into(), work)
+            .await
+            .map_err(|_| deadline_exceeded())
     }
 
     /// The most linear memory the guest asked for, in bytes.
     pub fn peak_memory(&self) -> usize {
         self.limiter.peak
     }
+}
 
-    /// Charges `took` (host work done outside [`Self::host_call`]) to the host.
-    pub fn charge_host(&mut self, took: Duration) {
-        self.host_time += took;
+/// Runs a whole guest call (instantiation included) within `limits.timeout`:
+/// the outer bound for waits the other checks do not see, such as a guest
+/// sleeping through WASI's clocks.
+pub async fn within_deadline<T>(
+    limits: &Limits,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    tokio::time::timeout(limits.timeout, call)
+        .await
+        .unwrap_or_else(|_| Err(deadline_exceeded()))
+}
+
+/// The error a host call fails with at the deadline: the same trap as
+/// epoch interruption, so the failure reads "deadline exceeded" either way.
+pub fn deadline_exceeded() -> wasmtime::Error {
+    wasmtime::Error::new(wasmtime::Trap::Interrupt)
+}
+
+impl Drop for GuestState {
+    /// Records what the caps held back, once per call.
+    fn drop(&mut self) {
+        let component = &*self.component;
+        let spent = &self.spent;
+        if spent.logs_suppressed > 0 {
+            tracing::warn!(
+                component,
+                suppressed = spent.logs_suppressed,
+                "suppressed {} log lines of one call (limits.log_lines_per_call, limits.log_bytes_per_call)",
+                spent.logs_suppressed
+            );
+        }
+        if spent.notes_suppressed > 0 {
+            self.caps.audit.append(&crate::audit::AuditRecord {
+                event: "note".into(),
+                requester: self.requester.clone(),
+                rule: component.to_owned(),
+                reason: format!(
+                    "{} more notes of one call were not recorded (limits.audit_notes_per_call is {})",
+                    spent.notes_suppressed, self.caps.bounds.audit_notes_per_call
+                ),
+                ..crate::audit::AuditRecord::default()
+            });
+        }
     }
 }
 
@@ -83,32 +163,31 @@ pub fn new_store(
             limit: limits.memory_bytes.min(MAX_GUEST_MEMORY),
             peak: 0,
         },
-        started: Instant::now(),
-        host_time: Duration::ZERO,
+        deadline: Instant::now() + limits.timeout,
         caps,
         scope,
         component,
         requester,
         trace: Trace::new(),
+        spent: Spent::default(),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
-    let budget = limits.timeout;
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |ctx| {
-        let state = ctx.data();
-        let guest_time = state.started.elapsed().saturating_sub(state.host_time);
-        if guest_time > budget {
+    store.epoch_deadline_callback(|ctx| {
+        let now = Instant::now();
+        let deadline = ctx.data().deadline;
+        if now >= deadline {
             Ok(UpdateDeadline::Interrupt)
         } else {
-            Ok(UpdateDeadline::Continue(ticks_left(budget - guest_time)))
+            Ok(UpdateDeadline::Yield(ticks_left(deadline - now)))
         }
     });
     store
 }
 
 fn ticks_left(remaining: Duration) -> u64 {
-    (remaining.as_millis() / EPOCH_TICK.as_millis()).clamp(1, 1000) as u64
+    (remaining.as_millis() / EPOCH_TICK.as_millis()).clamp(1, u128::from(YIELD_EVERY_TICKS)) as u64
 }
 
 /// Caps linear memory (growing past the cap traps, so the failure is typed)

@@ -54,6 +54,10 @@ pub struct Generation {
     pub policies: Vec<Arc<LoadedPolicy>>,
     pub adapters: BTreeMap<String, Arc<LoadedAdapter>>,
     pub gate_policy: Arc<GatePolicy>,
+    /// Policies the gate-policy file configures that have no loaded component,
+    /// with what is wrong ("is configured ... but its component ... is
+    /// missing"): the gate fails closed for them.
+    pub missing_policies: BTreeMap<String, String>,
 }
 
 /// What `GET /api/v1/admin/components` shows for one component.
@@ -96,6 +100,7 @@ type Fingerprint<'a> = (
     Vec<(&'a str, &'a str)>,
     Vec<(&'a str, &'a str)>,
     &'a GatePolicy,
+    &'a BTreeMap<String, String>,
 );
 
 impl Generation {
@@ -120,6 +125,7 @@ impl Generation {
                 .map(|(n, a)| (n.as_str(), a.sha256.as_str()))
                 .collect(),
             &self.gate_policy,
+            &self.missing_policies,
         )
     }
 }
@@ -162,6 +168,7 @@ impl Runtime {
             policies: Vec::new(),
             adapters: BTreeMap::new(),
             gate_policy: Arc::new(GatePolicy::default()),
+            missing_policies: BTreeMap::new(),
         };
         Ok(Arc::new(Runtime {
             engine,
@@ -209,21 +216,22 @@ impl Runtime {
         let adapters = self
             .load_dir(Kind::Adapter, &self.layout.adapters_dir, &old.adapters)
             .await;
+        let gate_policy = self.load_gate_policy(&old.gate_policy);
+        let missing_policies = self.missing_policies(&gate_policy, &policies);
         let generation = Generation {
             id: old.id + 1,
             engine: self.engine.wasmtime().clone(),
             policies: policies.into_values().collect(),
             adapters,
-            gate_policy: self.load_gate_policy(&old.gate_policy),
+            gate_policy,
+            missing_policies,
         };
         if old.id == 0 || generation.fingerprint() != old.fingerprint() {
-            for name in generation.gate_policy.policy_names() {
-                if !generation.policies.iter().any(|p| &*p.name == name) {
-                    tracing::warn!(
-                        policy = name,
-                        "the gate-policy file configures a policy no component implements; ignoring it"
-                    );
-                }
+            for (policy, problem) in &generation.missing_policies {
+                tracing::error!(
+                    policy,
+                    "the {policy} policy {problem}: its ecosystems block until the component is back or the configuration is removed"
+                );
             }
             tracing::info!(
                 generation = generation.id,
@@ -237,6 +245,42 @@ impl Runtime {
             self.current.store(Arc::new(generation));
         }
         self.ready.store(true, Ordering::Release);
+    }
+
+    /// The policies `gate_policy` configures that are not among `loaded`,
+    /// each with what is wrong with its component.
+    fn missing_policies(
+        &self,
+        gate_policy: &GatePolicy,
+        loaded: &BTreeMap<String, Arc<LoadedPolicy>>,
+    ) -> BTreeMap<String, String> {
+        let file = self
+            .layout
+            .gate_policy
+            .file_name()
+            .map_or_else(|| "the gate-policy file".into(), |n| n.to_string_lossy());
+        let status = self.lock_status();
+        gate_policy
+            .policy_names()
+            .filter(|name| !loaded.contains_key(*name))
+            .map(|name| {
+                let path = self.layout.policies_dir.join(format!("{name}.wasm"));
+                let error = status
+                    .get(&(Kind::Policy, name.to_owned()))
+                    .and_then(|s| s.last_error.as_deref());
+                let problem = match error {
+                    Some(error) => format!(
+                        "is configured in {file} but its component {} failed to load ({error})",
+                        path.display()
+                    ),
+                    None => format!(
+                        "is configured in {file} but its component {} is missing",
+                        path.display()
+                    ),
+                };
+                (name.to_owned(), problem)
+            })
+            .collect()
     }
 
     /// Loads every `*.wasm` of `dir`; a file that fails keeps its previous version.
