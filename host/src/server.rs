@@ -68,31 +68,61 @@ pub struct App {
     pub gate_memo: GateMemo,
 }
 
-/// Serves `app` on `listener` until the process ends.
-pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+/// Serves `app` on `listener` until `stopping` turns true (for ever when its
+/// sender is dropped); then stops
+/// accepting, lets each connection finish the request it is on (idle ones
+/// close at once) and returns when all have ended.
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut connections = tokio::task::JoinSet::new();
     loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                continue;
-            }
+        let (stream, remote) = tokio::select! {
+            // A dropped sender never stops the server.
+            true = stop_signalled(stopping.clone()) => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        tokio::spawn(async move {
+        let stopping = stopping.clone();
+        connections.spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(handle(&app, request, remote).await) }
             });
-            if let Err(error) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                true = stop_signalled(stopping) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = ended {
                 tracing::debug!(%error, %remote, "connection ended with an error");
             }
         });
     }
+    // New connections are refused from here on.
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Whether a stop was signalled (false: the sender is gone, never stop).
+async fn stop_signalled(mut stopping: tokio::sync::watch::Receiver<bool>) -> bool {
+    stopping.wait_for(|stop| *stop).await.is_ok()
 }
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
@@ -146,7 +176,11 @@ async fn handle(app: &Arc<App>, request: Request<Incoming>, remote: SocketAddr) 
         adapter if app.routes.contains_key(adapter) => adapter.to_owned(),
         _ => "none".to_owned(),
     };
-    let response = route_request(app, request, remote).await;
+    let response = if matches!(route.as_str(), "healthz" | "metrics") {
+        route_request(app, request, remote).await
+    } else {
+        audited(app, route_request(app, request, remote)).await
+    };
     metrics()
         .requests
         .get_or_create(&RequestLabels {
@@ -155,6 +189,21 @@ async fn handle(app: &Arc<App>, request: Request<Incoming>, remote: SocketAddr) 
         })
         .inc();
     response
+}
+
+/// Answers with `answer` only once the records it appended are on disk (as
+/// `audit.sync` says); while the log cannot be written, answers 503 with the
+/// reason instead, so nothing is served unaudited.
+async fn audited(app: &App, answer: impl Future<Output = Response<Body>>) -> Response<Body> {
+    let audit = &app.runtime.caps.audit;
+    if let Some(unavailable) = audit.failure() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, &unavailable.to_string());
+    }
+    let response = answer.await;
+    match audit.commit().await {
+        Ok(()) => response,
+        Err(unavailable) => error(StatusCode::SERVICE_UNAVAILABLE, &unavailable.to_string()),
+    }
 }
 
 async fn route_request(
@@ -216,7 +265,9 @@ async fn route_request(
 }
 
 fn healthz(app: &App) -> Response<Body> {
-    if app.runtime.is_ready() {
+    if let Some(unavailable) = app.runtime.caps.audit.failure() {
+        error(StatusCode::SERVICE_UNAVAILABLE, &unavailable.to_string())
+    } else if app.runtime.is_ready() {
         json(
             StatusCode::OK,
             &serde_json::json!({"status": "ok", "generation": app.runtime.current().id}),
@@ -572,8 +623,7 @@ async fn serve_artifact(
             );
         }
     };
-    // Serves are the busiest records: written with the next batch, not each alone.
-    caps.audit.append_soon(&record("serve", plan.url.clone()));
+    caps.audit.append(&record("serve", plan.url.clone()));
     let len = ready.size();
     let body = match ready {
         _ if head => full(Bytes::new()),

@@ -4,6 +4,7 @@
 
 mod admin;
 mod cargo;
+mod durability;
 // Each fake offers more knobs than one test uses.
 #[allow(dead_code)]
 mod fake_cargo;
