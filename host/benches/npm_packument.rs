@@ -133,7 +133,11 @@ fn main() -> anyhow::Result<()> {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/npm/big-package", listener.local_addr()?);
-        tokio::spawn(gatehouse::server::serve(app, listener));
+        tokio::spawn(gatehouse::server::serve(
+            app,
+            listener,
+            tokio::sync::watch::channel(false).1,
+        ));
         let client = reqwest::Client::new();
         // The first request fetches from upstream; the timed ones use the cached copy.
         let first = client.get(&url).send().await?;

@@ -146,7 +146,10 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, admin: &str) -> 
                 Ok(filters) => filters,
                 Err(e) => return error(StatusCode::BAD_REQUEST, &format!("audit filters: {e}")),
             };
-            // Reading the whole log is file I/O: off the async threads.
+            // The newest records too; the index lookup is file I/O: off the async threads.
+            if let Err(unavailable) = caps.audit.flush().await {
+                return error(StatusCode::SERVICE_UNAVAILABLE, &unavailable.to_string());
+            }
             let log = caps.audit.clone();
             match tokio::task::spawn_blocking(move || log.query(&filters)).await {
                 Ok(Ok(page)) => json(StatusCode::OK, &json!(page)),

@@ -125,8 +125,9 @@ enum OsvCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain of an audit log; names the first bad line.
-    Verify { file: PathBuf },
+    /// Check the hash chain of an audit log, rotated files included, as one
+    /// chain; names the first bad line. PATH: the live file or its directory.
+    Verify { path: PathBuf },
 }
 
 /// Where the configuration comes from.
@@ -236,7 +237,10 @@ impl Services {
         let caps = Arc::new(Capabilities {
             osv: mirror.clone(),
             store,
-            audit: Arc::new(AuditLog::open(&data_dir.join("audit.log"))?),
+            audit: Arc::new(AuditLog::open_with(
+                &config.audit_path(),
+                config.audit.settings()?,
+            )?),
             exceptions: Arc::new(Exceptions::open(&data_dir.join("exceptions.json"))?),
             bounds: config.limits,
         });
@@ -269,7 +273,7 @@ pub async fn run(cli: Cli) -> i32 {
 
 async fn execute(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Serve(args) => serve(args).await.map(|()| 0),
+        Command::Serve(args) => serve(args).await,
         Command::Init { dir, force } => {
             let written = write_layout(&dir, force)?;
             println!("wrote {} files into {}", written.len(), dir.display());
@@ -301,6 +305,7 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             .await
             .pop()
             .unwrap_or_default();
+            services.runtime.caps.audit.flush().await?;
             let action = answer["action"].as_str().unwrap_or("block").to_owned();
             if json {
                 println!("{answer}");
@@ -351,9 +356,23 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Command::Audit(AuditCommand::Verify { file }) => match crate::audit::verify(&file) {
-            Ok(lines) => {
-                println!("{}: {lines} lines, chain intact", file.display());
+        Command::Audit(AuditCommand::Verify { path }) => match crate::audit::verify(&path) {
+            Ok(verified) => {
+                println!(
+                    "{}: {} lines in {} files, chain intact{}{}",
+                    path.display(),
+                    verified.lines,
+                    verified.files,
+                    match verified.recovered {
+                        0 => String::new(),
+                        n => format!("; {n} torn tails recovered (see the `recovered` records)"),
+                    },
+                    if verified.pruned_start {
+                        "; starts after older files removed by audit.keep"
+                    } else {
+                        ""
+                    }
+                );
                 Ok(0)
             }
             Err(error) => {
@@ -422,10 +441,11 @@ const GATE_MEMO_TTL: Duration = Duration::from_secs(30);
 /// An adapter call's wall-clock budget unless `upstreams.NAME.timeout_ms` says
 /// otherwise: it covers the upstream fetches and the gate the call waits for.
 const DEFAULT_ADAPTER_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long an artifact-serve audit line may wait to be written with others.
-const AUDIT_FLUSH: Duration = Duration::from_millis(100);
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// Runs the proxy until SIGTERM or SIGINT, then drains: exit code 0 when every
+/// in-flight request finished within the grace period and the audit log was
+/// synced, 1 otherwise; a second signal exits at once (130).
+async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let mut config = args.config.load()?;
     if let Some(listen) = args.listen {
         config.listen = Some(listen);
@@ -509,15 +529,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         auth_failures: Default::default(),
     });
     let _watcher = watch::watch(services.runtime.clone())?;
-    let audit = services.runtime.caps.audit.clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(AUDIT_FLUSH);
-        loop {
-            every.tick().await;
-            let audit = audit.clone();
-            let _ = tokio::task::spawn_blocking(move || audit.flush()).await;
-        }
-    });
+    let grace = config.shutdown_grace()?;
+    let mut signals = Signals::new()?;
     let listener = tokio::net::TcpListener::bind(config.listen())
         .await
         .with_context(|| format!("listening on {}", config.listen()))?;
@@ -526,7 +539,70 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Tests and scripts read this line to find the port.
     println!("gatehouse listening on http://{address}");
     tracing::info!(%address, "serving");
-    crate::server::serve(app, listener).await
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut server = tokio::spawn(crate::server::serve(app, listener, stopping));
+    let signal = tokio::select! {
+        ended = &mut server => return ended?.map(|()| 1),
+        signal = signals.next() => signal,
+    };
+    tracing::info!(
+        signal,
+        ?grace,
+        "stopping: no new connections; draining in-flight requests"
+    );
+    let _ = stop.send(true);
+    let drained = tokio::select! {
+        ended = tokio::time::timeout(grace, &mut server) => matches!(ended, Ok(Ok(Ok(())))),
+        signal = signals.next() => {
+            eprintln!("gatehouse: second {signal}: exiting now");
+            std::process::exit(130);
+        }
+    };
+    if !drained {
+        tracing::error!(
+            ?grace,
+            "requests still in flight after the grace period were cut off"
+        );
+    }
+    let audit = services.runtime.caps.audit.clone();
+    let mirror = services.mirror.clone();
+    let closed = tokio::task::spawn_blocking(move || {
+        let synced = audit.close();
+        if let Err(error) = mirror.close() {
+            tracing::error!(%error, "closing the OSV database failed");
+        }
+        synced
+    })
+    .await?;
+    if !closed {
+        tracing::error!("the audit log could not be synced before exit");
+    }
+    tracing::info!(drained, audit_synced = closed, "stopped");
+    Ok(if drained && closed { 0 } else { 1 })
+}
+
+/// SIGTERM and SIGINT, one stream.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).context("handling SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("handling SIGINT")?,
+        })
+    }
+
+    /// The name of the next signal received.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
 }
 
 fn spawn_osv_sync(

@@ -103,6 +103,54 @@ pub struct ClientsConfig {
     pub tokens: Vec<TokenConfig>,
 }
 
+/// The audit log (`audit:`): where, how durably, rotation and retention.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The live log file (default: DATA_DIR/audit.log); rotated files and
+    /// the index sit beside it.
+    pub path: Option<PathBuf>,
+    /// `always` (default): fsync before answering; `batch`: group commit
+    /// every `batch_ms`, answers do not wait.
+    pub sync: Option<crate::audit::SyncMode>,
+    pub batch_ms: Option<u64>,
+    /// Rotate the live file past this size: `256MiB` (default), `64KiB`, or
+    /// `off`.
+    pub rotate_size: Option<String>,
+    /// Also rotate when the UTC day changes.
+    #[serde(default)]
+    pub rotate_daily: bool,
+    /// Keep this many rotated files (default: all).
+    pub keep: Option<usize>,
+}
+
+impl AuditConfig {
+    pub fn settings(&self) -> anyhow::Result<crate::audit::AuditSettings> {
+        let defaults = crate::audit::AuditSettings::default();
+        let rotate_bytes = match self.rotate_size.as_deref().map(str::trim) {
+            None => defaults.rotate_bytes,
+            Some("off") => None,
+            Some(text) => Some(parse_size("audit.rotate_size", text)?),
+        };
+        anyhow::ensure!(
+            self.keep != Some(0),
+            "audit.keep: 0 would remove every rotated file; leave it out to keep them all"
+        );
+        Ok(crate::audit::AuditSettings {
+            sync: self.sync.unwrap_or(defaults.sync),
+            batch_interval: self
+                .batch_ms
+                .map_or(defaults.batch_interval, Duration::from_millis),
+            rotate_bytes,
+            rotate_daily: self.rotate_daily,
+            keep_files: self.keep,
+        })
+    }
+}
+
+/// How long `serve` lets in-flight requests finish after SIGTERM or SIGINT.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -132,6 +180,10 @@ pub struct Config {
     /// Caps on guest output, client requests and connections (see [`crate::bounds`]).
     #[serde(default)]
     pub limits: crate::bounds::Bounds,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    /// How long in-flight requests may take to finish on shutdown (`30s`).
+    pub shutdown_grace: Option<String>,
 }
 
 impl Config {
@@ -147,6 +199,7 @@ impl Config {
             &mut config.adapters_dir,
             &mut config.policies_dir,
             &mut config.gate_policy,
+            &mut config.audit.path,
         ]
         .into_iter()
         .flatten()
@@ -180,6 +233,21 @@ impl Config {
         self.gate_policy
             .clone()
             .unwrap_or_else(|| self.data_dir().join("gate-policy.yaml"))
+    }
+
+    pub fn audit_path(&self) -> PathBuf {
+        self.audit
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join(crate::audit::DEFAULT_FILE))
+    }
+
+    pub fn shutdown_grace(&self) -> anyhow::Result<Duration> {
+        self.shutdown_grace
+            .as_deref()
+            .map_or(Ok(DEFAULT_SHUTDOWN_GRACE), |text| {
+                parse_duration("shutdown_grace", text)
+            })
     }
 
     pub fn listen(&self) -> SocketAddr {
@@ -225,6 +293,28 @@ impl Config {
 pub fn parse_duration(key: &str, text: &str) -> anyhow::Result<Duration> {
     humantime::parse_duration(text.trim())
         .map_err(|e| anyhow::anyhow!("{key}: {text:?} is not a duration: {e}"))
+}
+
+/// A size such as `256MiB`, `64KiB`, `1GiB` or a number of bytes.
+pub fn parse_size(key: &str, text: &str) -> anyhow::Result<u64> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => anyhow::bail!("{key}: {text:?} is not a size (e.g. 256MiB)"),
+    };
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{key}: {text:?} is not a size (e.g. 256MiB)"))?;
+    number
+        .checked_mul(1 << shift)
+        .filter(|&bytes| bytes > 0)
+        .ok_or_else(|| anyhow::anyhow!("{key}: {text:?} is out of range"))
 }
 
 /// Finds an upstream for `adapter` from the user's own client configuration,

@@ -71,22 +71,41 @@ pub struct App {
     pub auth_failures: crate::bounds::AuthFailureLog,
 }
 
-/// Serves `app` on `listener` until the process ends.
-pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+/// Serves `app` on `listener` until `stopping` turns true (for ever when its
+/// sender is dropped); then stops accepting, lets each connection finish the
+/// request it is on (idle ones close at once) and returns when all have ended.
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let connections = Connections::new(&app.runtime.caps.bounds);
     let mut accept_errors = AcceptBackoff::default();
+    let mut open = tokio::task::JoinSet::new();
     loop {
-        let permit = connections.permit().await;
-        let (stream, remote) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                accept_errors.failed(&error).await;
-                continue;
-            }
+        let next = async {
+            let permit = connections.permit().await;
+            (permit, listener.accept().await)
+        };
+        let (permit, stream, remote) = tokio::select! {
+            // A dropped sender never stops the server.
+            true = stop_signalled(stopping.clone()) => break,
+            Some(_) = open.join_next(), if !open.is_empty() => continue,
+            (permit, accepted) = next => match accepted {
+                Ok((stream, remote)) => (permit, stream, remote),
+                Err(error) => {
+                    accept_errors.failed(&error).await;
+                    continue;
+                }
+            },
         };
         accept_errors.succeeded();
-        connections.serve(app.clone(), stream, remote, permit);
+        connections.serve(&mut open, app.clone(), stream, remote, permit, stopping.clone());
     }
+    // New connections are refused from here on.
+    drop(listener);
+    while open.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// Client connections held to the caps: at most `limits.max_connections` open
@@ -115,29 +134,46 @@ impl Connections {
             .expect("the connection semaphore is never closed")
     }
 
-    /// Serves one accepted connection; its permit is given back when it closes.
+    /// Serves one accepted connection on `open`; its permit is given back when
+    /// it closes. Once `stopping`, it finishes the request it is on and closes.
     fn serve(
         &self,
+        open: &mut tokio::task::JoinSet<()>,
         app: Arc<App>,
         stream: tokio::net::TcpStream,
         remote: SocketAddr,
         permit: tokio::sync::OwnedSemaphorePermit,
+        stopping: tokio::sync::watch::Receiver<bool>,
     ) {
         let _ = stream.set_nodelay(true);
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(self.header_read_timeout);
-        tokio::spawn(async move {
+        open.spawn(async move {
             let _open = permit;
             let service = hyper::service::service_fn(move |request| {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(handle(&app, request, remote).await) }
             });
-            if let Err(error) = http.serve_connection(TokioIo::new(stream), service).await {
+            let connection = http.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                true = stop_signalled(stopping) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = ended {
                 tracing::debug!(%error, %remote, "connection ended with an error");
             }
         });
     }
+}
+
+/// Whether a stop was signalled (false: the sender is gone, never stop).
+async fn stop_signalled(mut stopping: tokio::sync::watch::Receiver<bool>) -> bool {
+    stopping.wait_for(|stop| *stop).await.is_ok()
 }
 
 /// The first pause after a failed accept; it doubles up to [`ACCEPT_PAUSE_MAX`].
@@ -283,7 +319,11 @@ async fn handle(app: &Arc<App>, request: Request<Incoming>, remote: SocketAddr) 
         adapter if app.routes.contains_key(adapter) => adapter.to_owned(),
         _ => "none".to_owned(),
     };
-    let response = route_request(app, request, remote).await;
+    let response = if matches!(route.as_str(), "healthz" | "metrics") {
+        route_request(app, request, remote).await
+    } else {
+        audited(app, route_request(app, request, remote)).await
+    };
     metrics()
         .requests
         .get_or_create(&RequestLabels {
@@ -292,6 +332,21 @@ async fn handle(app: &Arc<App>, request: Request<Incoming>, remote: SocketAddr) 
         })
         .inc();
     response
+}
+
+/// Answers with `answer` only once the records it appended are on disk (as
+/// `audit.sync` says); while the log cannot be written, answers 503 with the
+/// reason instead, so nothing is served unaudited.
+async fn audited(app: &App, answer: impl Future<Output = Response<Body>>) -> Response<Body> {
+    let audit = &app.runtime.caps.audit;
+    if let Some(unavailable) = audit.failure() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, &unavailable.to_string());
+    }
+    let response = answer.await;
+    match audit.commit().await {
+        Ok(()) => response,
+        Err(unavailable) => error(StatusCode::SERVICE_UNAVAILABLE, &unavailable.to_string()),
+    }
 }
 
 async fn route_request(
@@ -353,7 +408,9 @@ async fn route_request(
 }
 
 fn healthz(app: &App) -> Response<Body> {
-    if app.runtime.is_ready() {
+    if let Some(unavailable) = app.runtime.caps.audit.failure() {
+        error(StatusCode::SERVICE_UNAVAILABLE, &unavailable.to_string())
+    } else if app.runtime.is_ready() {
         json(
             StatusCode::OK,
             &serde_json::json!({"status": "ok", "generation": app.runtime.current().id}),
@@ -789,8 +846,7 @@ async fn serve_artifact(
             );
         }
     };
-    // Serves are the busiest records: written with the next batch, not each alone.
-    caps.audit.append_soon(&record("serve", plan.url.clone()));
+    caps.audit.append(&record("serve", plan.url.clone()));
     let len = ready.size();
     let body = match ready {
         _ if head => full(Bytes::new()),

@@ -5,7 +5,7 @@
 //! (`/{name}/-/{bare}-{version}.tgz`), with `dist.integrity` (SRI sha512) and
 //! `dist.shasum` computed over the genuine bytes. Knobs: publish times, scripts,
 //! dependencies, deprecation, a version whose served bytes are tampered with,
-//! and an outage switch. It counts requests per path.
+//! an outage switch and a hold on tarballs (slow downloads). It counts requests per path.
 //!
 //! ```ignore
 //! let registry = FakeNpm::start(vec![
@@ -148,6 +148,8 @@ struct State {
     hits: HashMap<String, usize>,
     /// Every request answers this status while set.
     failing: Option<u16>,
+    /// Tarball answers wait while set (a slow download).
+    holding: bool,
 }
 
 /// A running fake registry; it stops when dropped.
@@ -204,6 +206,11 @@ impl FakeNpm {
             .map(Vec::as_slice)
     }
 
+    /// Holds every tarball answer until called with `false`.
+    pub fn hold_tarballs(&self, hold: bool) {
+        self.state.lock().expect("state lock").holding = hold;
+    }
+
     /// Makes every request answer `status` (e.g. 503) until called with `None`.
     pub fn set_failing(&self, status: Option<u16>) {
         self.state.lock().expect("state lock").failing = status;
@@ -245,7 +252,17 @@ fn serve(
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
                     let answer = answer(&routes, &state, &request);
-                    async move { Ok::<_, Infallible>(answer) }
+                    let state = state.clone();
+                    async move {
+                        let tarball = answer
+                            .headers()
+                            .get("content-type")
+                            .is_some_and(|t| t == "application/octet-stream");
+                        while tarball && state.lock().expect("state lock").holding {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        Ok::<_, Infallible>(answer)
+                    }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)

@@ -6,6 +6,7 @@ mod admin;
 mod bounds;
 mod cargo;
 mod egress;
+mod durability;
 // Each fake offers more knobs than one test uses.
 #[allow(dead_code)]
 mod fake_cargo;

@@ -100,9 +100,37 @@ impl Gatehouse {
 
     /// Stops the server and starts it again on the same layout (a new port).
     pub fn restart(&mut self) {
+        self.restart_after(|_| {});
+    }
+
+    /// Kills the server (SIGKILL), runs `between` on the layout, and starts
+    /// it again (a new port).
+    pub fn restart_after(&mut self, between: impl FnOnce(&Path)) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        between(self.dir.path());
         (self.child, self.url) = launch(self.dir.path(), |_, _| {});
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the server.
+    pub fn signal(&self, signal: i32) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        #[allow(unsafe_code)]
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "signal {signal} to gatehouse");
+    }
+
+    /// Waits up to `limit` for the server to exit; its status if it did.
+    pub async fn exited(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("child status") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {

@@ -255,6 +255,12 @@ impl Mirror {
         self.inner.generation.load(AtomicOrdering::Acquire)
     }
 
+    /// Closes cleanly at shutdown: waits for a write in progress to commit,
+    /// then folds the write-ahead log into the database.
+    pub fn close(&self) -> Result<(), OsvError> {
+        self.inner.store.checkpoint()
+    }
+
     /// Called after a committed batch that changed records.
     pub(crate) fn advance(&self, generation: u64) {
         self.inner

@@ -151,6 +151,13 @@ impl Store {
         lock(&self.readers[i])
     }
 
+    /// Takes the writer (so no batch is half-done) and checkpoints the WAL.
+    pub fn checkpoint(&self) -> Result<(), OsvError> {
+        let conn = lock(&self.writer);
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     pub fn generation(&self) -> Result<u64, OsvError> {
         let conn = lock(&self.writer);
         let g: i64 =
