@@ -7,6 +7,7 @@
 //! [`capabilities`] → [`artifact`] fetches, verifies and serves bytes natively.
 
 pub mod admin;
+pub mod advisories;
 pub mod api;
 pub mod artifact;
 pub mod audit;

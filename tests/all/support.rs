@@ -77,6 +77,13 @@ impl Gatehouse {
             config.push_str("  {}\n");
         }
         config.push_str(&setup.extra_config);
+        if !setup.extra_config.contains("osv:") {
+            // The suite never reaches OSV's public bucket: no sync unless a test sets `osv:`.
+            if !config.ends_with('\n') {
+                config.push('\n');
+            }
+            config.push_str("osv:\n  sync: false\n");
+        }
         std::fs::write(root.join("gatehouse.yaml"), config).expect("config");
         prepare(root);
         Self::spawn(dir)
@@ -96,6 +103,11 @@ impl Gatehouse {
 
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
+    }
+
+    /// What `serve` has logged so far (its stderr, kept in the layout).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path(SERVE_LOG)).unwrap_or_default()
     }
 
     pub fn client() -> reqwest::Client {
@@ -147,8 +159,16 @@ impl Gatehouse {
     }
 }
 
+/// Where [`launch`] writes the server's stderr (printed when a test fails).
+const SERVE_LOG: &str = "serve.log";
+
 /// Starts `gatehouse serve` on the layout in `dir`; returns it and its base URL.
 fn launch(dir: &Path) -> (Child, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(SERVE_LOG))
+        .expect("serve log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["serve", "--config"])
         .arg(dir.join("gatehouse.yaml"))
@@ -157,7 +177,7 @@ fn launch(dir: &Path) -> (Child, String) {
             std::env::var("GATEHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .spawn()
         .expect("starting gatehouse");
     let stdout = child.stdout.take().expect("stdout");
@@ -177,6 +197,9 @@ impl Drop for Gatehouse {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- gatehouse serve log ---\n{}", self.log());
+        }
     }
 }
 

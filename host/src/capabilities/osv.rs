@@ -3,9 +3,13 @@
 
 use std::collections::HashMap;
 
+use crate::advisories::EcosystemHealth;
 use crate::bindings::policy::gatehouse::plugin::osv::Host;
 use crate::bindings::{Advisory, Interval, PackageAdvisory, Severity};
 use crate::runtime::guest::GuestState;
+
+/// What [`AdvisorySource::prepare`] returns.
+pub type Prepare<'a> = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// Where advisories come from.
 pub trait AdvisorySource: Send + Sync {
@@ -22,6 +26,26 @@ pub trait AdvisorySource: Send + Sync {
 
     /// Changes whenever any advisory changes (decision caches key on it).
     fn generation(&self) -> u64;
+
+    /// Fetches from elsewhere what answering about one package needs (the
+    /// live fallback); called before `affecting` and `advisories`.
+    fn prepare<'a>(&'a self, _ecosystem: &'a str, _name: &'a str) -> Prepare<'a> {
+        Box::pin(std::future::ready(()))
+    }
+
+    /// Per ecosystem: what the data is and whether it is current.
+    fn health(&self) -> Vec<EcosystemHealth> {
+        Vec::new()
+    }
+}
+
+/// Why `ecosystem`'s advisory data is not current, if it is not.
+pub fn staleness(source: &dyn AdvisorySource, ecosystem: &str) -> Option<String> {
+    source
+        .health()
+        .into_iter()
+        .find(|h| h.ecosystem == ecosystem)
+        .and_then(|h| h.stale)
 }
 
 impl AdvisorySource for gatehouse_osv::Mirror {
@@ -139,6 +163,7 @@ impl Host for GuestState {
         versions: Vec<String>,
     ) -> wasmtime::Result<Vec<Vec<Advisory>>> {
         let started = std::time::Instant::now();
+        self.caps.osv.prepare(&ecosystem, &name).await;
         let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
         let result = self.caps.osv.affecting(&ecosystem, &name, &versions);
         self.charge_host(started.elapsed());
@@ -151,6 +176,7 @@ impl Host for GuestState {
         name: String,
     ) -> wasmtime::Result<Vec<PackageAdvisory>> {
         let started = std::time::Instant::now();
+        self.caps.osv.prepare(&ecosystem, &name).await;
         let result = self.caps.osv.advisories(&ecosystem, &name);
         self.charge_host(started.elapsed());
         unavailable_is_a_failure(result)
