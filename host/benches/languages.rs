@@ -81,6 +81,7 @@ fn measure(label: &str, wasm: &Path, tokio: &tokio::runtime::Runtime) -> anyhow:
         sha256: digest,
         pre: runtime.instantiate_pre(&component)?,
         reads: gatehouse::runtime::reads::Reads::all(),
+        reads_advisories: gatehouse::runtime::imports_osv(&component),
     };
     let limits = Limits {
         timeout: Duration::from_secs(30),

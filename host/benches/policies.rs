@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
             sha256: String::new(),
             pre: runtime.instantiate_pre(&component)?,
             reads: gatehouse::runtime::reads::Reads::all(),
+            reads_advisories: gatehouse::runtime::imports_osv(&component),
         };
         let (controls, settings) = gate_policy.settings_for(name, "npm");
         let limits = Limits {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
+use crate::advisories::Advisories;
 use crate::api::{Query, decide};
 use crate::artifact::ArtifactStore;
 use crate::audit::AuditLog;
@@ -116,7 +117,8 @@ enum OsvCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
-    /// Records, last sync and cursor per ecosystem.
+    /// Records, last sync, age and source per ecosystem; exit 1 when the
+    /// mirror is empty or a watched ecosystem's data is stale. Writes nothing.
     Status {
         #[command(flatten)]
         config: ConfigArgs,
@@ -167,6 +169,23 @@ fn parse_upstream(text: &str) -> Result<(String, url::Url), String> {
 }
 
 impl ConfigArgs {
+    /// Loads the config without writing anything: with none, the defaults.
+    fn load_existing(&self) -> anyhow::Result<Config> {
+        let default_path = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("gatehouse-data"))
+            .join(CONFIG_FILE);
+        match &self.config {
+            None if !default_path.exists() => {
+                let mut config = Config::default();
+                self.apply_overrides(&mut config);
+                Ok(config)
+            }
+            _ => self.load(),
+        }
+    }
+
     /// Loads the config; with none, initialises the data dir's default layout.
     fn load(&self) -> anyhow::Result<Config> {
         let path = match &self.config {
@@ -190,6 +209,11 @@ impl ConfigArgs {
             }
         };
         let mut config = Config::load(&path)?;
+        self.apply_overrides(&mut config);
+        Ok(config)
+    }
+
+    fn apply_overrides(&self, config: &mut Config) {
         if let Some(dir) = &self.data_dir {
             config.data_dir = Some(dir.clone());
         }
@@ -202,20 +226,22 @@ impl ConfigArgs {
         if let Some(file) = &self.gate_policy {
             config.gate_policy = Some(file.clone());
         }
-        Ok(config)
     }
 }
 
 /// The services every command that evaluates policies needs.
 struct Services {
     runtime: Arc<Runtime>,
-    mirror: Arc<gatehouse_osv::Mirror>,
+    advisories: Arc<Advisories>,
     reviews: Arc<Reviews>,
 }
 
+/// The OSV mirror's database, in the data dir.
+const OSV_DATABASE: &str = "osv.sqlite";
+
 fn open_mirror(data_dir: &Path) -> anyhow::Result<Arc<gatehouse_osv::Mirror>> {
     std::fs::create_dir_all(data_dir)?;
-    let path = data_dir.join("osv.sqlite");
+    let path = data_dir.join(OSV_DATABASE);
     Ok(Arc::new(
         gatehouse_osv::Mirror::open(&path)
             .with_context(|| format!("opening {}", path.display()))?,
@@ -225,7 +251,9 @@ fn open_mirror(data_dir: &Path) -> anyhow::Result<Arc<gatehouse_osv::Mirror>> {
 impl Services {
     async fn open(config: &Config) -> anyhow::Result<Self> {
         let data_dir = config.data_dir();
-        let mirror = open_mirror(&data_dir)?;
+        let settings = config.osv.settings()?;
+        let watched = crate::advisories::watched(&settings, &config.adapters_dir());
+        let advisories = Arc::new(Advisories::new(open_mirror(&data_dir)?, settings, watched)?);
         let store = Arc::new(KvStore::with_caps(StoreCaps {
             keys: config.limits.store_keys_per_component,
             bytes: config.limits.store_bytes_per_component,
@@ -235,7 +263,7 @@ impl Services {
             store.clone(),
         )?);
         let caps = Arc::new(Capabilities {
-            osv: mirror.clone(),
+            osv: advisories.clone(),
             store,
             audit: Arc::new(AuditLog::open_with(
                 &config.audit_path(),
@@ -254,7 +282,7 @@ impl Services {
         runtime.reload().await;
         Ok(Services {
             runtime,
-            mirror,
+            advisories,
             reviews,
         })
     }
@@ -405,11 +433,12 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
             config,
         } => {
             let config = config.load()?;
+            let settings = config.osv.settings()?;
             let base = url
-                .or(config.osv.url.clone())
-                .context("no OSV feed: set osv.url in the config or pass --url")?;
+                .or(settings.source.clone())
+                .context("no OSV feed: sync is off (osv.sync: false); pass --url")?;
             let ecosystems = if ecosystems.is_empty() {
-                config.osv.ecosystems.clone()
+                crate::advisories::watched(&settings, &config.adapters_dir())
             } else {
                 ecosystems
             };
@@ -423,14 +452,82 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
             println!("{report:?}");
             Ok(0)
         }
-        OsvCommand::Status { config } => {
-            let mirror = open_mirror(&config.load()?.data_dir())?;
-            for status in mirror.status()? {
-                println!("{}", serde_json::to_string(&status)?);
-            }
-            Ok(0)
+        OsvCommand::Status { config } => osv_status(&config.load_existing()?),
+    }
+}
+
+/// `gatehouse osv status`: a table of what the mirror holds, and plain words
+/// when it is empty or stale (exit 1 then).
+fn osv_status(config: &Config) -> anyhow::Result<i32> {
+    use crate::advisories::{age_text, health};
+    let settings = config.osv.settings()?;
+    let watched = crate::advisories::watched(&settings, &config.adapters_dir());
+    let path = config.data_dir().join(OSV_DATABASE);
+    // A read: a missing database is reported, not created.
+    let snapshot = if path.is_file() {
+        gatehouse_osv::Mirror::open(&path)
+            .with_context(|| format!("opening {}", path.display()))?
+            .status()?
+    } else {
+        Vec::new()
+    };
+    let now = std::time::SystemTime::now();
+    let now_seconds = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let report = health(&snapshot, &watched, &settings, now_seconds);
+    let mut rows = vec![[
+        "ECOSYSTEM".to_owned(),
+        "RECORDS".to_owned(),
+        "LAST SYNC".to_owned(),
+        "AGE".to_owned(),
+        "SOURCE".to_owned(),
+    ]];
+    for entry in &report {
+        let last_sync = entry.last_sync.map_or_else(
+            || "never".to_owned(),
+            |at| {
+                let at =
+                    std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0));
+                humantime::format_rfc3339_seconds(at).to_string()
+            },
+        );
+        rows.push([
+            entry.ecosystem.clone(),
+            entry.records.to_string(),
+            last_sync,
+            entry.age_seconds.map_or_else(|| "-".to_owned(), age_text),
+            entry.source.clone().unwrap_or_else(|| "-".to_owned()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+    let mut troubled = false;
+    for entry in &report {
+        if let Some(reason) = &entry.stale {
+            troubled = true;
+            println!("{}: STALE: {reason}", entry.ecosystem);
+        } else if let Some(error) = &entry.last_error {
+            println!("{}: the last sync failed: {error}", entry.ecosystem);
         }
     }
+    if report.iter().all(|entry| entry.records == 0) {
+        troubled = true;
+        println!(
+            "the OSV mirror in {} is EMPTY: the malicious and vulnerability policies check against nothing until a sync (`gatehouse serve` syncs in the background) or `gatehouse osv import` fills it",
+            path.display()
+        );
+    }
+    Ok(i32::from(troubled))
 }
 
 /// How much filtered metadata is kept ready to serve (bodies, bytes).
@@ -503,9 +600,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             },
         );
     }
-    if let Some(url) = config.osv.url.clone() {
-        spawn_osv_sync(services.mirror.clone(), url, &config)?;
-    }
+    services.advisories.log_state();
+    services.advisories.spawn_sync();
     let app = Arc::new(App {
         admin_tokens: Tokens::from_config("admin", &config.admin.tokens)?,
         client_tokens: match Tokens::from_config("clients", &config.clients.tokens)? {
@@ -523,7 +619,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         )?,
         public_url: config.public_url.clone(),
         trust_forwarded: config.trust_forwarded,
-        mirror: Some(services.mirror.clone()),
+        mirror: Some(services.advisories.mirror.clone()),
         memo: crate::memo::Memo::new(MEMO_BYTES),
         gate_memo: crate::memo::GateMemo::new(GATE_MEMO_TTL, 100_000),
         auth_failures: Default::default(),
@@ -565,7 +661,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         );
     }
     let audit = services.runtime.caps.audit.clone();
-    let mirror = services.mirror.clone();
+    let mirror = services.advisories.mirror.clone();
     let closed = tokio::task::spawn_blocking(move || {
         let synced = audit.close();
         if let Err(error) = mirror.close() {
@@ -603,35 +699,4 @@ impl Signals {
             _ = self.interrupt.recv() => "SIGINT",
         }
     }
-}
-
-fn spawn_osv_sync(
-    mirror: Arc<gatehouse_osv::Mirror>,
-    url: String,
-    config: &Config,
-) -> anyhow::Result<()> {
-    let interval = crate::config::parse_duration(
-        "osv.interval",
-        config.osv.interval.as_deref().unwrap_or("1h"),
-    )?;
-    let ecosystems = config.osv.ecosystems.clone();
-    let client = reqwest::Client::new();
-    tokio::spawn(async move {
-        let mut backoff = Duration::from_secs(30);
-        loop {
-            match gatehouse_osv::sync(&mirror, &client, &url, &ecosystems).await {
-                Ok(report) => {
-                    tracing::info!(?report, "OSV sync done");
-                    backoff = Duration::from_secs(30);
-                    tokio::time::sleep(interval).await;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, retry_in = ?backoff, "OSV sync failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(interval);
-                }
-            }
-        }
-    });
-    Ok(())
 }

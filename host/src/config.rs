@@ -34,16 +34,90 @@ pub struct UpstreamConfig {
     pub memory_mb: Option<usize>,
 }
 
-/// The OSV mirror's feed.
+/// The public OSV data set's bucket (`{base}/{Ecosystem}/all.zip`): advisory
+/// data, not a package registry, so it may be a default.
+pub const DEFAULT_OSV_URL: &str = "https://osv-vulnerabilities.storage.googleapis.com";
+/// How often `serve` syncs the mirror.
+pub const DEFAULT_OSV_INTERVAL: Duration = Duration::from_secs(3600);
+/// Advisory data older than this is stale (`/healthz` degraded, `on_stale` applies).
+pub const DEFAULT_OSV_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// How long a live-fallback answer is reused.
+pub const DEFAULT_OSV_LIVE_TTL: Duration = Duration::from_secs(3600);
+
+/// The OSV mirror: where it syncs from, how often, and how old it may get.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OsvConfig {
-    /// Base of an OSV bucket layout (`{base}/{Ecosystem}/all.zip`); no sync when unset.
+    /// Base of an OSV bucket layout (`{base}/{Ecosystem}/all.zip`); default [`DEFAULT_OSV_URL`].
     pub url: Option<String>,
+    /// `false`: `serve` never syncs (fill the mirror with `gatehouse osv import`).
+    pub sync: Option<bool>,
     /// How often `serve` syncs, e.g. `1h`.
     pub interval: Option<String>,
+    /// OSV ecosystem names to sync and watch; default: those of the adapters
+    /// in `adapters_dir` (none when `sync` is `false`).
     #[serde(default)]
     pub ecosystems: Vec<String>,
+    /// Data older than this is stale, e.g. `24h`.
+    pub max_age: Option<String>,
+    /// An OSV-API-shaped service (`POST {live}/v1/querybatch`) asked about
+    /// packages the mirror has no record for.
+    pub live: Option<String>,
+    /// How long a live answer is reused, e.g. `1h`.
+    pub live_ttl: Option<String>,
+}
+
+/// [`OsvConfig`] with its defaults applied and its durations parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OsvSettings {
+    /// The bucket `serve` syncs from; `None` when sync is off.
+    pub source: Option<String>,
+    pub interval: Duration,
+    /// Ecosystems named in the config (OSV spelling); empty means "the adapters'".
+    pub ecosystems: Vec<String>,
+    pub max_age: Duration,
+    /// The live fallback's base URL and answer TTL.
+    pub live: Option<(String, Duration)>,
+}
+
+impl OsvConfig {
+    pub fn settings(&self) -> anyhow::Result<OsvSettings> {
+        let duration = |key: &str, text: &Option<String>, default: Duration| {
+            text.as_deref().map_or(Ok(default), |text| {
+                parse_duration(&format!("osv.{key}"), text)
+            })
+        };
+        let ecosystems = self
+            .ecosystems
+            .iter()
+            .map(|name| {
+                crate::exceptions::canonical_ecosystem(name)
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "osv.ecosystems: unknown ecosystem {name:?} (npm, PyPI, crates.io, Go, Maven)"
+                        )
+                    })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(OsvSettings {
+            source: self.sync.unwrap_or(true).then(|| {
+                self.url
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_OSV_URL.to_owned())
+            }),
+            interval: duration("interval", &self.interval, DEFAULT_OSV_INTERVAL)?,
+            ecosystems,
+            max_age: duration("max_age", &self.max_age, DEFAULT_OSV_MAX_AGE)?,
+            live: match &self.live {
+                Some(url) => Some((
+                    url.clone(),
+                    duration("live_ttl", &self.live_ttl, DEFAULT_OSV_LIVE_TTL)?,
+                )),
+                None => None,
+            },
+        })
+    }
 }
 
 /// Upstream cache behaviour.

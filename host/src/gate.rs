@@ -16,7 +16,7 @@ use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
 use crate::bindings::{Action, Context, Purpose, Verdict, VersionFacts};
 use crate::bounds::{Bounds, cut, cut_str};
 use crate::capabilities::{CallScope, Capabilities};
-use crate::gate_policy::{Controls, Mode, OnError};
+use crate::gate_policy::{Controls, Mode, OnError, OnStale};
 use crate::runtime::guest::{Limits, new_store, within_deadline};
 use crate::runtime::{Generation, LoadedPolicy};
 
@@ -141,12 +141,13 @@ impl Generation {
                 owned = indices.iter().map(|&i| facts[i].clone()).collect();
                 &owned
             };
+            let stale = crate::capabilities::osv::staleness(&*caps.osv, ecosystem);
             for policy in &self.policies {
                 let (controls, settings) = self.gate_policy.settings_for(&policy.name, ecosystem);
                 if !controls.enabled {
                     continue;
                 }
-                let verdicts = match self
+                let mut verdicts = match self
                     .run_policy(caps, policy, &controls, &settings, &context, batch, until)
                     .await
                 {
@@ -161,6 +162,9 @@ impl Generation {
                         batch,
                     ),
                 };
+                if let Some(reason) = stale.as_deref().filter(|_| policy.reads_advisories) {
+                    apply_on_stale(&mut verdicts, controls.on_stale, purpose, policy, reason);
+                }
                 for (&index, verdict) in indices.iter().zip(verdicts) {
                     let verdict = caps.exceptions.apply(&facts[index], &policy.name, verdict);
                     combine(
@@ -449,6 +453,31 @@ fn combine(
         decision.action = verdict.action;
     }
     decision.verdicts.push(verdict);
+}
+
+/// Raises the verdicts of a policy that reads stale advisory data to what its
+/// `on_stale` says (see [`OnStale`]).
+fn apply_on_stale(
+    verdicts: &mut [Verdict],
+    on_stale: OnStale,
+    purpose: Purpose,
+    policy: &LoadedPolicy,
+    stale: &str,
+) {
+    let floor = match (on_stale, purpose) {
+        (OnStale::Block, _) => Action::Block,
+        (OnStale::Warn, Purpose::Artifact | Purpose::Check) => Action::Warn,
+        (OnStale::Warn, Purpose::Metadata) | (OnStale::Allow, _) => return,
+    };
+    for verdict in verdicts.iter_mut().filter(|v| rank(v.action) < rank(floor)) {
+        verdict.action = floor;
+        verdict.rule = policy.name.to_string();
+        verdict.reason = format!(
+            "{stale}, so the {} policy cannot vouch for this version (its on_stale is {})",
+            policy.name,
+            on_stale.name()
+        );
+    }
 }
 
 /// The verdicts a policy that could not judge the batch stands for: block

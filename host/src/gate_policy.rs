@@ -2,8 +2,9 @@
 //!
 //! Shape (Stout's): `policies: {default: {<policy>: {...}}, <ecosystem>: {<policy>: {...}}}`.
 //! A policy's settings are its `default` block merged key by key with the block
-//! of the batch's ecosystem. The host keeps `mode`, `on_error`, `timeout_ms`,
-//! `memory_mb` and `enabled` for itself and passes the rest to the component.
+//! of the batch's ecosystem. The host keeps `mode`, `on_error`, `on_stale`,
+//! `timeout_ms`, `memory_mb` and `enabled` for itself and passes the rest to
+//! the component.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,12 +32,37 @@ pub enum OnError {
     Allow,
 }
 
+/// What a policy that reads advisories (imports `osv`) stands for while its
+/// ecosystem's advisory data is stale or missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnStale {
+    /// Every version is blocked (fail closed).
+    Block,
+    /// Versions it allows get a warning when installed or checked (metadata
+    /// listings are left alone: one warning per listed version is noise).
+    Warn,
+    /// Its verdicts stand as they are.
+    Allow,
+}
+
+impl OnStale {
+    pub fn name(self) -> &'static str {
+        match self {
+            OnStale::Block => "block",
+            OnStale::Warn => "warn",
+            OnStale::Allow => "allow",
+        }
+    }
+}
+
 /// The host's controls for one policy in one ecosystem.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Controls {
     pub enabled: bool,
     pub mode: Mode,
     pub on_error: OnError,
+    pub on_stale: OnStale,
     pub timeout: Duration,
     pub memory_bytes: usize,
 }
@@ -50,13 +76,21 @@ impl Default for Controls {
             enabled: true,
             mode: Mode::Enforce,
             on_error: OnError::Block,
+            on_stale: OnStale::Warn,
             timeout: DEFAULT_POLICY_TIMEOUT,
             memory_bytes: DEFAULT_POLICY_MEMORY_MB << 20,
         }
     }
 }
 
-const HOST_KEYS: [&str; 5] = ["mode", "on_error", "timeout_ms", "memory_mb", "enabled"];
+const HOST_KEYS: [&str; 6] = [
+    "mode",
+    "on_error",
+    "on_stale",
+    "timeout_ms",
+    "memory_mb",
+    "enabled",
+];
 
 /// A parsed gate-policy file.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -186,6 +220,9 @@ fn controls_from(
     if let Some(v) = settings.get("on_error") {
         controls.on_error = parse("on_error", v)?;
     }
+    if let Some(v) = settings.get("on_stale") {
+        controls.on_stale = parse("on_stale", v)?;
+    }
     if let Some(v) = settings.get("timeout_ms") {
         controls.timeout = Duration::from_millis(parse::<u64>("timeout_ms", v)?.max(1));
     }
@@ -275,6 +312,7 @@ policies:
 
         let (controls, settings) = policy.settings_for("vulnerability", "PyPI");
         assert_eq!(controls.mode, Mode::Enforce);
+        assert_eq!(controls.on_stale, OnStale::Warn);
         assert!(settings.contains("critical"));
         assert_eq!(policy.settings_for("unknown", "npm").1, "{}");
         assert!(policy.configures("vulnerability", "PyPI"));
@@ -286,6 +324,9 @@ policies:
         let err =
             GatePolicy::parse("policies:\n  default:\n    x:\n      mode: loud\n").unwrap_err();
         assert!(err.contains("policies.default.x: mode"), "{err}");
+        let err = GatePolicy::parse("policies:\n  default:\n    x:\n      on_stale: maybe\n")
+            .unwrap_err();
+        assert!(err.contains("policies.default.x: on_stale"), "{err}");
         assert!(GatePolicy::parse("polices: {}").is_err());
         assert_eq!(GatePolicy::parse("").expect("empty"), GatePolicy::default());
     }

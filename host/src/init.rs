@@ -33,11 +33,18 @@ upstreams:
 #    settings:
 #      blocked_versions: deprecate
 
-# The OSV mirror's feed (an OSV bucket layout: {url}/{Ecosystem}/all.zip).
-# osv:
-#   url: <OSV bucket base URL>
-#   interval: 1h
-#   ecosystems: [npm, PyPI, crates.io, Go, Maven]
+# The OSV advisory mirror. `serve` syncs the public OSV data set for the
+# ecosystems of the adapters in adapters_dir, at start and every interval, in
+# the background; `gatehouse osv status` shows what it holds.
+osv:
+  interval: 1h
+  max_age: 24h     # older (or missing) data is stale: /healthz says degraded
+                   # and the policies that read advisories apply on_stale
+#  url: <OSV bucket base URL>     # {url}/{Ecosystem}/all.zip; default: OSV's public bucket
+#  ecosystems: [npm, PyPI, crates.io, Go, Maven]   # default: the adapters'
+#  sync: false                    # never sync; fill the mirror with `gatehouse osv import`
+#  live: <OSV API base URL>       # ask POST {live}/v1/querybatch about packages the mirror lacks
+#  live_ttl: 1h                   # how long a live answer is reused
 
 # cache:
 #   ttl: 5m          # metadata younger than this is not revalidated
@@ -71,16 +78,20 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 const DEFAULT_GATE_POLICY: &str = r#"# Which rules apply, and how. `default` applies everywhere; a section named
 # after an ecosystem (npm, pypi, cargo, go, maven) overrides it key by key.
 # Host keys for any policy: enabled, mode (enforce | warn | dry-run),
-# on_error (block | allow), timeout_ms, memory_mb. A policy configured here
-# whose component is missing or fails to load blocks (fail closed) unless its
-# on_error is allow; remove its block to retire it.
+# on_error (block | allow), timeout_ms, memory_mb, and for policies that read
+# advisories, on_stale (block | warn | allow): what they stand for while their
+# ecosystem's OSV data is missing or older than osv.max_age. A policy
+# configured here whose component is missing or fails to load blocks (fail
+# closed) unless its on_error is allow; remove its block to retire it.
 policies:
   default:
     malicious:
       action: block
+      on_stale: warn
     vulnerability:
       block_severity: critical
       warn_severity: high
+      on_stale: warn
     license:
       warn: [GPL-2.0, GPL-3.0, AGPL-3.0, SSPL-1.0, EUPL-1.2, OSL-3.0]
     install-scripts:
@@ -164,8 +175,15 @@ mod tests {
         let tokens =
             crate::auth::Tokens::from_config("admin", &config.admin.tokens).expect("valid");
         assert_eq!(tokens.identify(token.trim()), Some("admin"));
-        crate::gate_policy::GatePolicy::load(&dir.path().join("gate-policy.yaml"))
-            .expect("gate policy parses");
+        let gate_policy =
+            crate::gate_policy::GatePolicy::load(&dir.path().join("gate-policy.yaml"))
+                .expect("gate policy parses");
+        let (controls, settings) = gate_policy.settings_for("malicious", "npm");
+        assert_eq!(controls.on_stale, crate::gate_policy::OnStale::Warn);
+        assert!(!settings.contains("on_stale"), "a host key: {settings}");
+        let osv = config.osv.settings().expect("osv settings");
+        assert!(osv.source.is_some(), "the default layout syncs");
+        assert_eq!(osv.max_age, crate::config::DEFAULT_OSV_MAX_AGE);
         assert!(
             write_layout(dir.path(), false)
                 .expect("idempotent")

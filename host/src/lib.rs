@@ -8,6 +8,7 @@
 //! and serves bytes natively.
 
 pub mod admin;
+pub mod advisories;
 pub mod api;
 pub mod artifact;
 pub mod audit;

@@ -63,6 +63,12 @@ pub struct AuthLabels {
     pub scope: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OsvLabels {
+    /// OSV's spelling: `npm`, `PyPI`, `crates.io`, `Go`, `Maven`.
+    pub ecosystem: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -82,6 +88,9 @@ pub struct Metrics {
     pub generation: Gauge,
     pub cache_evictions: Counter,
     pub auth_failures: Family<AuthLabels, Counter>,
+    pub osv_records: Family<OsvLabels, Gauge>,
+    pub osv_age: Family<OsvLabels, Gauge>,
+    pub osv_stale: Family<OsvLabels, Gauge>,
 }
 
 impl Metrics {
@@ -143,6 +152,24 @@ impl Metrics {
             "Requests refused for a missing or wrong token",
             Family::clone(&auth_failures),
         );
+        let osv_records = Family::default();
+        registry.register(
+            "osv_records",
+            "OSV advisories held per ecosystem",
+            Family::clone(&osv_records),
+        );
+        let osv_age = Family::default();
+        registry.register(
+            "osv_age_seconds",
+            "Seconds since the ecosystem's last successful OSV sync (-1: never)",
+            Family::clone(&osv_age),
+        );
+        let osv_stale = Family::default();
+        registry.register(
+            "osv_stale",
+            "1 when the ecosystem's advisory data is missing or older than osv.max_age",
+            Family::clone(&osv_stale),
+        );
         Metrics {
             registry,
             requests,
@@ -154,6 +181,27 @@ impl Metrics {
             generation,
             cache_evictions,
             auth_failures,
+            osv_records,
+            osv_age,
+            osv_stale,
+        }
+    }
+
+    /// Sets the OSV gauges from the mirror's current figures.
+    pub fn observe_osv(&self, health: &[crate::advisories::EcosystemHealth]) {
+        for entry in health {
+            let labels = OsvLabels {
+                ecosystem: entry.ecosystem.clone(),
+            };
+            let records = i64::try_from(entry.records).unwrap_or(i64::MAX);
+            self.osv_records.get_or_create(&labels).set(records);
+            let age = entry
+                .age_seconds
+                .map_or(-1, |age| i64::try_from(age).unwrap_or(i64::MAX));
+            self.osv_age.get_or_create(&labels).set(age);
+            self.osv_stale
+                .get_or_create(&labels)
+                .set(i64::from(entry.stale.is_some()));
         }
     }
 

@@ -129,6 +129,7 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
             sha256: String::new(),
             pre,
             reads: crate::runtime::reads::Reads::all(),
+            reads_advisories: crate::runtime::imports_osv(&compiled),
         };
         let limits = Limits {
             timeout: controls.timeout,

@@ -357,6 +357,7 @@ async fn route_request(
     let path = request.uri().path().to_owned();
     let address = remote.ip().to_string();
     if path == "/metrics" {
+        metrics().observe_osv(&app.runtime.caps.osv.health());
         let mut response = Response::new(full(metrics().render()));
         response.headers_mut().insert(
             CONTENT_TYPE,
@@ -407,20 +408,29 @@ async fn route_request(
     }
 }
 
+/// `ok`, or `degraded` (still 200: the proxy serves, but advisory data is
+/// missing or older than `osv.max_age`) with the reasons; 503 while components load.
 fn healthz(app: &App) -> Response<Body> {
     if let Some(unavailable) = app.runtime.caps.audit.failure() {
-        error(StatusCode::SERVICE_UNAVAILABLE, &unavailable.to_string())
-    } else if app.runtime.is_ready() {
-        json(
-            StatusCode::OK,
-            &serde_json::json!({"status": "ok", "generation": app.runtime.current().id}),
-        )
-    } else {
-        error(
+        return error(StatusCode::SERVICE_UNAVAILABLE, &unavailable.to_string());
+    }
+    if !app.runtime.is_ready() {
+        return error(
             StatusCode::SERVICE_UNAVAILABLE,
             "components are still loading",
-        )
+        );
     }
+    let osv = app.runtime.caps.osv.health();
+    let reasons: Vec<&str> = osv.iter().filter_map(|e| e.stale.as_deref()).collect();
+    json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "status": if reasons.is_empty() { "ok" } else { "degraded" },
+            "reasons": reasons,
+            "generation": app.runtime.current().id,
+            "osv": osv,
+        }),
+    )
 }
 
 /// Where clients reach adapter `prefix`, without a trailing slash.

@@ -25,6 +25,7 @@ mod host;
 mod maven;
 mod npm;
 mod offline;
+mod osv;
 mod policies;
 mod pypi;
 mod sdk;

@@ -87,6 +87,13 @@ impl Gatehouse {
             config.push_str("  {}\n");
         }
         config.push_str(&setup.extra_config);
+        if !setup.extra_config.contains("osv:") {
+            // The suite never reaches OSV's public bucket: no sync unless a test sets `osv:`.
+            if !config.ends_with('\n') {
+                config.push('\n');
+            }
+            config.push_str("osv:\n  sync: false\n");
+        }
         std::fs::write(root.join("gatehouse.yaml"), config).expect("config");
         prepare(root);
         let (child, url) = launch(root, customize);
@@ -135,6 +142,11 @@ impl Gatehouse {
 
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
+    }
+
+    /// What `serve` has logged so far (its stderr, kept in the layout).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path(SERVE_LOG)).unwrap_or_default()
     }
 
     pub fn client() -> reqwest::Client {
@@ -186,9 +198,17 @@ impl Gatehouse {
     }
 }
 
+/// Where [`launch`] writes the server's stderr (printed when a test fails).
+const SERVE_LOG: &str = "serve.log";
+
 /// Starts `gatehouse serve` on the layout in `dir`, its command shaped by
 /// `customize`; returns it and its base URL.
 fn launch(dir: &Path, customize: impl FnOnce(&Path, &mut Command)) -> (Child, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(SERVE_LOG))
+        .expect("serve log");
     let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     command
         .args(["serve", "--config"])
@@ -198,7 +218,7 @@ fn launch(dir: &Path, customize: impl FnOnce(&Path, &mut Command)) -> (Child, St
             std::env::var("GATEHOUSE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(log);
     customize(dir, &mut command);
     let mut child = command.spawn().expect("starting gatehouse");
     let stdout = child.stdout.take().expect("stdout");
@@ -218,6 +238,9 @@ impl Drop for Gatehouse {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- gatehouse serve log ---\n{}", self.log());
+        }
     }
 }
 

@@ -35,3 +35,21 @@ pub enum OsvError {
     #[error("background task failed: {0}")]
     Task(String),
 }
+
+impl OsvError {
+    /// The message with every underlying cause, `: `-separated (reqwest's own
+    /// message leaves out the "connection refused" an operator needs).
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let said = cause.to_string();
+            if !text.contains(&said) {
+                text.push_str(": ");
+                text.push_str(&said);
+            }
+            source = cause.source();
+        }
+        text
+    }
+}

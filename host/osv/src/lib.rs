@@ -7,6 +7,8 @@
 //!   batch is one transaction.
 //! - [`sync`] keeps a mirror current from an OSV bucket layout
 //!   (`{base}/{Ecosystem}/all.zip`, `modified_id.csv`, `{ID}.json`).
+//! - [`live::Live`] asks an OSV-API-shaped service (`POST /v1/querybatch`)
+//!   about packages the mirror has nothing for, and keeps the answers a while.
 //! - [`Mirror::affecting`] matches versions against `versions[]` and
 //!   SEMVER/ECOSYSTEM ranges with each ecosystem's own order: SemVer (npm,
 //!   crates.io, Go), PEP 440 (PyPI) and Maven's.
@@ -19,6 +21,7 @@
 
 mod error;
 pub mod import;
+pub mod live;
 pub mod matching;
 pub mod record;
 pub mod severity;
@@ -115,6 +118,12 @@ pub struct EcosystemStatus {
     pub last_sync: Option<i64>,
     /// The newest `modified_id.csv` timestamp synced (RFC 3339, as the bucket spells it).
     pub cursor: Option<String>,
+    /// Where the last sync attempt fetched from.
+    pub source: Option<String>,
+    /// When a sync of this ecosystem was last attempted, unix seconds.
+    pub last_attempt: Option<i64>,
+    /// Why the last attempt failed; `None` when it succeeded (or none was made).
+    pub last_error: Option<String>,
 }
 
 /// Normalises a package name the way the mirror keys it.
@@ -325,6 +334,12 @@ impl Mirror {
         Ok(out)
     }
 
+    /// Whether any advisory (withdrawn ones aside) names this package.
+    pub fn knows(&self, ecosystem: &str, name: &str) -> Result<bool, OsvError> {
+        let name = normalize_name(ecosystem, name.trim());
+        Ok(!self.package(ecosystem, &name)?.entries.is_empty())
+    }
+
     fn package(&self, ecosystem: &str, name: &str) -> Result<Arc<Package>, OsvError> {
         let key = format!("{ecosystem}\u{0}{name}");
         if let Some(p) = self.cache().packages.get(&key) {
@@ -391,6 +406,9 @@ impl Mirror {
                 records: r.records,
                 last_sync: r.last_sync,
                 cursor: r.cursor,
+                source: r.source,
+                last_attempt: r.last_attempt,
+                last_error: r.last_error,
             })
             .collect())
     }

@@ -7,6 +7,9 @@
 //! - `affected(ecosystem, name, id, data)` — one row per (advisory, package);
 //!   `data` is the package's [`PackageEntry`] as compact JSON
 //! - `sync_state(ecosystem, last_sync, cursor, cursor_ns)`
+//! - `sync_attempts(ecosystem, source, last_attempt, last_error)` — the latest
+//!   sync attempt, so that another process (`gatehouse osv status`) can tell
+//!   a failing source from a quiet one
 //! - `meta(key, value)` — `schema` version and `generation`
 //!
 //! A schema from another version of this crate is dropped and rebuilt: it is
@@ -53,6 +56,12 @@ CREATE TABLE IF NOT EXISTS sync_state (
     cursor TEXT,
     cursor_ns INTEGER
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sync_attempts (
+    ecosystem TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    last_attempt INTEGER NOT NULL,
+    last_error TEXT
+) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0);
 ";
 
@@ -60,6 +69,7 @@ const DROP: &str = "
 DROP TABLE IF EXISTS advisories;
 DROP TABLE IF EXISTS affected;
 DROP TABLE IF EXISTS sync_state;
+DROP TABLE IF EXISTS sync_attempts;
 DROP TABLE IF EXISTS meta;
 ";
 
@@ -86,6 +96,9 @@ pub struct EcosystemRow {
     pub records: usize,
     pub last_sync: Option<i64>,
     pub cursor: Option<String>,
+    pub source: Option<String>,
+    pub last_attempt: Option<i64>,
+    pub last_error: Option<String>,
 }
 
 pub struct Store {
@@ -243,10 +256,12 @@ impl Store {
         let mut stmt = conn.prepare_cached(
             "SELECT e.ecosystem,
                     (SELECT COUNT(DISTINCT id) FROM affected f WHERE f.ecosystem = e.ecosystem),
-                    s.last_sync, s.cursor
+                    s.last_sync, s.cursor, t.source, t.last_attempt, t.last_error
              FROM (SELECT DISTINCT ecosystem FROM affected
-                   UNION SELECT ecosystem FROM sync_state) e
+                   UNION SELECT ecosystem FROM sync_state
+                   UNION SELECT ecosystem FROM sync_attempts) e
              LEFT JOIN sync_state s ON s.ecosystem = e.ecosystem
+             LEFT JOIN sync_attempts t ON t.ecosystem = e.ecosystem
              ORDER BY e.ecosystem",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -255,6 +270,9 @@ impl Store {
                 records: usize::try_from(r.get::<_, i64>(1)?).unwrap_or_default(),
                 last_sync: r.get(2)?,
                 cursor: r.get(3)?,
+                source: r.get(4)?,
+                last_attempt: r.get(5)?,
+                last_error: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -298,6 +316,24 @@ impl Store {
                 params![ecosystem, now],
             )?,
         };
+        Ok(())
+    }
+
+    /// Records a sync attempt from `source`: `error` is `None` when it succeeded.
+    pub fn record_attempt(
+        &self,
+        ecosystem: &str,
+        source: &str,
+        now: i64,
+        error: Option<&str>,
+    ) -> Result<(), OsvError> {
+        lock(&self.writer).execute(
+            "INSERT INTO sync_attempts (ecosystem, source, last_attempt, last_error)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (ecosystem) DO UPDATE
+             SET source = ?2, last_attempt = ?3, last_error = ?4",
+            params![ecosystem, source, now, error],
+        )?;
         Ok(())
     }
 }

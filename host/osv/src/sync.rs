@@ -63,7 +63,12 @@ pub async fn sync(
     let mut report = SyncReport::default();
     let mut first_error = None;
     for ecosystem in ecosystems {
-        match sync_one(mirror, client, base, ecosystem).await {
+        let outcome = sync_one(mirror, client, base, ecosystem).await;
+        let error = outcome.as_ref().err().map(OsvError::chain);
+        mirror
+            .store()
+            .record_attempt(ecosystem, base, now(), error.as_deref())?;
+        match outcome {
             Ok(done) => {
                 tracing::info!(
                     ecosystem = %ecosystem,
@@ -76,7 +81,7 @@ pub async fn sync(
                 report.ecosystems.push(done);
             }
             Err(e) => {
-                tracing::warn!(ecosystem = %ecosystem, error = %e, "OSV sync failed");
+                tracing::warn!(ecosystem = %ecosystem, error = %e.chain(), "OSV sync failed");
                 first_error.get_or_insert(OsvError::Sync {
                     ecosystem: ecosystem.clone(),
                     source: Box::new(e),
@@ -335,7 +340,7 @@ fn parse_csv(text: &str) -> Vec<Change> {
 
 /// Percent-encodes one URL path segment (ids and ecosystem names are plain
 /// ASCII in practice; anything else is escaped).
-fn encode_segment(segment: &str) -> String {
+pub(crate) fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -634,6 +634,10 @@ async fn incremental_sync_fetches_only_new_records() {
     let status = mirror.status().expect("status");
     let pypi_status = status.iter().find(|s| s.ecosystem == "PyPI").expect("row");
     assert_eq!(pypi_status.cursor.as_deref(), Some("2024-03-01T00:00:00Z"));
+    assert_eq!(pypi_status.source.as_deref(), Some(bucket.base.as_str()));
+    let said = pypi_status.last_error.as_deref().unwrap_or_default();
+    assert!(said.contains("HTTP 500"), "the failure is kept: {said:?}");
+    assert!(pypi_status.last_attempt >= pypi_status.last_sync);
     let crates_status = status
         .iter()
         .find(|s| s.ecosystem == "crates.io")
@@ -655,6 +659,9 @@ async fn incremental_sync_fetches_only_new_records() {
         report.ecosystems[0].cursor.as_deref(),
         Some("2024-04-01T00:00:00Z")
     );
+    let status = mirror.status().expect("status");
+    let pypi_status = status.iter().find(|s| s.ecosystem == "PyPI").expect("row");
+    assert_eq!(pypi_status.last_error, None, "a success clears the failure");
 
     // An ecosystem the bucket does not have is an error naming it.
     let err = sync(&mirror, &client, &bucket.base, &["Hackage".to_owned()])
@@ -707,6 +714,44 @@ fn a_failing_batch_rolls_back_whole() {
     )]);
     assert_eq!(report.imported, 1);
     assert_eq!(affected_by(&mirror, "npm", "fine-a", "0.1.0"), ["A-1"]);
+}
+
+/// The live fallback: one `querybatch` per package (ids only here, records
+/// from `/v1/vulns/{id}`), matched like the mirror, then reused for the TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_fallback_asks_once_per_ttl() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_path_buf();
+    std::fs::create_dir_all(root.join("v1/vulns")).expect("mkdir");
+    std::fs::write(
+        root.join("v1/querybatch"),
+        r#"{"results": [{"vulns": [{"id": "GHSA-live-0001", "modified": "2024-01-01T00:00:00Z"}]}]}"#,
+    )
+    .expect("answer");
+    std::fs::write(
+        root.join("v1/vulns/GHSA-live-0001"),
+        record(
+            "GHSA-live-0001",
+            "2024-01-01T00:00:00Z",
+            "npm",
+            "lively",
+            "1.2.0",
+        ),
+    )
+    .expect("record");
+    let bucket = Bucket::serve(root);
+    let live =
+        gatehouse_osv::live::Live::new(&bucket.base, Duration::from_secs(3600)).expect("client");
+    live.refresh("npm", "lively").await.expect("answered");
+    assert_eq!(
+        affected_by(live.answers(), "npm", "lively", "1.1.0"),
+        ["GHSA-live-0001"]
+    );
+    assert!(affected_by(live.answers(), "npm", "lively", "1.2.0").is_empty());
+    live.refresh("npm", "lively").await.expect("cached");
+    let hits = bucket.hits();
+    assert_eq!(hits.get("/v1/querybatch"), Some(&1), "{hits:?}");
+    assert_eq!(hits.get("/v1/vulns/GHSA-live-0001"), Some(&1), "{hits:?}");
 }
 
 #[test]

@@ -32,13 +32,22 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// Changes whenever data decisions depend on changes outside the
-    /// components: advisories, exceptions, the host's store namespace.
+    /// components: advisories (and which ecosystems' are stale), exceptions,
+    /// the host's store namespace.
     pub fn decision_epoch(&self) -> String {
         let (writes, expired) = self.exceptions.epoch();
+        let stale: Vec<String> = self
+            .osv
+            .health()
+            .into_iter()
+            .filter(|h| h.stale.is_some())
+            .map(|h| h.ecosystem)
+            .collect();
         format!(
-            "{}.{writes}.{expired}.{}",
+            "{}.{writes}.{expired}.{}.{}",
             self.osv.generation(),
-            self.store.host_epoch()
+            self.store.host_epoch(),
+            stale.join(",")
         )
     }
 }

@@ -9,10 +9,14 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use crate::advisories::EcosystemHealth;
 use crate::bindings::policy::gatehouse::plugin::osv::Host;
 use crate::bindings::{Advisory, Interval, PackageAdvisory, Severity};
 use crate::bounds::cut_str;
 use crate::runtime::guest::{GuestState, deadline_exceeded};
+
+/// What [`AdvisorySource::prepare`] returns.
+pub type Prepare<'a> = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// Where advisories come from.
 pub trait AdvisorySource: Send + Sync {
@@ -31,6 +35,26 @@ pub trait AdvisorySource: Send + Sync {
 
     /// Changes whenever any advisory changes (decision caches key on it).
     fn generation(&self) -> u64;
+
+    /// Fetches from elsewhere what answering about one package needs (the
+    /// live fallback); called before `affecting` and `advisories`.
+    fn prepare<'a>(&'a self, _ecosystem: &'a str, _name: &'a str) -> Prepare<'a> {
+        Box::pin(std::future::ready(()))
+    }
+
+    /// Per ecosystem: what the data is and whether it is current.
+    fn health(&self) -> Vec<EcosystemHealth> {
+        Vec::new()
+    }
+}
+
+/// Why `ecosystem`'s advisory data is not current, if it is not.
+pub fn staleness(source: &dyn AdvisorySource, ecosystem: &str) -> Option<String> {
+    source
+        .health()
+        .into_iter()
+        .find(|h| h.ecosystem == ecosystem)
+        .and_then(|h| h.stale)
 }
 
 impl AdvisorySource for gatehouse_osv::Mirror {
@@ -159,6 +183,7 @@ impl Host for GuestState {
             )));
         }
         let source = self.caps.osv.clone();
+        self.host_call(source.prepare(&ecosystem, &name)).await?;
         let deadline = self.deadline();
         let matching = tokio::task::spawn_blocking(move || {
             match_in_chunks(&*source, &ecosystem, &name, &versions, deadline)
@@ -179,6 +204,7 @@ impl Host for GuestState {
         name: String,
     ) -> wasmtime::Result<Vec<PackageAdvisory>> {
         let source = self.caps.osv.clone();
+        self.host_call(source.prepare(&ecosystem, &name)).await?;
         let reading = tokio::task::spawn_blocking(move || source.advisories(&ecosystem, &name));
         match self.host_call(reading).await? {
             Ok(result) => unavailable_is_a_failure(result),

@@ -41,6 +41,9 @@ pub struct Loaded<P> {
     pub pre: P,
     /// The costly facts it reads (policies; see [`reads`]).
     pub reads: reads::Reads,
+    /// It imports the `osv` interface: its answers depend on the advisory
+    /// data, so a policy's `on_stale` applies to it.
+    pub reads_advisories: bool,
 }
 
 pub type LoadedPolicy = Loaded<PolicyPre<GuestState>>;
@@ -90,6 +93,14 @@ impl ComponentStatus {
             from_cache: None,
         }
     }
+}
+
+/// Whether `component` imports the `osv` interface (any version).
+pub fn imports_osv(component: &wasmtime::component::Component) -> bool {
+    component
+        .component_type()
+        .imports(component.engine())
+        .any(|(name, _)| name.starts_with("gatehouse:plugin/osv"))
 }
 
 fn now_rfc3339() -> String {
@@ -336,12 +347,13 @@ impl Runtime {
         }
         let this = self.clone();
         let digest = sha256.clone();
-        let (pre, info, reads) = tokio::task::spawn_blocking(move || {
+        let (pre, info, reads, reads_advisories) = tokio::task::spawn_blocking(move || {
             let (component, info) = this.engine.load(&bytes, &digest)?;
             anyhow::Ok((
                 this.instantiate_pre(&component)?,
                 info,
                 reads::declared(&bytes),
+                imports_osv(&component),
             ))
         })
         .await
@@ -375,6 +387,7 @@ impl Runtime {
             sha256,
             pre,
             reads,
+            reads_advisories,
         }))
     }
 

@@ -4,6 +4,11 @@
 //! Settings: `action` — `block` (the default) or `warn`. Unknown keys are
 //! accepted: the only key defaults to the strictest choice, so a misspelling
 //! cannot weaken the rule. One OSV query per package in the batch.
+//!
+//! While the mirror's data for the ecosystem is missing or stale, the host
+//! applies the gate-policy key `on_stale` (`block | warn | allow`, default
+//! `warn`) to this policy's verdicts: it imports `osv`, so the host knows its
+//! answers are only as current as the mirror.
 
 use gatehouse_sdk::host::osv_affecting_batch;
 use gatehouse_sdk::text::excerpt;

@@ -1,0 +1,438 @@
+//! Advisories as the gate sees them: the OSV mirror, whether its data is
+//! current per ecosystem, the background sync that keeps it so, and the live
+//! fallback for packages it has no record for.
+//!
+//! An ecosystem is *watched* when `osv.ecosystems` names it or, by default,
+//! when an adapter for it is in `adapters_dir` and sync is on. A watched
+//! ecosystem is *stale* when it has never synced or its last successful sync
+//! is older than `osv.max_age`; `/healthz`, `/metrics`, `gatehouse osv status`
+//! and the `on_stale` host key of policies that import `osv` all read that
+//! one judgement ([`Advisories::health`]).
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gatehouse_osv::live::Live;
+use gatehouse_osv::{EcosystemStatus, Mirror};
+
+use crate::bindings::{Advisory, PackageAdvisory};
+use crate::capabilities::osv::{AdvisorySource, Prepare};
+use crate::config::OsvSettings;
+
+/// First wait after a failed sync; it doubles up to the sync interval.
+const FIRST_RETRY: Duration = Duration::from_secs(30);
+
+/// One ecosystem's advisory data, and whether it is current.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EcosystemHealth {
+    pub ecosystem: String,
+    pub records: usize,
+    /// When the last successful sync finished, unix seconds.
+    pub last_sync: Option<i64>,
+    /// Seconds since then.
+    pub age_seconds: Option<u64>,
+    /// Where the data is synced from.
+    pub source: Option<String>,
+    /// Why the last sync attempt failed, if it did.
+    pub last_error: Option<String>,
+    /// Why the data is not current; `None` when it is (or is not watched).
+    pub stale: Option<String>,
+}
+
+/// The mirror with its freshness judgement and live fallback.
+pub struct Advisories {
+    pub mirror: Arc<Mirror>,
+    settings: OsvSettings,
+    watched: Vec<String>,
+    /// The mirror's per-ecosystem state, re-read after each sync.
+    snapshot: RwLock<Vec<EcosystemStatus>>,
+    live: Option<Live>,
+}
+
+/// The OSV ecosystems of the adapters in `adapters_dir` (by file stem).
+pub fn adapter_ecosystems(adapters_dir: &Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(adapters_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.path();
+            (path.extension()? == "wasm").then_some(())?;
+            let stem = path.file_stem()?.to_str()?.to_owned();
+            crate::exceptions::canonical_ecosystem(&stem).map(str::to_owned)
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The ecosystems whose data is synced and judged.
+pub fn watched(settings: &OsvSettings, adapters_dir: &Path) -> Vec<String> {
+    if !settings.ecosystems.is_empty() {
+        settings.ecosystems.clone()
+    } else if settings.source.is_some() {
+        adapter_ecosystems(adapters_dir)
+    } else {
+        Vec::new()
+    }
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `3h2m`-style, to the second (one word, for tables).
+pub fn age_text(seconds: u64) -> String {
+    humantime::format_duration(Duration::from_secs(seconds))
+        .to_string()
+        .replace(' ', "")
+}
+
+/// Per ecosystem (watched ones first, then any other the mirror holds): its
+/// figures and, for watched ones, why it is stale.
+pub fn health(
+    snapshot: &[EcosystemStatus],
+    watched: &[String],
+    settings: &OsvSettings,
+    now: i64,
+) -> Vec<EcosystemHealth> {
+    let others = snapshot
+        .iter()
+        .map(|s| &s.ecosystem)
+        .filter(|e| !watched.contains(e));
+    watched
+        .iter()
+        .chain(others)
+        .map(|ecosystem| {
+            let status = snapshot.iter().find(|s| &s.ecosystem == ecosystem);
+            let last_sync = status.and_then(|s| s.last_sync);
+            let age_seconds = last_sync.map(|at| u64::try_from(now - at).unwrap_or(0));
+            let last_error = status.and_then(|s| s.last_error.clone());
+            let records = status.map_or(0, |s| s.records);
+            let stale = if watched.contains(ecosystem) {
+                stale_reason(
+                    ecosystem,
+                    records,
+                    age_seconds,
+                    last_error.as_deref(),
+                    settings,
+                )
+            } else {
+                None
+            };
+            EcosystemHealth {
+                ecosystem: ecosystem.clone(),
+                records,
+                last_sync,
+                age_seconds,
+                source: status
+                    .and_then(|s| s.source.clone())
+                    .or_else(|| settings.source.clone()),
+                last_error,
+                stale,
+            }
+        })
+        .collect()
+}
+
+fn stale_reason(
+    ecosystem: &str,
+    records: usize,
+    age_seconds: Option<u64>,
+    last_error: Option<&str>,
+    settings: &OsvSettings,
+) -> Option<String> {
+    let failed = last_error
+        .map(|e| format!("; the last sync failed: {e}"))
+        .unwrap_or_default();
+    let Some(age) = age_seconds else {
+        return Some(match (&settings.source, records) {
+            (Some(source), 0) if last_error.is_none() => format!(
+                "no advisory data for {ecosystem} yet: the first sync from {source} has not finished"
+            ),
+            (Some(_), 0) => format!("no advisory data for {ecosystem}{failed}"),
+            (None, 0) => format!(
+                "no advisory data for {ecosystem}: sync is off (osv.sync: false) and nothing was imported"
+            ),
+            (_, records) => format!(
+                "{ecosystem} has {records} records from an import but was never synced, so their age is unknown{failed}"
+            ),
+        });
+    };
+    (age > settings.max_age.as_secs()).then(|| {
+        format!(
+            "advisory data for {ecosystem} is {} old (osv.max_age {}){failed}",
+            age_text(age),
+            age_text(settings.max_age.as_secs())
+        )
+    })
+}
+
+impl Advisories {
+    pub fn new(
+        mirror: Arc<Mirror>,
+        settings: OsvSettings,
+        watched: Vec<String>,
+    ) -> anyhow::Result<Self> {
+        let live = match &settings.live {
+            Some((url, ttl)) => Some(Live::new(url, *ttl)?),
+            None => None,
+        };
+        let advisories = Advisories {
+            mirror,
+            settings,
+            watched,
+            snapshot: RwLock::new(Vec::new()),
+            live,
+        };
+        advisories.refresh();
+        Ok(advisories)
+    }
+
+    /// Re-reads the mirror's per-ecosystem state (a few SQLite counts).
+    pub fn refresh(&self) {
+        match self.mirror.status() {
+            Ok(status) => *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = status,
+            Err(error) => tracing::warn!(%error, "reading the OSV mirror's status failed"),
+        }
+    }
+
+    /// Each ecosystem's figures and staleness, as of now.
+    pub fn report(&self) -> Vec<EcosystemHealth> {
+        let snapshot = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
+        health(&snapshot, &self.watched, &self.settings, now_seconds())
+    }
+
+    /// Logs what the mirror holds: a warning per stale ecosystem.
+    pub fn log_state(&self) {
+        for ecosystem in self.report() {
+            match &ecosystem.stale {
+                Some(reason) => tracing::warn!(
+                    ecosystem = %ecosystem.ecosystem,
+                    "{reason}; until it is current, policies that read advisories apply their on_stale setting (default warn)"
+                ),
+                None => tracing::info!(
+                    ecosystem = %ecosystem.ecosystem,
+                    records = ecosystem.records,
+                    age = %ecosystem.age_seconds.map_or_else(|| "unknown".to_owned(), age_text),
+                    "OSV advisory data"
+                ),
+            }
+        }
+        if self.watched.is_empty() && self.report().iter().all(|e| e.records == 0) {
+            tracing::warn!(
+                "the OSV mirror is empty and no ecosystem is synced: the malicious and vulnerability policies check against nothing"
+            );
+        }
+    }
+
+    /// Syncs the watched ecosystems now and then every interval, in the
+    /// background; a failure is logged and retried sooner (30 s, doubling).
+    pub fn spawn_sync(self: &Arc<Self>) {
+        let Some(source) = self.settings.source.clone() else {
+            return;
+        };
+        if self.watched.is_empty() {
+            tracing::warn!(
+                %source,
+                "OSV sync is on but no ecosystem is watched (no adapters for npm, PyPI, crates.io, Go or Maven, and osv.ecosystems is empty)"
+            );
+            return;
+        }
+        let this = self.clone();
+        let interval = self.settings.interval;
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut backoff = FIRST_RETRY;
+            loop {
+                let outcome =
+                    gatehouse_osv::sync(&this.mirror, &client, &source, &this.watched).await;
+                let refreshed = this.clone();
+                let _ = tokio::task::spawn_blocking(move || refreshed.refresh()).await;
+                let wait = match outcome {
+                    Ok(report) => {
+                        for done in &report.ecosystems {
+                            tracing::info!(
+                                ecosystem = %done.ecosystem,
+                                full = done.full,
+                                imported = done.import.imported,
+                                "OSV sync finished"
+                            );
+                        }
+                        backoff = FIRST_RETRY;
+                        interval
+                    }
+                    Err(error) => {
+                        let wait = backoff;
+                        backoff = (backoff * 2).min(interval);
+                        tracing::warn!(
+                            error = %error.chain(),
+                            retry_in = %age_text(wait.as_secs()),
+                            "OSV sync failed"
+                        );
+                        this.log_state();
+                        wait
+                    }
+                };
+                tokio::time::sleep(wait).await;
+            }
+        });
+    }
+}
+
+impl AdvisorySource for Advisories {
+    fn affecting(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        versions: &[&str],
+    ) -> anyhow::Result<Vec<Vec<Advisory>>> {
+        let source: &dyn AdvisorySource = self.answering(ecosystem, name)?;
+        source.affecting(ecosystem, name, versions)
+    }
+
+    fn advisories(&self, ecosystem: &str, name: &str) -> anyhow::Result<Vec<PackageAdvisory>> {
+        let source: &dyn AdvisorySource = self.answering(ecosystem, name)?;
+        source.advisories(ecosystem, name)
+    }
+
+    /// The mirror's generation plus the live answers' (both only grow).
+    fn generation(&self) -> u64 {
+        self.mirror.generation()
+            + self
+                .live
+                .as_ref()
+                .map_or(0, |live| live.answers().generation())
+    }
+
+    fn prepare<'a>(&'a self, ecosystem: &'a str, name: &'a str) -> Prepare<'a> {
+        Box::pin(async move {
+            let Some(live) = &self.live else { return };
+            if self.mirror.knows(ecosystem, name).unwrap_or(true) {
+                return;
+            }
+            if let Err(error) = live.refresh(ecosystem, name).await {
+                tracing::warn!(
+                    ecosystem,
+                    package = name,
+                    error = %error.chain(),
+                    "the live OSV fallback failed; answering from the mirror alone"
+                );
+            }
+        })
+    }
+
+    fn health(&self) -> Vec<EcosystemHealth> {
+        self.report()
+    }
+}
+
+impl Advisories {
+    /// The mirror, or the live answers for a package the mirror does not know.
+    fn answering(&self, ecosystem: &str, name: &str) -> anyhow::Result<&Mirror> {
+        match &self.live {
+            Some(live) if !self.mirror.knows(ecosystem, name)? => Ok(live.answers()),
+            _ => Ok(&self.mirror),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(source: Option<&str>) -> OsvSettings {
+        OsvSettings {
+            source: source.map(str::to_owned),
+            interval: Duration::from_secs(3600),
+            ecosystems: Vec::new(),
+            max_age: Duration::from_secs(24 * 3600),
+            live: None,
+        }
+    }
+
+    fn status(ecosystem: &str, records: usize, last_sync: Option<i64>) -> EcosystemStatus {
+        EcosystemStatus {
+            ecosystem: ecosystem.into(),
+            records,
+            last_sync,
+            cursor: None,
+            source: None,
+            last_attempt: None,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn judges_only_watched_ecosystems() {
+        let now = 100_000;
+        let snapshot = [
+            status("npm", 5, Some(now - 60)),
+            status("PyPI", 7, Some(now - 25 * 3600)),
+            status("Go", 3, None),
+        ];
+        let watched = ["npm".to_owned(), "PyPI".to_owned(), "crates.io".to_owned()];
+        let report = health(&snapshot, &watched, &settings(Some("http://x")), now);
+        let names: Vec<_> = report.iter().map(|h| h.ecosystem.as_str()).collect();
+        assert_eq!(names, ["npm", "PyPI", "crates.io", "Go"]);
+        assert_eq!(report[0].stale, None);
+        assert_eq!(report[0].age_seconds, Some(60));
+        let old = report[1].stale.as_deref().expect("PyPI is stale");
+        assert!(old.contains("1day1h old (osv.max_age 1day)"), "{old}");
+        let empty = report[2].stale.as_deref().expect("crates.io is empty");
+        assert!(
+            empty.contains("first sync from http://x has not finished"),
+            "{empty}"
+        );
+        assert_eq!(report[3].stale, None, "Go is not watched");
+    }
+
+    #[test]
+    fn a_failed_first_sync_says_why() {
+        let mut failed = status("npm", 0, None);
+        failed.last_error = Some("connection refused".into());
+        let report = health(&[failed], &["npm".into()], &settings(Some("http://x")), 0);
+        assert_eq!(
+            report[0].stale.as_deref(),
+            Some("no advisory data for npm; the last sync failed: connection refused")
+        );
+    }
+
+    /// `on_stale` applies to the policies whose answers depend on the mirror:
+    /// of the defaults, exactly those two.
+    #[test]
+    fn only_the_advisory_policies_import_osv() {
+        let cache = tempfile::tempdir().expect("tempdir");
+        let engine = crate::runtime::engine::Engine::new(cache.path()).expect("engine");
+        let importing: Vec<&str> = crate::init::POLICIES
+            .iter()
+            .filter(|(_, bytes)| {
+                let digest = crate::runtime::engine::sha256_hex(bytes);
+                let (component, _) = engine.load(bytes, &digest).expect("compiles");
+                crate::runtime::imports_osv(&component)
+            })
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(importing, ["malicious", "vulnerability"]);
+    }
+
+    #[test]
+    fn sync_off_watches_only_named_ecosystems() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("npm.wasm"), b"").expect("write");
+        std::fs::write(dir.path().join("cargo.wasm"), b"").expect("write");
+        std::fs::write(dir.path().join("other.wasm"), b"").expect("write");
+        assert_eq!(
+            watched(&settings(Some("http://x")), dir.path()),
+            ["crates.io", "npm"]
+        );
+        assert!(watched(&settings(None), dir.path()).is_empty());
+        let mut named = settings(None);
+        named.ecosystems = vec!["PyPI".into()];
+        assert_eq!(watched(&named, dir.path()), ["PyPI"]);
+    }
+}
