@@ -290,9 +290,10 @@ impl AdvisorySource for Advisories {
         ecosystem: &str,
         name: &str,
         versions: &[&str],
+        unparsable: &mut usize,
     ) -> anyhow::Result<Vec<Vec<Advisory>>> {
         let source: &dyn AdvisorySource = self.answering(ecosystem, name)?;
-        source.affecting(ecosystem, name, versions)
+        source.affecting(ecosystem, name, versions, unparsable)
     }
 
     fn advisories(&self, ecosystem: &str, name: &str) -> anyhow::Result<Vec<PackageAdvisory>> {
