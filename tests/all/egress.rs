@@ -20,6 +20,9 @@ use crate::fake_http::{FakeHttp, Listener, Reply};
 use crate::fake_npm::{FakeNpm, FakePackage, FakeVersion};
 use crate::support::{Gatehouse, Setup, component};
 
+/// The PEP 691 JSON form of the simple API.
+const PEP_691: &str = "application/vnd.pypi.simple.v1+json";
+
 /// What every canary serves (the hostile adapter's plans declare its sha256).
 const CANARY: &[u8] = b"canary";
 
@@ -84,6 +87,7 @@ fn gatehouse(routes: Vec<&'static str>, upstream: &str, extra: &str) -> Gatehous
         for route in routes {
             let crate_name = match route {
                 "cargo" => "cargo-registry",
+                "go" => "goproxy",
                 other => other,
             };
             std::fs::copy(
@@ -320,6 +324,59 @@ async fn redirects_are_followed_only_where_the_rule_allows() {
     assert_eq!(cdn.hits("/cdn-pkg.tgz"), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_redirects_to_a_canary_are_refused_for_pypi_maven_and_go() {
+    let canary = canary();
+    let canary_origin = origin(&canary);
+    let upstream = Listener::bind();
+    let base = format!("http://{}", upstream.addr());
+    let sha256 = hex::encode(Sha256::digest(CANARY));
+    let page = format!(
+        "<!DOCTYPE html>\n<html><body>\n<a href=\"{base}/files/evil-1.0-py3-none-any.whl#sha256={sha256}\">evil-1.0-py3-none-any.whl</a>\n</body></html>\n"
+    );
+    let jar = "/com/example/evil/1.0/evil-1.0.jar";
+    let zip = "/example.com/evil/@v/v1.0.0.zip";
+    let info = r#"{"Version":"v1.0.0","Time":"2020-01-01T00:00:00Z"}"#;
+    let upstream = upstream.serve(move |request| {
+        let path = request.path.as_str();
+        let to_canary = || redirect(format!("{canary_origin}{path}"));
+        match path {
+            "/evil/" => Reply::ok("text/html; charset=utf-8", page.clone().into_bytes()),
+            "/files/evil-1.0-py3-none-any.whl" => to_canary(),
+            p if p == format!("{jar}.sha256") => Reply::ok("text/plain", sha256.clone().into()),
+            p if p == jar || p == zip => to_canary(),
+            "/example.com/evil/@v/v1.0.0.info" => Reply::ok("application/json", info.into()),
+            _ => Reply::not_found(),
+        }
+    });
+    // `Setup` writes the upstreams in order, so this continues go's block.
+    let gatehouse = gatehouse(
+        vec!["pypi", "maven", "go"],
+        &base,
+        "    settings:\n      verify: false\n",
+    );
+    let (status, page) = get(&format!("{}/pypi/simple/evil/", gatehouse.url)).await;
+    assert_eq!(status, 200, "{page}");
+    let wheel = format!(
+        "{}/pypi/files/evil/evil-1.0-py3-none-any.whl",
+        gatehouse.url
+    );
+    for (through_gatehouse, redirected) in [
+        (wheel, "/files/evil-1.0-py3-none-any.whl"),
+        (format!("{}/maven{jar}", gatehouse.url), jar),
+        (format!("{}/go{zip}", gatehouse.url), zip),
+    ] {
+        let (status, body) = get(&through_gatehouse).await;
+        assert_eq!(status, 502, "{through_gatehouse}: {body}");
+        assert!(body.contains("egress rule"), "{body}");
+        assert!(
+            body.contains(&format!("{}{redirected}", origin(&canary))),
+            "{body}"
+        );
+    }
+    assert_eq!(canary.total_hits(), 0, "the canary was reached");
+}
+
 /// One HTTP/1.1 response read off a raw connection.
 #[derive(Debug)]
 struct RawResponse {
@@ -420,30 +477,41 @@ async fn a_broken_200_is_fetched_again_after_upstream_recovers_and_after_a_resta
     let base = format!("http://{}", upstream.addr());
     let good = |name: &str| packument(name, &format!("{base}/{name}/-/{name}-1.0.0.tgz"), b"x", "");
     let (cut_good, array_good) = (good("cut"), good("arrayed"));
+    // A PEP 691 project page.
+    let page_good = br#"{"meta":{"api-version":"1.1"},"name":"cut-py","files":[]}"#;
     let answering = healthy.clone();
     let upstream = upstream.serve(move |request| {
         let healthy = answering.load(Ordering::SeqCst);
-        let body = match (request.path.as_str(), healthy) {
-            ("/cut", true) => cut_good.clone(),
-            ("/cut", false) => cut_good[..cut_good.len() / 2].to_vec(),
-            ("/arrayed", true) => array_good.clone(),
-            ("/arrayed", false) => b"[1, 2, 3]".to_vec(),
+        let (content_type, body) = match (request.path.as_str(), healthy) {
+            ("/cut", true) => ("application/json", cut_good.clone()),
+            ("/cut", false) => ("application/json", cut_good[..cut_good.len() / 2].to_vec()),
+            ("/arrayed", true) => ("application/json", array_good.clone()),
+            ("/arrayed", false) => ("application/json", b"[1, 2, 3]".to_vec()),
+            ("/cut-py/", true) => (PEP_691, page_good.to_vec()),
+            ("/cut-py/", false) => (PEP_691, page_good[..page_good.len() / 2].to_vec()),
             _ => return Reply::not_found(),
         };
-        Reply::ok("application/json", body)
+        Reply::ok(content_type, body)
     });
     // A long TTL: a kept copy would be served without asking upstream.
-    let mut gatehouse = gatehouse(vec!["npm"], &origin(&upstream), "cache:\n  ttl: 1h\n");
-    for name in ["cut", "arrayed"] {
-        let (status, body) = get(&format!("{}/npm/{name}", gatehouse.url)).await;
-        assert!(status >= 500, "{name} while broken: {status} {body}");
+    let mut gatehouse = gatehouse(
+        vec!["npm", "pypi"],
+        &origin(&upstream),
+        "cache:\n  ttl: 1h\n",
+    );
+    let (cut, arrayed, cut_py) = ("/npm/cut", "/npm/arrayed", "/pypi/simple/cut-py/");
+    for path in [cut, arrayed, cut_py] {
+        let (status, body) = get(&format!("{}{path}", gatehouse.url)).await;
+        assert!(status >= 500, "{path} while broken: {status} {body}");
     }
     healthy.store(true, Ordering::SeqCst);
-    let (status, body) = get(&format!("{}/npm/cut", gatehouse.url)).await;
+    let (status, body) = get(&format!("{}{cut}", gatehouse.url)).await;
     assert_eq!(status, 200, "after upstream recovered: {body}");
     gatehouse.restart();
-    let (status, body) = get(&format!("{}/npm/arrayed", gatehouse.url)).await;
-    assert_eq!(status, 200, "after a restart: {body}");
+    for path in [arrayed, cut_py] {
+        let (status, body) = get(&format!("{}{path}", gatehouse.url)).await;
+        assert_eq!(status, 200, "{path} after a restart: {body}");
+    }
     // What the adapter accepted is kept.
     let hits = upstream.hits("/cut");
     assert_eq!(get(&format!("{}/npm/cut", gatehouse.url)).await.0, 200);
