@@ -373,6 +373,11 @@ async fn file_redirects_to_a_canary_are_refused_for_pypi_maven_and_go() {
             body.contains(&format!("{}{redirected}", origin(&canary))),
             "{body}"
         );
+        assert_eq!(
+            upstream.hits(redirected),
+            1,
+            "upstream redirected {redirected}"
+        );
     }
     assert_eq!(canary.total_hits(), 0, "the canary was reached");
 }
