@@ -38,11 +38,10 @@ pub enum Refused {
     )]
     Origin { url: String, origin: String },
     #[error(
-        "{url}: refused by gatehouse's egress rule: {host} is {address}, a {class} address, which only a configured upstream may be (or list the range in egress.allow)"
+        "{url}: refused by gatehouse's egress rule: {address} is a {class} address, which only a configured upstream may be (or list the range in egress.allow)"
     )]
     Address {
         url: String,
-        host: String,
         address: IpAddr,
         class: &'static str,
     },
@@ -179,7 +178,6 @@ impl Egress {
             None => Ok(()),
             Some(class) => Err(Refused::Address {
                 url: url.to_string(),
-                host: url.host_str().unwrap_or_default().to_owned(),
                 address: ip,
                 class,
             }),
@@ -286,7 +284,6 @@ impl reqwest::dns::Resolve for EgressResolver {
                 (false, _) => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
                 (true, Some(first)) => Err(Box::new(Refused::Address {
                     url: name.clone(),
-                    host: name.clone(),
                     address: first.ip().to_canonical(),
                     class: egress.class(first.ip()).unwrap_or("refused"),
                 })

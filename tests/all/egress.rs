@@ -128,12 +128,16 @@ async fn npm_locations_on_an_unconfigured_loopback_origin_are_refused() {
         ),
         packument("evil", &named, CANARY, "nothing to see"),
     );
+    // The same canary by name: the resolver applies the address rule.
+    let by_name = format!("http://localhost:{}/by-name.tgz", canary.addr().port());
+    let by_name_pkg = packument("by-name", &by_name, CANARY, "");
     let upstream = upstream.serve(move |request| match request.path.as_str() {
         "/readme-pkg" => Reply::ok("application/json", readme_pkg.clone()),
         "/readme-pkg/-/readme-pkg-1.0.0.tgz" => {
             Reply::ok("application/octet-stream", b"genuine".to_vec())
         }
         "/evil" => Reply::ok("application/json", evil.clone()),
+        "/by-name" => Reply::ok("application/json", by_name_pkg.clone()),
         _ => Reply::not_found(),
     });
     let gatehouse = gatehouse(vec!["npm"], &origin(&upstream), "");
@@ -143,6 +147,9 @@ async fn npm_locations_on_an_unconfigured_loopback_origin_are_refused() {
     let genuine = get(&format!("{npm}/readme-pkg/-/readme-pkg-1.0.0.tgz")).await;
     assert_eq!(genuine, (200, "genuine".into()));
     assert_refused(&get(&format!("{npm}/evil/-/evil-1.0.0.tgz")).await, &named);
+    let (status, body) = get(&format!("{npm}/by-name/-/by-name-1.0.0.tgz")).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("loopback address"), "{body}");
     assert_eq!(canary.total_hits(), 0, "the canary was reached");
 }
 
