@@ -273,21 +273,30 @@ impl Upstreams {
     /// an answer (`accepted`) they are kept as the cached copies; otherwise
     /// they are dropped, so the next request fetches them again.
     pub fn settle(&self, stamps: &[FetchStamp], accepted: bool) {
+        let held = |stamp: &FetchStamp| {
+            lock(&self.pending)
+                .get(&stamp.key)
+                .filter(|held| held.meta.checked == stamp.checked)
+                .cloned()
+        };
         for stamp in stamps {
-            let held = {
-                let mut pending = lock(&self.pending);
-                match pending.get(&stamp.key) {
-                    Some(held) if held.meta.checked == stamp.checked => pending.remove(&stamp.key),
-                    _ => None,
-                }
+            let Some(mut entry) = held(stamp) else {
+                continue;
             };
-            match held {
-                Some(mut entry) if accepted => {
-                    entry.accepted = true;
-                    self.persist(&stamp.key, &entry);
-                }
-                Some(_) => metrics().cache("metadata", "refused"),
-                None => {}
+            if accepted {
+                // On disk before it leaves `pending`: readers take the held
+                // copy until then, never a half-written one.
+                entry.accepted = true;
+                self.persist(&stamp.key, &entry);
+            } else {
+                metrics().cache("metadata", "refused");
+            }
+            let mut pending = lock(&self.pending);
+            if pending
+                .get(&stamp.key)
+                .is_some_and(|held| held.meta.checked == stamp.checked)
+            {
+                pending.remove(&stamp.key);
             }
         }
     }
