@@ -702,6 +702,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_body_arriving_at_the_minimum_rate_earns_time_past_the_deadline() {
+        let settings = UpstreamSettings {
+            deadline: Duration::from_millis(100),
+            min_rate: 1000,
+            ..UpstreamSettings::default()
+        };
+        let deadline = Deadline::start(&settings, &Url::parse("http://up.test/x").expect("url"));
+        let slow = || tokio::time::sleep(Duration::from_millis(500));
+        match deadline.within(0, slow()).await {
+            Err(FetchError::Timeout(why)) => {
+                assert!(
+                    why.contains("http://up.test/x") && why.contains("deadline"),
+                    "{why}"
+                )
+            }
+            other => panic!("not cut at the deadline: {other:?}"),
+        }
+        // 60,000 bytes at 1,000 bytes a second have earned a minute.
+        assert!(deadline.within(60_000, slow()).await.is_ok());
+    }
+
+    #[tokio::test]
     async fn a_fresh_copy_is_kept_only_once_an_adapter_accepted_it() {
         let (base, hits) = serve(r#"{"name":"pkg"}"#).await;
         let dir = tempfile::tempdir().expect("tempdir");

@@ -397,10 +397,14 @@ struct RawResponse {
     body: Vec<u8>,
 }
 
-/// Splits what a connection received into responses, by their content-length.
-fn parse_responses(mut bytes: &[u8]) -> Vec<RawResponse> {
+/// Splits what a connection received into responses, by their
+/// content-length (none follows a HEAD request's).
+fn parse_responses(mut bytes: &[u8], heads: impl IntoIterator<Item = bool>) -> Vec<RawResponse> {
     let mut responses = Vec::new();
-    while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+    for head_request in heads {
+        let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
+            break;
+        };
         let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap_or_default().to_owned();
@@ -414,49 +418,74 @@ fn parse_responses(mut bytes: &[u8]) -> Vec<RawResponse> {
             .map(|(_, v)| v.parse().expect("a numeric content-length"))
             .unwrap_or_else(|| panic!("no content-length in {head}"));
         let rest = &bytes[end + 4..];
-        let body = rest[..length.min(rest.len())].to_vec();
-        bytes = &rest[length.min(rest.len())..];
+        let length = if head_request {
+            0
+        } else {
+            length.min(rest.len())
+        };
         responses.push(RawResponse {
             status_line,
             headers,
-            body,
+            body: rest[..length].to_vec(),
         });
+        bytes = &rest[length..];
     }
+    assert!(bytes.is_empty(), "bytes no request asked for: {bytes:?}");
     responses
 }
 
-/// Sends `requests` (raw) on one connection and reads until it closes.
-fn exchange(gatehouse: &Gatehouse, requests: &str) -> Vec<RawResponse> {
+/// Sends `requests` (method, path) pipelined on one connection, the last one
+/// closing it, and reads every response.
+fn exchange(gatehouse: &Gatehouse, requests: &[(&str, &str)]) -> Vec<RawResponse> {
+    let raw: String = requests
+        .iter()
+        .enumerate()
+        .map(|(n, (method, path))| {
+            let close = if n + 1 == requests.len() {
+                "connection: close\r\n"
+            } else {
+                ""
+            };
+            format!("{method} {path} HTTP/1.1\r\nhost: gatehouse\r\n{close}\r\n")
+        })
+        .collect();
     let address = gatehouse.url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
-    stream.write_all(requests.as_bytes()).expect("write");
+    stream.write_all(raw.as_bytes()).expect("write");
     let mut received = Vec::new();
     let _ = stream.read_to_end(&mut received);
-    parse_responses(&received)
+    parse_responses(
+        &received,
+        requests.iter().map(|(method, _)| *method == "HEAD"),
+    )
+}
+
+fn header<'a>(response: &'a RawResponse, name: &str) -> Option<&'a str> {
+    response
+        .headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adapter_cannot_split_or_corrupt_a_response() {
     let upstream = Listener::bind().serve(|_| Reply::not_found());
     let gatehouse = gatehouse(vec!["hostile-adapter"], &origin(&upstream), "");
-    let request = |path: &str, last: bool| {
-        let close = if last { "connection: close\r\n" } else { "" };
-        format!("GET {path} HTTP/1.1\r\nhost: gatehouse\r\n{close}\r\n")
-    };
     let pipelined = [
-        request("/hostile-adapter/frame", false),
-        request("/hostile-adapter/status?101", false),
-        request("/hostile-adapter/status?999", false),
-        request("/healthz", true),
-    ]
-    .concat();
+        ("GET", "/hostile-adapter/frame"),
+        ("HEAD", "/hostile-adapter/frame"),
+        ("GET", "/hostile-adapter/status?101"),
+        ("GET", "/hostile-adapter/status?999"),
+        ("GET", "/healthz"),
+    ];
     let responses = tokio::task::spawn_blocking(move || exchange(&gatehouse, &pipelined))
         .await
         .expect("exchange");
-    assert_eq!(responses.len(), 4, "{responses:#?}");
+    assert_eq!(responses.len(), 5, "{responses:#?}");
 
     let framed = &responses[0];
     assert!(framed.status_line.starts_with("HTTP/1.1 200"), "{framed:?}");
@@ -465,18 +494,28 @@ async fn an_adapter_cannot_split_or_corrupt_a_response() {
         "the whole body is one response: {framed:?}"
     );
     for (name, value) in &framed.headers {
-        let forged = ["keep-alive", "upgrade", "trailer", "transfer-encoding"]
-            .contains(&name.as_str())
+        let forged = [
+            "keep-alive",
+            "upgrade",
+            "trailer",
+            "transfer-encoding",
+            "set-cookie",
+        ]
+        .contains(&name.as_str())
             || name.starts_with("proxy-")
             || (name == "connection" && value.contains("keep-alive"));
         assert!(!forged, "the adapter's {name}: {value} reached the client");
     }
-    for bad in &responses[1..3] {
+    let head = &responses[1];
+    assert!(head.status_line.starts_with("HTTP/1.1 200"), "{head:?}");
+    let length = framed.body.len().to_string();
+    assert_eq!(header(head, "content-length"), Some(length.as_str()));
+    for bad in &responses[2..4] {
         assert!(bad.status_line.starts_with("HTTP/1.1 502"), "{bad:?}");
         let body = String::from_utf8_lossy(&bad.body);
         assert!(body.contains("hostile-adapter adapter"), "{body}");
     }
-    let health = &responses[3];
+    let health = &responses[4];
     assert!(health.status_line.starts_with("HTTP/1.1 200"), "{health:?}");
     let health: serde_json::Value = serde_json::from_slice(&health.body).expect("json");
     assert_eq!(health["status"], "ok");
@@ -612,8 +651,7 @@ async fn escape_sequences_in_reasons_never_reach_the_client() {
     let (status, body) = get(&format!("{}{path}", gatehouse.url)).await;
     assert_eq!(status, 403, "{body}");
     clean(&body);
-    let request = format!("GET {path} HTTP/1.1\r\nhost: gatehouse\r\nconnection: close\r\n\r\n");
-    let responses = tokio::task::spawn_blocking(move || exchange(&gatehouse, &request))
+    let responses = tokio::task::spawn_blocking(move || exchange(&gatehouse, &[("GET", path)]))
         .await
         .expect("exchange");
     clean(&responses[0].status_line);
