@@ -38,11 +38,10 @@ pub enum Refused {
     )]
     Origin { url: String, origin: String },
     #[error(
-        "{url}: refused by gatehouse's egress rule: {host} is {address}, a {class} address, which only a configured upstream may be (or list the range in egress.allow)"
+        "{url}: refused by gatehouse's egress rule: {address} is a {class} address, which only a configured upstream may be (or list the range in egress.allow)"
     )]
     Address {
         url: String,
-        host: String,
         address: IpAddr,
         class: &'static str,
     },
@@ -124,6 +123,14 @@ impl Egress {
 
     /// Admits `url` for an adapter with `origins`, or says which rule refuses it.
     pub async fn admit(&self, origins: &Origins, url: &Url) -> Result<(), Refused> {
+        let verdict = self.rule(origins, url).await;
+        if let Err(refused) = &verdict {
+            tracing::warn!(%refused, "egress refused");
+        }
+        verdict
+    }
+
+    async fn rule(&self, origins: &Origins, url: &Url) -> Result<(), Refused> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Refused::Scheme(url.to_string()));
         }
@@ -179,7 +186,6 @@ impl Egress {
             None => Ok(()),
             Some(class) => Err(Refused::Address {
                 url: url.to_string(),
-                host: url.host_str().unwrap_or_default().to_owned(),
                 address: ip,
                 class,
             }),
@@ -282,17 +288,19 @@ impl reqwest::dns::Resolve for EgressResolver {
                 .copied()
                 .filter(|a| egress.class(a.ip()).is_none())
                 .collect();
-            match (allowed.is_empty(), found.first()) {
-                (false, _) => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
-                (true, Some(first)) => Err(Box::new(Refused::Address {
+            if !allowed.is_empty() {
+                return Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs);
+            }
+            let refused = match found.first() {
+                Some(first) => Refused::Address {
                     url: name.clone(),
-                    host: name.clone(),
                     address: first.ip().to_canonical(),
                     class: egress.class(first.ip()).unwrap_or("refused"),
-                })
-                    as Box<dyn std::error::Error + Send + Sync>),
-                (true, None) => Err(Box::new(Refused::Unresolved(name.clone())) as _),
-            }
+                },
+                None => Refused::Unresolved(name.clone()),
+            };
+            tracing::warn!(%refused, "egress refused");
+            Err(Box::new(refused) as Box<dyn std::error::Error + Send + Sync>)
         })
     }
 }

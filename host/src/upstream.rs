@@ -273,21 +273,30 @@ impl Upstreams {
     /// an answer (`accepted`) they are kept as the cached copies; otherwise
     /// they are dropped, so the next request fetches them again.
     pub fn settle(&self, stamps: &[FetchStamp], accepted: bool) {
+        let held = |stamp: &FetchStamp| {
+            lock(&self.pending)
+                .get(&stamp.key)
+                .filter(|held| held.meta.checked == stamp.checked)
+                .cloned()
+        };
         for stamp in stamps {
-            let held = {
-                let mut pending = lock(&self.pending);
-                match pending.get(&stamp.key) {
-                    Some(held) if held.meta.checked == stamp.checked => pending.remove(&stamp.key),
-                    _ => None,
-                }
+            let Some(mut entry) = held(stamp) else {
+                continue;
             };
-            match held {
-                Some(mut entry) if accepted => {
-                    entry.accepted = true;
-                    self.persist(&stamp.key, &entry);
-                }
-                Some(_) => metrics().cache("metadata", "refused"),
-                None => {}
+            if accepted {
+                // On disk before it leaves `pending`: readers take the held
+                // copy until then, never a half-written one.
+                entry.accepted = true;
+                self.persist(&stamp.key, &entry);
+            } else {
+                metrics().cache("metadata", "refused");
+            }
+            let mut pending = lock(&self.pending);
+            if pending
+                .get(&stamp.key)
+                .is_some_and(|held| held.meta.checked == stamp.checked)
+            {
+                pending.remove(&stamp.key);
             }
         }
     }
@@ -690,6 +699,28 @@ mod tests {
             .expect("url");
         let admitted = up.shared().egress().admit(up.origins(), &declared).await;
         assert!(admitted.is_ok(), "{admitted:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_arriving_at_the_minimum_rate_earns_time_past_the_deadline() {
+        let settings = UpstreamSettings {
+            deadline: Duration::from_millis(100),
+            min_rate: 1000,
+            ..UpstreamSettings::default()
+        };
+        let deadline = Deadline::start(&settings, &Url::parse("http://up.test/x").expect("url"));
+        let slow = || tokio::time::sleep(Duration::from_millis(500));
+        match deadline.within(0, slow()).await {
+            Err(FetchError::Timeout(why)) => {
+                assert!(
+                    why.contains("http://up.test/x") && why.contains("deadline"),
+                    "{why}"
+                )
+            }
+            other => panic!("not cut at the deadline: {other:?}"),
+        }
+        // 60,000 bytes at 1,000 bytes a second have earned a minute.
+        assert!(deadline.within(60_000, slow()).await.is_ok());
     }
 
     #[tokio::test]

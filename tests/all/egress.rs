@@ -20,6 +20,9 @@ use crate::fake_http::{FakeHttp, Listener, Reply};
 use crate::fake_npm::{FakeNpm, FakePackage, FakeVersion};
 use crate::support::{Gatehouse, Setup, component};
 
+/// The PEP 691 JSON form of the simple API.
+const PEP_691: &str = "application/vnd.pypi.simple.v1+json";
+
 /// What every canary serves (the hostile adapter's plans declare its sha256).
 const CANARY: &[u8] = b"canary";
 
@@ -84,6 +87,7 @@ fn gatehouse(routes: Vec<&'static str>, upstream: &str, extra: &str) -> Gatehous
         for route in routes {
             let crate_name = match route {
                 "cargo" => "cargo-registry",
+                "go" => "goproxy",
                 other => other,
             };
             std::fs::copy(
@@ -124,12 +128,16 @@ async fn npm_locations_on_an_unconfigured_loopback_origin_are_refused() {
         ),
         packument("evil", &named, CANARY, "nothing to see"),
     );
+    // The same canary by name: the resolver applies the address rule.
+    let by_name = format!("http://localhost:{}/by-name.tgz", canary.addr().port());
+    let by_name_pkg = packument("by-name", &by_name, CANARY, "");
     let upstream = upstream.serve(move |request| match request.path.as_str() {
         "/readme-pkg" => Reply::ok("application/json", readme_pkg.clone()),
         "/readme-pkg/-/readme-pkg-1.0.0.tgz" => {
             Reply::ok("application/octet-stream", b"genuine".to_vec())
         }
         "/evil" => Reply::ok("application/json", evil.clone()),
+        "/by-name" => Reply::ok("application/json", by_name_pkg.clone()),
         _ => Reply::not_found(),
     });
     let gatehouse = gatehouse(vec!["npm"], &origin(&upstream), "");
@@ -139,6 +147,9 @@ async fn npm_locations_on_an_unconfigured_loopback_origin_are_refused() {
     let genuine = get(&format!("{npm}/readme-pkg/-/readme-pkg-1.0.0.tgz")).await;
     assert_eq!(genuine, (200, "genuine".into()));
     assert_refused(&get(&format!("{npm}/evil/-/evil-1.0.0.tgz")).await, &named);
+    let (status, body) = get(&format!("{npm}/by-name/-/by-name-1.0.0.tgz")).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("loopback address"), "{body}");
     assert_eq!(canary.total_hits(), 0, "the canary was reached");
 }
 
@@ -320,6 +331,64 @@ async fn redirects_are_followed_only_where_the_rule_allows() {
     assert_eq!(cdn.hits("/cdn-pkg.tgz"), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_redirects_to_a_canary_are_refused_for_pypi_maven_and_go() {
+    let canary = canary();
+    let canary_origin = origin(&canary);
+    let upstream = Listener::bind();
+    let base = format!("http://{}", upstream.addr());
+    let sha256 = hex::encode(Sha256::digest(CANARY));
+    let page = format!(
+        "<!DOCTYPE html>\n<html><body>\n<a href=\"{base}/files/evil-1.0-py3-none-any.whl#sha256={sha256}\">evil-1.0-py3-none-any.whl</a>\n</body></html>\n"
+    );
+    let jar = "/com/example/evil/1.0/evil-1.0.jar";
+    let zip = "/example.com/evil/@v/v1.0.0.zip";
+    let info = r#"{"Version":"v1.0.0","Time":"2020-01-01T00:00:00Z"}"#;
+    let upstream = upstream.serve(move |request| {
+        let path = request.path.as_str();
+        let to_canary = || redirect(format!("{canary_origin}{path}"));
+        match path {
+            "/evil/" => Reply::ok("text/html; charset=utf-8", page.clone().into_bytes()),
+            "/files/evil-1.0-py3-none-any.whl" => to_canary(),
+            p if p == format!("{jar}.sha256") => Reply::ok("text/plain", sha256.clone().into()),
+            p if p == jar || p == zip => to_canary(),
+            "/example.com/evil/@v/v1.0.0.info" => Reply::ok("application/json", info.into()),
+            _ => Reply::not_found(),
+        }
+    });
+    // `Setup` writes the upstreams in order, so this continues go's block.
+    let gatehouse = gatehouse(
+        vec!["pypi", "maven", "go"],
+        &base,
+        "    settings:\n      verify: false\n",
+    );
+    let (status, page) = get(&format!("{}/pypi/simple/evil/", gatehouse.url)).await;
+    assert_eq!(status, 200, "{page}");
+    let wheel = format!(
+        "{}/pypi/files/evil/evil-1.0-py3-none-any.whl",
+        gatehouse.url
+    );
+    for (through_gatehouse, redirected) in [
+        (wheel, "/files/evil-1.0-py3-none-any.whl"),
+        (format!("{}/maven{jar}", gatehouse.url), jar),
+        (format!("{}/go{zip}", gatehouse.url), zip),
+    ] {
+        let (status, body) = get(&through_gatehouse).await;
+        assert_eq!(status, 502, "{through_gatehouse}: {body}");
+        assert!(body.contains("egress rule"), "{body}");
+        assert!(
+            body.contains(&format!("{}{redirected}", origin(&canary))),
+            "{body}"
+        );
+        assert_eq!(
+            upstream.hits(redirected),
+            1,
+            "upstream redirected {redirected}"
+        );
+    }
+    assert_eq!(canary.total_hits(), 0, "the canary was reached");
+}
+
 /// One HTTP/1.1 response read off a raw connection.
 #[derive(Debug)]
 struct RawResponse {
@@ -328,10 +397,14 @@ struct RawResponse {
     body: Vec<u8>,
 }
 
-/// Splits what a connection received into responses, by their content-length.
-fn parse_responses(mut bytes: &[u8]) -> Vec<RawResponse> {
+/// Splits what a connection received into responses, by their
+/// content-length (none follows a HEAD request's).
+fn parse_responses(mut bytes: &[u8], heads: impl IntoIterator<Item = bool>) -> Vec<RawResponse> {
     let mut responses = Vec::new();
-    while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+    for head_request in heads {
+        let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
+            break;
+        };
         let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap_or_default().to_owned();
@@ -345,49 +418,74 @@ fn parse_responses(mut bytes: &[u8]) -> Vec<RawResponse> {
             .map(|(_, v)| v.parse().expect("a numeric content-length"))
             .unwrap_or_else(|| panic!("no content-length in {head}"));
         let rest = &bytes[end + 4..];
-        let body = rest[..length.min(rest.len())].to_vec();
-        bytes = &rest[length.min(rest.len())..];
+        let length = if head_request {
+            0
+        } else {
+            length.min(rest.len())
+        };
         responses.push(RawResponse {
             status_line,
             headers,
-            body,
+            body: rest[..length].to_vec(),
         });
+        bytes = &rest[length..];
     }
+    assert!(bytes.is_empty(), "bytes no request asked for: {bytes:?}");
     responses
 }
 
-/// Sends `requests` (raw) on one connection and reads until it closes.
-fn exchange(gatehouse: &Gatehouse, requests: &str) -> Vec<RawResponse> {
+/// Sends `requests` (method, path) pipelined on one connection, the last one
+/// closing it, and reads every response.
+fn exchange(gatehouse: &Gatehouse, requests: &[(&str, &str)]) -> Vec<RawResponse> {
+    let raw: String = requests
+        .iter()
+        .enumerate()
+        .map(|(n, (method, path))| {
+            let close = if n + 1 == requests.len() {
+                "connection: close\r\n"
+            } else {
+                ""
+            };
+            format!("{method} {path} HTTP/1.1\r\nhost: gatehouse\r\n{close}\r\n")
+        })
+        .collect();
     let address = gatehouse.url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
-    stream.write_all(requests.as_bytes()).expect("write");
+    stream.write_all(raw.as_bytes()).expect("write");
     let mut received = Vec::new();
     let _ = stream.read_to_end(&mut received);
-    parse_responses(&received)
+    parse_responses(
+        &received,
+        requests.iter().map(|(method, _)| *method == "HEAD"),
+    )
+}
+
+fn header<'a>(response: &'a RawResponse, name: &str) -> Option<&'a str> {
+    response
+        .headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adapter_cannot_split_or_corrupt_a_response() {
     let upstream = Listener::bind().serve(|_| Reply::not_found());
     let gatehouse = gatehouse(vec!["hostile-adapter"], &origin(&upstream), "");
-    let request = |path: &str, last: bool| {
-        let close = if last { "connection: close\r\n" } else { "" };
-        format!("GET {path} HTTP/1.1\r\nhost: gatehouse\r\n{close}\r\n")
-    };
     let pipelined = [
-        request("/hostile-adapter/frame", false),
-        request("/hostile-adapter/status?101", false),
-        request("/hostile-adapter/status?999", false),
-        request("/healthz", true),
-    ]
-    .concat();
+        ("GET", "/hostile-adapter/frame"),
+        ("HEAD", "/hostile-adapter/frame"),
+        ("GET", "/hostile-adapter/status?101"),
+        ("GET", "/hostile-adapter/status?999"),
+        ("GET", "/healthz"),
+    ];
     let responses = tokio::task::spawn_blocking(move || exchange(&gatehouse, &pipelined))
         .await
         .expect("exchange");
-    assert_eq!(responses.len(), 4, "{responses:#?}");
+    assert_eq!(responses.len(), 5, "{responses:#?}");
 
     let framed = &responses[0];
     assert!(framed.status_line.starts_with("HTTP/1.1 200"), "{framed:?}");
@@ -396,18 +494,28 @@ async fn an_adapter_cannot_split_or_corrupt_a_response() {
         "the whole body is one response: {framed:?}"
     );
     for (name, value) in &framed.headers {
-        let forged = ["keep-alive", "upgrade", "trailer", "transfer-encoding"]
-            .contains(&name.as_str())
+        let forged = [
+            "keep-alive",
+            "upgrade",
+            "trailer",
+            "transfer-encoding",
+            "set-cookie",
+        ]
+        .contains(&name.as_str())
             || name.starts_with("proxy-")
             || (name == "connection" && value.contains("keep-alive"));
         assert!(!forged, "the adapter's {name}: {value} reached the client");
     }
-    for bad in &responses[1..3] {
+    let head = &responses[1];
+    assert!(head.status_line.starts_with("HTTP/1.1 200"), "{head:?}");
+    let length = framed.body.len().to_string();
+    assert_eq!(header(head, "content-length"), Some(length.as_str()));
+    for bad in &responses[2..4] {
         assert!(bad.status_line.starts_with("HTTP/1.1 502"), "{bad:?}");
         let body = String::from_utf8_lossy(&bad.body);
         assert!(body.contains("hostile-adapter adapter"), "{body}");
     }
-    let health = &responses[3];
+    let health = &responses[4];
     assert!(health.status_line.starts_with("HTTP/1.1 200"), "{health:?}");
     let health: serde_json::Value = serde_json::from_slice(&health.body).expect("json");
     assert_eq!(health["status"], "ok");
@@ -420,30 +528,41 @@ async fn a_broken_200_is_fetched_again_after_upstream_recovers_and_after_a_resta
     let base = format!("http://{}", upstream.addr());
     let good = |name: &str| packument(name, &format!("{base}/{name}/-/{name}-1.0.0.tgz"), b"x", "");
     let (cut_good, array_good) = (good("cut"), good("arrayed"));
+    // A PEP 691 project page.
+    let page_good = br#"{"meta":{"api-version":"1.1"},"name":"cut-py","files":[]}"#;
     let answering = healthy.clone();
     let upstream = upstream.serve(move |request| {
         let healthy = answering.load(Ordering::SeqCst);
-        let body = match (request.path.as_str(), healthy) {
-            ("/cut", true) => cut_good.clone(),
-            ("/cut", false) => cut_good[..cut_good.len() / 2].to_vec(),
-            ("/arrayed", true) => array_good.clone(),
-            ("/arrayed", false) => b"[1, 2, 3]".to_vec(),
+        let (content_type, body) = match (request.path.as_str(), healthy) {
+            ("/cut", true) => ("application/json", cut_good.clone()),
+            ("/cut", false) => ("application/json", cut_good[..cut_good.len() / 2].to_vec()),
+            ("/arrayed", true) => ("application/json", array_good.clone()),
+            ("/arrayed", false) => ("application/json", b"[1, 2, 3]".to_vec()),
+            ("/cut-py/", true) => (PEP_691, page_good.to_vec()),
+            ("/cut-py/", false) => (PEP_691, page_good[..page_good.len() / 2].to_vec()),
             _ => return Reply::not_found(),
         };
-        Reply::ok("application/json", body)
+        Reply::ok(content_type, body)
     });
     // A long TTL: a kept copy would be served without asking upstream.
-    let mut gatehouse = gatehouse(vec!["npm"], &origin(&upstream), "cache:\n  ttl: 1h\n");
-    for name in ["cut", "arrayed"] {
-        let (status, body) = get(&format!("{}/npm/{name}", gatehouse.url)).await;
-        assert!(status >= 500, "{name} while broken: {status} {body}");
+    let mut gatehouse = gatehouse(
+        vec!["npm", "pypi"],
+        &origin(&upstream),
+        "cache:\n  ttl: 1h\n",
+    );
+    let (cut, arrayed, cut_py) = ("/npm/cut", "/npm/arrayed", "/pypi/simple/cut-py/");
+    for path in [cut, arrayed, cut_py] {
+        let (status, body) = get(&format!("{}{path}", gatehouse.url)).await;
+        assert!(status >= 500, "{path} while broken: {status} {body}");
     }
     healthy.store(true, Ordering::SeqCst);
-    let (status, body) = get(&format!("{}/npm/cut", gatehouse.url)).await;
+    let (status, body) = get(&format!("{}{cut}", gatehouse.url)).await;
     assert_eq!(status, 200, "after upstream recovered: {body}");
     gatehouse.restart();
-    let (status, body) = get(&format!("{}/npm/arrayed", gatehouse.url)).await;
-    assert_eq!(status, 200, "after a restart: {body}");
+    for path in [arrayed, cut_py] {
+        let (status, body) = get(&format!("{}{path}", gatehouse.url)).await;
+        assert_eq!(status, 200, "{path} after a restart: {body}");
+    }
     // What the adapter accepted is kept.
     let hits = upstream.hits("/cut");
     assert_eq!(get(&format!("{}/npm/cut", gatehouse.url)).await.0, 200);
@@ -532,8 +651,7 @@ async fn escape_sequences_in_reasons_never_reach_the_client() {
     let (status, body) = get(&format!("{}{path}", gatehouse.url)).await;
     assert_eq!(status, 403, "{body}");
     clean(&body);
-    let request = format!("GET {path} HTTP/1.1\r\nhost: gatehouse\r\nconnection: close\r\n\r\n");
-    let responses = tokio::task::spawn_blocking(move || exchange(&gatehouse, &request))
+    let responses = tokio::task::spawn_blocking(move || exchange(&gatehouse, &[("GET", path)]))
         .await
         .expect("exchange");
     clean(&responses[0].status_line);

@@ -2,7 +2,8 @@
 //! The query string is the argument:
 //!
 //! - `/frame`: a 200 whose `content-length` covers only its first two bytes
-//!   (the rest is a forged second response), with hop-by-hop headers set.
+//!   (the rest is a forged second response), with hop-by-hop headers set
+//!   and a header value smuggling a `set-cookie` line.
 //! - `/status?N`: an empty response with status N.
 //! - `/plan?URL`: an artifact plan for URL (sha256 of `canary`), wherever it points.
 //! - `/fetch?URL`: upstream's body for URL, or 502 with the fetch error.
@@ -34,6 +35,7 @@ impl Guest for Hostile {
                     ("upgrade", "h2c"),
                     ("trailer", "x-forged"),
                     ("proxy-authenticate", "Basic"),
+                    ("x-smuggled", "a\r\nset-cookie: forged=1"),
                 ]
                 .into_iter()
                 .map(|(name, value)| (name.into(), value.into()))
