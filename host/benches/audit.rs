@@ -4,13 +4,21 @@
 //! record of a large rotated log through the index, beside a scan of every
 //! file as the log did before it had one.
 //!
+//! Then the warm tarball rate of `gatehouse serve` (the npm adapter, no
+//! policies, a local fake upstream) with each sync mode: every serve is
+//! audited, and with `always` answered only once its record is synced.
+//!
 //! `GATEHOUSE_BENCH_AUDIT_MB` sets the large log's size (default 256; the
 //! issue's figure is 1024). The log is written in the target directory's
 //! temp area, on the same disk as a real data directory would be.
 
-use std::io::BufRead as _;
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use sha2::Digest as _;
 
 use gatehouse::audit::{AuditLog, AuditQuery, AuditRecord, AuditSettings, Files, SyncMode};
 
@@ -142,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     paths.push(path.clone());
     for file in paths {
-        for line in std::io::BufReader::new(std::fs::File::open(file)?).lines() {
+        for line in BufReader::new(std::fs::File::open(file)?).lines() {
             let value: serde_json::Value = serde_json::from_str(&line?)?;
             found += usize::from(value["package"] == "the-oldest");
         }
@@ -162,5 +170,116 @@ async fn main() -> anyhow::Result<()> {
         "| same, scanning every file | {:.0} |",
         scanned.as_secs_f64() * 1e3
     );
+
+    println!("\n| audit.sync | warm tarball req/s (64 connections, 5 s) |\n|---|---|");
+    for mode in ["always", "batch"] {
+        let rate = tarball_rate(&scratch.path().join(format!("serve-{mode}")), mode).await?;
+        println!("| {mode} | {rate:.0} |");
+    }
     Ok(())
+}
+
+/// A fake npm registry with one package of one version: its packument and
+/// tarball; returns the base URL.
+async fn fake_registry() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let tarball = bytes::Bytes::from(vec![7u8; 16 << 10]);
+    let packument = bytes::Bytes::from(serde_json::to_vec(&serde_json::json!({
+        "name": "bench",
+        "dist-tags": {"latest": "1.0.0"},
+        "versions": {"1.0.0": {"name": "bench", "version": "1.0.0", "dist": {
+            "tarball": format!("{base}/bench/-/bench-1.0.0.tgz"),
+            "integrity": format!("sha512-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tarball))),
+            "shasum": hex::encode(sha1::Sha1::digest(&tarball)),
+        }}},
+        "time": {"1.0.0": "2020-01-01T00:00:00.000Z"},
+    }))?);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (tarball, packument) = (tarball.clone(), packument.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+                    let body = if request.uri().path().ends_with(".tgz") {
+                        tarball.clone()
+                    } else {
+                        packument.clone()
+                    };
+                    async move {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            gatehouse::server::full(body),
+                        ))
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+    Ok(base)
+}
+
+/// Requests per second for one warm tarball through `gatehouse serve`.
+async fn tarball_rate(dir: &std::path::Path, sync: &str) -> anyhow::Result<f64> {
+    let registry = fake_registry().await?;
+    std::fs::create_dir_all(dir.join("adapters"))?;
+    std::fs::create_dir_all(dir.join("policies"))?;
+    let (_, npm) = gatehouse::init::ADAPTERS
+        .iter()
+        .find(|(name, _)| *name == "npm")
+        .ok_or_else(|| anyhow::anyhow!("the npm adapter is built in"))?;
+    std::fs::write(dir.join("adapters/npm.wasm"), npm)?;
+    std::fs::write(dir.join("gate-policy.yaml"), "")?;
+    std::fs::write(
+        dir.join("gatehouse.yaml"),
+        format!(
+            "listen: 127.0.0.1:0\ndata_dir: .\nupstreams:\n  npm:\n    url: {registry}\naudit:\n  sync: {sync}\n"
+        ),
+    )?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["serve", "--config"])
+        .arg(dir.join("gatehouse.yaml"))
+        .env("GATEHOUSE_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line)?;
+    let base = line
+        .trim()
+        .strip_prefix("gatehouse listening on ")
+        .ok_or_else(|| anyhow::anyhow!("unexpected first line {line:?}"))?
+        .to_owned();
+    let url = format!("{base}/npm/bench/-/bench-1.0.0.tgz");
+    let client = reqwest::Client::new();
+    let first = client.get(&url).send().await?;
+    anyhow::ensure!(first.status() == 200, "status {}", first.status());
+    let period = Duration::from_secs(5);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let mut served = 0u64;
+                while started.elapsed() < period {
+                    if let Ok(response) = client.get(&url).send().await
+                        && response.status() == 200
+                        && response.bytes().await.is_ok()
+                    {
+                        served += 1;
+                    }
+                }
+                served
+            })
+        })
+        .collect();
+    let mut served = 0;
+    for task in tasks {
+        served += task.await?;
+    }
+    let rate = served as f64 / started.elapsed().as_secs_f64();
+    child.kill()?;
+    child.wait()?;
+    Ok(rate)
 }
