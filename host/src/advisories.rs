@@ -111,7 +111,14 @@ pub fn health(
             let status = snapshot.iter().find(|s| &s.ecosystem == ecosystem);
             let last_sync = status.and_then(|s| s.last_sync);
             let age_seconds = last_sync.map(|at| u64::try_from(now - at).unwrap_or(0));
-            let last_error = status.and_then(|s| s.last_error.clone());
+            let source = status
+                .and_then(|s| s.source.clone())
+                .or_else(|| settings.source.clone());
+            let last_error = status.and_then(|s| s.last_error.as_deref()).map(|error| {
+                source
+                    .as_deref()
+                    .map_or_else(|| error.to_owned(), |s| error.replace(s, &redacted(s)))
+            });
             let records = status.map_or(0, |s| s.records);
             let stale = if watched.contains(ecosystem) {
                 stale_reason(
@@ -129,14 +136,24 @@ pub fn health(
                 records,
                 last_sync,
                 age_seconds,
-                source: status
-                    .and_then(|s| s.source.clone())
-                    .or_else(|| settings.source.clone()),
+                source: source.as_deref().map(redacted),
                 last_error,
                 stale,
             }
         })
         .collect()
+}
+
+/// `url` without a user name or password (`/healthz` answers anyone).
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 fn stale_reason(
@@ -152,7 +169,8 @@ fn stale_reason(
     let Some(age) = age_seconds else {
         return Some(match (&settings.source, records) {
             (Some(source), 0) if last_error.is_none() => format!(
-                "no advisory data for {ecosystem} yet: the first sync from {source} has not finished"
+                "no advisory data for {ecosystem} yet: the first sync from {} has not finished",
+                redacted(source)
             ),
             (Some(_), 0) => format!("no advisory data for {ecosystem}{failed}"),
             (None, 0) => format!(
@@ -392,14 +410,19 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_first_sync_says_why() {
+    fn a_failed_first_sync_says_why_without_credentials() {
+        let source = "http://reader:secret@127.0.0.1:9/osv";
         let mut failed = status("npm", 0, None);
-        failed.last_error = Some("connection refused".into());
-        let report = health(&[failed], &["npm".into()], &settings(Some("http://x")), 0);
+        failed.source = Some(source.into());
+        failed.last_error = Some(format!("fetching {source}/npm/modified_id.csv: refused"));
+        let report = health(&[failed], &["npm".into()], &settings(Some(source)), 0);
         assert_eq!(
             report[0].stale.as_deref(),
-            Some("no advisory data for npm; the last sync failed: connection refused")
+            Some(
+                "no advisory data for npm; the last sync failed: fetching http://127.0.0.1:9/osv/npm/modified_id.csv: refused"
+            )
         );
+        assert_eq!(report[0].source.as_deref(), Some("http://127.0.0.1:9/osv"));
     }
 
     /// `on_stale` applies to the policies whose answers depend on the mirror:
