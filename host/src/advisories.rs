@@ -145,7 +145,7 @@ pub fn health(
 }
 
 /// `url` without a user name or password (`/healthz` answers anyone).
-fn redacted(url: &str) -> String {
+pub fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
             let _ = parsed.set_username("");
@@ -242,9 +242,15 @@ impl Advisories {
             }
         }
         if self.watched.is_empty() && self.report().iter().all(|e| e.records == 0) {
-            tracing::warn!(
-                "the OSV mirror is empty and no ecosystem is synced: the malicious and vulnerability policies check against nothing"
-            );
+            match &self.live {
+                Some(live) => tracing::warn!(
+                    live = %redacted(live.base()),
+                    "the OSV mirror is empty and no ecosystem is synced: only the live fallback answers"
+                ),
+                None => tracing::warn!(
+                    "the OSV mirror is empty and no ecosystem is synced: the malicious and vulnerability policies check against nothing"
+                ),
+            }
         }
     }
 

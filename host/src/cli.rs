@@ -488,6 +488,13 @@ fn osv_status(config: &Config) -> anyhow::Result<i32> {
             .collect();
         println!("{}", cells.join("  ").trim_end());
     }
+    if let Some((url, ttl)) = &settings.live {
+        println!(
+            "live fallback: {} for packages the mirror lacks (answers kept {})",
+            crate::advisories::redacted(url),
+            age_text(ttl.as_secs())
+        );
+    }
     let mut troubled = false;
     for entry in &report {
         if let Some(reason) = &entry.stale {
@@ -499,8 +506,13 @@ fn osv_status(config: &Config) -> anyhow::Result<i32> {
     }
     if report.iter().all(|entry| entry.records == 0) {
         troubled = true;
+        let meanwhile = if settings.live.is_some() {
+            "only the live fallback answers"
+        } else {
+            "the malicious and vulnerability policies check against nothing"
+        };
         println!(
-            "the OSV mirror in {} is EMPTY: the malicious and vulnerability policies check against nothing until a sync (`gatehouse serve` syncs in the background) or `gatehouse osv import` fills it",
+            "the OSV mirror in {} is EMPTY: {meanwhile} until a sync (`gatehouse serve` syncs in the background) or `gatehouse osv import` fills it",
             path.display()
         );
     }
