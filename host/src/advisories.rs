@@ -18,7 +18,10 @@ use gatehouse_osv::{EcosystemStatus, Mirror};
 
 use crate::bindings::{Advisory, PackageAdvisory};
 use crate::capabilities::osv::{AdvisorySource, Prepare};
-use crate::config::OsvSettings;
+use crate::config::{Config, OsvSettings};
+
+/// The OSV mirror's database, in the data dir.
+pub const OSV_DATABASE: &str = "osv.sqlite";
 
 /// First wait after a failed sync; it doubles up to the sync interval.
 const FIRST_RETRY: Duration = Duration::from_secs(30);
@@ -306,6 +309,86 @@ impl Advisories {
             }
         });
     }
+}
+
+/// `gatehouse osv status`: a table of what the mirror holds, and plain words
+/// when it is empty or stale (exit 1 then).
+pub fn print_status(config: &Config) -> anyhow::Result<i32> {
+    let settings = config.osv.settings()?;
+    let watched = watched(&settings, &config.adapters_dir());
+    let path = config.data_dir().join(OSV_DATABASE);
+    // A read: a missing database is reported, not created.
+    let snapshot = if path.is_file() {
+        Mirror::open(&path)
+            .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?
+            .status()?
+    } else {
+        Vec::new()
+    };
+    let report = health(&snapshot, &watched, &settings, now_seconds());
+    let mut rows = vec![[
+        "ECOSYSTEM".to_owned(),
+        "RECORDS".to_owned(),
+        "LAST SYNC".to_owned(),
+        "AGE".to_owned(),
+        "SOURCE".to_owned(),
+    ]];
+    for entry in &report {
+        let last_sync = entry.last_sync.map_or_else(
+            || "never".to_owned(),
+            |at| {
+                let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0));
+                humantime::format_rfc3339_seconds(at).to_string()
+            },
+        );
+        rows.push([
+            entry.ecosystem.clone(),
+            entry.records.to_string(),
+            last_sync,
+            entry.age_seconds.map_or_else(|| "-".to_owned(), age_text),
+            entry.source.clone().unwrap_or_else(|| "-".to_owned()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+    if let Some((url, ttl)) = &settings.live {
+        println!(
+            "live fallback: {} for packages the mirror lacks (answers kept {})",
+            redacted(url),
+            age_text(ttl.as_secs())
+        );
+    }
+    let mut troubled = false;
+    for entry in &report {
+        if let Some(reason) = &entry.stale {
+            troubled = true;
+            println!("{}: STALE: {reason}", entry.ecosystem);
+        } else if let Some(error) = &entry.last_error {
+            println!("{}: the last sync failed: {error}", entry.ecosystem);
+        }
+    }
+    if report.iter().all(|entry| entry.records == 0) {
+        troubled = true;
+        let meanwhile = if settings.live.is_some() {
+            "only the live fallback answers"
+        } else {
+            "the malicious and vulnerability policies check against nothing"
+        };
+        println!(
+            "the OSV mirror in {} is EMPTY: {meanwhile} until a sync (`gatehouse serve` syncs in the background) or `gatehouse osv import` fills it",
+            path.display()
+        );
+    }
+    Ok(i32::from(troubled))
 }
 
 impl AdvisorySource for Advisories {
