@@ -18,7 +18,10 @@ use gatehouse_osv::{EcosystemStatus, Mirror};
 
 use crate::bindings::{Advisory, PackageAdvisory};
 use crate::capabilities::osv::{AdvisorySource, Prepare};
-use crate::config::OsvSettings;
+use crate::config::{Config, OsvSettings};
+
+/// The OSV mirror's database, in the data dir.
+pub const OSV_DATABASE: &str = "osv.sqlite";
 
 /// First wait after a failed sync; it doubles up to the sync interval.
 const FIRST_RETRY: Duration = Duration::from_secs(30);
@@ -111,7 +114,14 @@ pub fn health(
             let status = snapshot.iter().find(|s| &s.ecosystem == ecosystem);
             let last_sync = status.and_then(|s| s.last_sync);
             let age_seconds = last_sync.map(|at| u64::try_from(now - at).unwrap_or(0));
-            let last_error = status.and_then(|s| s.last_error.clone());
+            let source = status
+                .and_then(|s| s.source.clone())
+                .or_else(|| settings.source.clone());
+            let last_error = status.and_then(|s| s.last_error.as_deref()).map(|error| {
+                source
+                    .as_deref()
+                    .map_or_else(|| error.to_owned(), |s| error.replace(s, &redacted(s)))
+            });
             let records = status.map_or(0, |s| s.records);
             let stale = if watched.contains(ecosystem) {
                 stale_reason(
@@ -129,14 +139,24 @@ pub fn health(
                 records,
                 last_sync,
                 age_seconds,
-                source: status
-                    .and_then(|s| s.source.clone())
-                    .or_else(|| settings.source.clone()),
+                source: source.as_deref().map(redacted),
                 last_error,
                 stale,
             }
         })
         .collect()
+}
+
+/// `url` without a user name or password (`/healthz` answers anyone).
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 fn stale_reason(
@@ -152,7 +172,8 @@ fn stale_reason(
     let Some(age) = age_seconds else {
         return Some(match (&settings.source, records) {
             (Some(source), 0) if last_error.is_none() => format!(
-                "no advisory data for {ecosystem} yet: the first sync from {source} has not finished"
+                "no advisory data for {ecosystem} yet: the first sync from {} has not finished",
+                redacted(source)
             ),
             (Some(_), 0) => format!("no advisory data for {ecosystem}{failed}"),
             (None, 0) => format!(
@@ -224,9 +245,15 @@ impl Advisories {
             }
         }
         if self.watched.is_empty() && self.report().iter().all(|e| e.records == 0) {
-            tracing::warn!(
-                "the OSV mirror is empty and no ecosystem is synced: the malicious and vulnerability policies check against nothing"
-            );
+            match &self.live {
+                Some(live) => tracing::warn!(
+                    live = %redacted(live.base()),
+                    "the OSV mirror is empty and no ecosystem is synced: only the live fallback answers"
+                ),
+                None => tracing::warn!(
+                    "the OSV mirror is empty and no ecosystem is synced: the malicious and vulnerability policies check against nothing"
+                ),
+            }
         }
     }
 
@@ -282,6 +309,86 @@ impl Advisories {
             }
         });
     }
+}
+
+/// `gatehouse osv status`: a table of what the mirror holds, and plain words
+/// when it is empty or stale (exit 1 then).
+pub fn print_status(config: &Config) -> anyhow::Result<i32> {
+    let settings = config.osv.settings()?;
+    let watched = watched(&settings, &config.adapters_dir());
+    let path = config.data_dir().join(OSV_DATABASE);
+    // A read: a missing database is reported, not created.
+    let snapshot = if path.is_file() {
+        Mirror::open(&path)
+            .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?
+            .status()?
+    } else {
+        Vec::new()
+    };
+    let report = health(&snapshot, &watched, &settings, now_seconds());
+    let mut rows = vec![[
+        "ECOSYSTEM".to_owned(),
+        "RECORDS".to_owned(),
+        "LAST SYNC".to_owned(),
+        "AGE".to_owned(),
+        "SOURCE".to_owned(),
+    ]];
+    for entry in &report {
+        let last_sync = entry.last_sync.map_or_else(
+            || "never".to_owned(),
+            |at| {
+                let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0));
+                humantime::format_rfc3339_seconds(at).to_string()
+            },
+        );
+        rows.push([
+            entry.ecosystem.clone(),
+            entry.records.to_string(),
+            last_sync,
+            entry.age_seconds.map_or_else(|| "-".to_owned(), age_text),
+            entry.source.clone().unwrap_or_else(|| "-".to_owned()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+    if let Some((url, ttl)) = &settings.live {
+        println!(
+            "live fallback: {} for packages the mirror lacks (answers kept {})",
+            redacted(url),
+            age_text(ttl.as_secs())
+        );
+    }
+    let mut troubled = false;
+    for entry in &report {
+        if let Some(reason) = &entry.stale {
+            troubled = true;
+            println!("{}: STALE: {reason}", entry.ecosystem);
+        } else if let Some(error) = &entry.last_error {
+            println!("{}: the last sync failed: {error}", entry.ecosystem);
+        }
+    }
+    if report.iter().all(|entry| entry.records == 0) {
+        troubled = true;
+        let meanwhile = if settings.live.is_some() {
+            "only the live fallback answers"
+        } else {
+            "the malicious and vulnerability policies check against nothing"
+        };
+        println!(
+            "the OSV mirror in {} is EMPTY: {meanwhile} until a sync (`gatehouse serve` syncs in the background) or `gatehouse osv import` fills it",
+            path.display()
+        );
+    }
+    Ok(i32::from(troubled))
 }
 
 impl AdvisorySource for Advisories {
@@ -393,14 +500,19 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_first_sync_says_why() {
+    fn a_failed_first_sync_says_why_without_credentials() {
+        let source = "http://reader:secret@127.0.0.1:9/osv";
         let mut failed = status("npm", 0, None);
-        failed.last_error = Some("connection refused".into());
-        let report = health(&[failed], &["npm".into()], &settings(Some("http://x")), 0);
+        failed.source = Some(source.into());
+        failed.last_error = Some(format!("fetching {source}/npm/modified_id.csv: refused"));
+        let report = health(&[failed], &["npm".into()], &settings(Some(source)), 0);
         assert_eq!(
             report[0].stale.as_deref(),
-            Some("no advisory data for npm; the last sync failed: connection refused")
+            Some(
+                "no advisory data for npm; the last sync failed: fetching http://127.0.0.1:9/osv/npm/modified_id.csv: refused"
+            )
         );
+        assert_eq!(report[0].source.as_deref(), Some("http://127.0.0.1:9/osv"));
     }
 
     /// `on_stale` applies to the policies whose answers depend on the mirror:

@@ -236,12 +236,9 @@ struct Services {
     reviews: Arc<Reviews>,
 }
 
-/// The OSV mirror's database, in the data dir.
-const OSV_DATABASE: &str = "osv.sqlite";
-
 fn open_mirror(data_dir: &Path) -> anyhow::Result<Arc<gatehouse_osv::Mirror>> {
     std::fs::create_dir_all(data_dir)?;
-    let path = data_dir.join(OSV_DATABASE);
+    let path = data_dir.join(crate::advisories::OSV_DATABASE);
     Ok(Arc::new(
         gatehouse_osv::Mirror::open(&path)
             .with_context(|| format!("opening {}", path.display()))?,
@@ -452,82 +449,8 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
             println!("{report:?}");
             Ok(0)
         }
-        OsvCommand::Status { config } => osv_status(&config.load_existing()?),
+        OsvCommand::Status { config } => crate::advisories::print_status(&config.load_existing()?),
     }
-}
-
-/// `gatehouse osv status`: a table of what the mirror holds, and plain words
-/// when it is empty or stale (exit 1 then).
-fn osv_status(config: &Config) -> anyhow::Result<i32> {
-    use crate::advisories::{age_text, health};
-    let settings = config.osv.settings()?;
-    let watched = crate::advisories::watched(&settings, &config.adapters_dir());
-    let path = config.data_dir().join(OSV_DATABASE);
-    // A read: a missing database is reported, not created.
-    let snapshot = if path.is_file() {
-        gatehouse_osv::Mirror::open(&path)
-            .with_context(|| format!("opening {}", path.display()))?
-            .status()?
-    } else {
-        Vec::new()
-    };
-    let now = std::time::SystemTime::now();
-    let now_seconds = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let report = health(&snapshot, &watched, &settings, now_seconds);
-    let mut rows = vec![[
-        "ECOSYSTEM".to_owned(),
-        "RECORDS".to_owned(),
-        "LAST SYNC".to_owned(),
-        "AGE".to_owned(),
-        "SOURCE".to_owned(),
-    ]];
-    for entry in &report {
-        let last_sync = entry.last_sync.map_or_else(
-            || "never".to_owned(),
-            |at| {
-                let at =
-                    std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0));
-                humantime::format_rfc3339_seconds(at).to_string()
-            },
-        );
-        rows.push([
-            entry.ecosystem.clone(),
-            entry.records.to_string(),
-            last_sync,
-            entry.age_seconds.map_or_else(|| "-".to_owned(), age_text),
-            entry.source.clone().unwrap_or_else(|| "-".to_owned()),
-        ]);
-    }
-    let widths: Vec<usize> = (0..5)
-        .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
-        .collect();
-    for row in &rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        println!("{}", cells.join("  ").trim_end());
-    }
-    let mut troubled = false;
-    for entry in &report {
-        if let Some(reason) = &entry.stale {
-            troubled = true;
-            println!("{}: STALE: {reason}", entry.ecosystem);
-        } else if let Some(error) = &entry.last_error {
-            println!("{}: the last sync failed: {error}", entry.ecosystem);
-        }
-    }
-    if report.iter().all(|entry| entry.records == 0) {
-        troubled = true;
-        println!(
-            "the OSV mirror in {} is EMPTY: the malicious and vulnerability policies check against nothing until a sync (`gatehouse serve` syncs in the background) or `gatehouse osv import` fills it",
-            path.display()
-        );
-    }
-    Ok(i32::from(troubled))
 }
 
 /// How much filtered metadata is kept ready to serve (bodies, bytes).

@@ -5,7 +5,9 @@
 //! OSV-API-shaped `querybatch` about packages the mirror lacks.
 
 use std::io::Write as _;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -37,8 +39,9 @@ fn registry() -> FakeNpm {
     ])
 }
 
-/// A bucket-shaped OSV source: `/npm/all.zip` and `/npm/modified_id.csv`.
-fn bucket() -> FakeHttp {
+/// A bucket-shaped OSV source: `/npm/all.zip` and `/npm/modified_id.csv`;
+/// `all.zip` is held back until `release` is set (or [`SETTLE`] passes).
+fn bucket(release: Arc<AtomicBool>) -> FakeHttp {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
@@ -56,7 +59,18 @@ fn bucket() -> FakeHttp {
             format!("2025-09-09T00:00:00Z,{MAL_ID}\n").into_bytes(),
         ),
     );
-    Listener::bind().serve_files(files)
+    Listener::bind().serve(move |request| {
+        if request.path == "/npm/all.zip" {
+            let started = Instant::now();
+            while !release.load(Ordering::SeqCst) && started.elapsed() < SETTLE {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        match files.get(&request.path) {
+            Some((content_type, body)) => Reply::ok(content_type, body.clone()),
+            None => Reply::not_found(),
+        }
+    })
 }
 
 /// A source that answers every request 503.
@@ -110,18 +124,35 @@ async fn decide(gatehouse: &Gatehouse, version: &str) -> Value {
 }
 
 /// A fresh layout whose only OSV setting is the source: the first start
-/// syncs it in the background, the reported version is refused at the
+/// serves at once and syncs in the background (degraded, and warning, until
+/// the download finishes), then the reported version is refused at the
 /// tarball with no manual import, and status, health and metrics show it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_start_syncs_and_blocks_a_malicious_version() {
     let registry = registry();
-    let bucket = bucket();
+    let release = Arc::new(AtomicBool::new(false));
+    let bucket = bucket(release.clone());
     let source = format!("http://{}", bucket.addr());
     let gatehouse = Gatehouse::start(setup(
         &registry,
         "policies:\n  default:\n    malicious: {action: block}\n",
         format!("osv:\n  url: {source}\n"),
     ));
+
+    // Serving while all.zip is still on its way.
+    let health = gatehouse.get_json("/healthz").await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(
+        health["reasons"][0],
+        format!("no advisory data for npm yet: the first sync from {source} has not finished"),
+        "{health}"
+    );
+    let answer = decide(&gatehouse, "1.0.1").await;
+    assert_eq!(
+        answer["action"], "warn",
+        "on_stale warn meanwhile: {answer}"
+    );
+    release.store(true, Ordering::SeqCst);
 
     let synced = eventually(SETTLE, || async {
         gatehouse.get_json("/healthz").await["status"] == "ok"
@@ -311,4 +342,11 @@ async fn the_live_fallback_answers_for_packages_the_mirror_lacks() {
     assert_eq!(api.hits(&format!("/v1/vulns/{MAL_ID}")), 1);
     let health = gatehouse.get_json("/healthz").await;
     assert_eq!(health["status"], "ok", "sync off watches nothing: {health}");
+    let (code, text) = osv_status(&gatehouse);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!("live fallback: http://{}", api.addr()))
+            && text.contains("EMPTY: only the live fallback answers"),
+        "{text}"
+    );
 }
