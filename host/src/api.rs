@@ -1,77 +1,65 @@
-//! The HTTP API: `/api/v1/decide` (the gate, offline) and, through
-//! [`crate::admin`], the admin API.
+//! The HTTP API: `/api/v1/decide` (the pre-flight, see [`crate::preflight`])
+//! and, through [`crate::admin`], the admin API.
 
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::json;
 
 use crate::admin;
-use crate::bindings::{Purpose, VersionFacts};
-use crate::capabilities::Capabilities;
-use crate::gate::action_name;
-use crate::runtime::Generation;
+use crate::preflight::{Answer, Preflight, PreflightError, Query};
 use crate::server::{App, Body, error, json};
 
 const MAX_DECIDE_BODY: usize = 8 << 20;
 
-/// A package version named by a client of the decide API or `gatehouse check`.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct Query {
-    pub ecosystem: String,
-    pub name: String,
-    pub version: String,
+/// `decide`'s query parameters besides a GET's package version.
+#[derive(Debug, Default, serde::Deserialize)]
+struct DecideOptions {
+    ecosystem: Option<String>,
+    name: Option<String>,
+    version: Option<String>,
+    /// `true` or `1`: judge names and versions alone, without upstream.
+    offline: Option<String>,
+    /// POST only: the body is this lockfile (its file name says its kind).
+    lockfile: Option<String>,
 }
 
-/// Minimal facts for a named version (no upstream metadata is consulted).
-pub fn facts_for(query: &Query) -> VersionFacts {
-    VersionFacts {
-        ecosystem: query.ecosystem.clone(),
-        name: query.name.clone(),
-        version: query.version.clone(),
-        published: None,
-        license: None,
-        install_scripts: Vec::new(),
-        deprecated: None,
-        yanked: None,
-        size: None,
-        digests: Vec::new(),
-        dependencies: Vec::new(),
-        raw: "{}".into(),
+impl DecideOptions {
+    fn parse(request: &Request<Incoming>) -> Result<Self, Box<Response<Body>>> {
+        serde_urlencoded::from_str(request.uri().query().unwrap_or("")).map_err(|e| {
+            Box::new(error(
+                StatusCode::BAD_REQUEST,
+                &format!("decide's parameters: {e}"),
+            ))
+        })
+    }
+
+    fn offline(&self) -> bool {
+        matches!(self.offline.as_deref(), Some("true" | "1" | "yes"))
     }
 }
 
-/// Runs the gate for `queries` and describes each decision as JSON.
-pub async fn decide(
-    generation: &Generation,
-    caps: &Arc<Capabilities>,
+async fn decide(
+    app: &App,
     queries: &[Query],
+    offline: bool,
     requester: Option<&str>,
-) -> Vec<serde_json::Value> {
-    let facts: Vec<VersionFacts> = queries.iter().map(facts_for).collect();
-    let decisions = generation
-        .gate(caps, Purpose::Check, &facts, requester)
-        .await;
-    queries
-        .iter()
-        .zip(decisions)
-        .map(|(query, decision)| {
-            json!({
-                "ecosystem": query.ecosystem,
-                "name": query.name,
-                "version": query.version,
-                "action": action_name(decision.action),
-                "verdicts": decision.verdicts.iter().map(|v| json!({
-                    "action": action_name(v.action),
-                    "rule": v.rule,
-                    "reason": v.reason,
-                    "advisories": v.advisories,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect()
+) -> Result<Vec<Answer>, Response<Body>> {
+    // A misspelt ecosystem is the caller's mistake, not a package's verdict.
+    for query in queries {
+        if let Err(unknown) = crate::preflight::ecosystem(&query.ecosystem) {
+            return Err(error(StatusCode::BAD_REQUEST, &unknown.to_string()));
+        }
+    }
+    let preflight = Preflight {
+        generation: app.runtime.current(),
+        caps: &app.runtime.caps,
+        routes: &app.routes,
+        offline,
+        requester,
+    };
+    Ok(preflight.decide(queries).await)
 }
 
 pub async fn handle(
@@ -83,38 +71,63 @@ pub async fn handle(
     let method = request.method().clone();
     match (method, path.as_str()) {
         (Method::GET, "/api/v1/decide") => {
-            let query = request.uri().query().unwrap_or("");
-            let query: Query = match serde_urlencoded::from_str(query) {
-                Ok(query) => query,
-                Err(e) => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        &format!("decide needs ecosystem, name and version: {e}"),
-                    );
-                }
-            };
-            let mut answers = decide(
-                &app.runtime.current(),
-                &app.runtime.caps,
-                &[query],
-                requester.as_deref(),
-            )
-            .await;
-            json(StatusCode::OK, &answers.pop().unwrap_or_default())
-        }
-        (Method::POST, "/api/v1/decide") => {
-            let queries: Vec<Query> = match read_json(request, MAX_DECIDE_BODY).await {
-                Ok(queries) => queries,
+            let options = match DecideOptions::parse(&request) {
+                Ok(options) => options,
                 Err(response) => return *response,
             };
-            let answers = decide(
-                &app.runtime.current(),
-                &app.runtime.caps,
-                &queries,
-                requester.as_deref(),
-            )
-            .await;
-            json(StatusCode::OK, &serde_json::Value::Array(answers))
+            let (Some(ecosystem), Some(name), Some(version)) =
+                (&options.ecosystem, &options.name, &options.version)
+            else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "decide needs ecosystem, name and version",
+                );
+            };
+            let query = Query {
+                ecosystem: ecosystem.clone(),
+                name: name.clone(),
+                version: version.clone(),
+            };
+            let mut answers =
+                match decide(app, &[query], options.offline(), requester.as_deref()).await {
+                    Ok(answers) => answers,
+                    Err(response) => return response,
+                };
+            let Some(answer) = answers.pop() else {
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "no answer");
+            };
+            let status = match &answer.outcome {
+                Ok(_) => StatusCode::OK,
+                Err(PreflightError::UnknownEcosystem(_) | PreflightError::Invalid(_)) => {
+                    StatusCode::BAD_REQUEST
+                }
+                Err(PreflightError::NotFound(_)) => StatusCode::NOT_FOUND,
+                Err(PreflightError::Upstream(_)) => StatusCode::BAD_GATEWAY,
+            };
+            json(status, &answer.to_json())
+        }
+        (Method::POST, "/api/v1/decide") => {
+            let options = match DecideOptions::parse(&request) {
+                Ok(options) => options,
+                Err(response) => return *response,
+            };
+            let queries: Vec<Query> = match &options.lockfile {
+                Some(file) => match read_lockfile(request, file).await {
+                    Ok(queries) => queries,
+                    Err(response) => return *response,
+                },
+                None => match read_json(request, MAX_DECIDE_BODY).await {
+                    Ok(queries) => queries,
+                    Err(response) => return *response,
+                },
+            };
+            match decide(app, &queries, options.offline(), requester.as_deref()).await {
+                Ok(answers) => json(
+                    StatusCode::OK,
+                    &answers.iter().map(Answer::to_json).collect(),
+                ),
+                Err(response) => response,
+            }
         }
         _ if path.starts_with(admin::ADMIN) => {
             match admin::authenticate(app, &request, requester.as_deref()) {
@@ -126,12 +139,24 @@ pub async fn handle(
     }
 }
 
-/// Reads a JSON request body of at most `limit` bytes, or the 4xx to answer.
-pub async fn read_json<T: serde::de::DeserializeOwned>(
+/// The packages a posted lockfile pins, or the 4xx to answer.
+async fn read_lockfile(
+    request: Request<Incoming>,
+    file: &str,
+) -> Result<Vec<Query>, Box<Response<Body>>> {
+    let body = read_body(request, MAX_DECIDE_BODY).await?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| Box::new(error(StatusCode::BAD_REQUEST, "the lockfile is not UTF-8")))?;
+    crate::lockfile::read(file, &text)
+        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, &e.to_string())))
+}
+
+/// A request body of at most `limit` bytes, or the 413 to answer.
+async fn read_body(
     request: Request<Incoming>,
     limit: usize,
-) -> Result<T, Box<Response<Body>>> {
-    let body = Limited::new(request.into_body(), limit)
+) -> Result<bytes::Bytes, Box<Response<Body>>> {
+    Ok(Limited::new(request.into_body(), limit)
         .collect()
         .await
         .map_err(|_| {
@@ -140,7 +165,15 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
                 &format!("body too large (at most {limit} bytes) or unreadable"),
             ))
         })?
-        .to_bytes();
+        .to_bytes())
+}
+
+/// Reads a JSON request body of at most `limit` bytes, or the 4xx to answer.
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+    limit: usize,
+) -> Result<T, Box<Response<Body>>> {
+    let body = read_body(request, limit).await?;
     serde_json::from_slice(&body).map_err(|e| {
         Box::new(error(
             StatusCode::BAD_REQUEST,

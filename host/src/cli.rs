@@ -1,6 +1,7 @@
 //! The command line: `serve`, `init`, `check`, `policy test|new|build`, `osv ...`,
 //! `audit verify`. Errors become a message and an exit code here, at the edge.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::api::{Query, decide};
 use crate::artifact::ArtifactStore;
 use crate::audit::AuditLog;
 use crate::auth::Tokens;
@@ -17,6 +17,7 @@ use crate::capabilities::store::KvStore;
 use crate::config::{Config, discover_upstream};
 use crate::exceptions::Exceptions;
 use crate::init::{ADMIN_TOKEN_FILE, CONFIG_FILE, write_layout};
+use crate::preflight::{Answer, Preflight, Query};
 use crate::reviews::Reviews;
 use crate::runtime::engine::Engine;
 use crate::runtime::guest::Limits;
@@ -46,16 +47,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Evaluate the policies for one version offline: exit 0 allowed, 1 blocked, 2 error.
-    Check {
-        ecosystem: String,
-        name: String,
-        version: String,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        config: ConfigArgs,
-    },
+    /// Ask the policies about one version, or every package of a lockfile, as
+    /// the proxy would judge them: exit 0 allowed, 1 blocked, 2 error.
+    Check(CheckArgs),
     /// Policy authoring tools.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -146,6 +140,32 @@ struct ConfigArgs {
 }
 
 #[derive(Args)]
+struct CheckArgs {
+    /// npm, pypi, cargo, go, maven (OSV's spellings work too).
+    #[arg(required_unless_present = "lockfile")]
+    ecosystem: Option<String>,
+    #[arg(requires = "ecosystem")]
+    name: Option<String>,
+    #[arg(requires = "name")]
+    version: Option<String>,
+    /// Check every registry package of a lockfile (package-lock.json,
+    /// pnpm-lock.yaml, requirements.txt, uv.lock, Cargo.lock, go.sum).
+    #[arg(long, conflicts_with = "ecosystem")]
+    lockfile: Option<PathBuf>,
+    /// Judge names and versions alone, without the upstream metadata.
+    #[arg(long)]
+    offline: bool,
+    /// Print the answers as JSON (one object per package, one per line).
+    #[arg(long)]
+    json: bool,
+    /// Log what gatehouse does on stderr (info level).
+    #[arg(short, long)]
+    verbose: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[derive(Args)]
 struct ServeArgs {
     #[command(flatten)]
     config: ConfigArgs,
@@ -162,12 +182,33 @@ struct ServeArgs {
 fn parse_upstream(text: &str) -> Result<(String, url::Url), String> {
     let (name, url) = text.split_once('=').ok_or("expected NAME=URL")?;
     let url = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
-    Ok((name.to_owned(), url))
+    Ok((name.to_owned(), crate::config::without_sparse_prefix(&url)))
+}
+
+impl Cli {
+    /// The log level when `GATEHOUSE_LOG` does not say: `check` is quiet
+    /// unless asked to be verbose.
+    pub fn default_log_level(&self) -> &'static str {
+        match &self.command {
+            Command::Check(args) if !args.verbose => "warn",
+            _ => "info",
+        }
+    }
 }
 
 impl ConfigArgs {
     /// Loads the config; with none, initialises the data dir's default layout.
     fn load(&self) -> anyhow::Result<Config> {
+        self.load_or(true)
+    }
+
+    /// Loads the config for a command that only reads: without one, it
+    /// writes nothing and says how to make one.
+    fn load_existing(&self) -> anyhow::Result<Config> {
+        self.load_or(false)
+    }
+
+    fn load_or(&self, initialise: bool) -> anyhow::Result<Config> {
         let path = match &self.config {
             Some(path) => path.clone(),
             None => {
@@ -176,6 +217,12 @@ impl ConfigArgs {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from("gatehouse-data"));
                 let path = data_dir.join(CONFIG_FILE);
+                anyhow::ensure!(
+                    initialise || path.exists(),
+                    "no config at {} (pass --config FILE, or run `gatehouse init {}` first)",
+                    path.display(),
+                    data_dir.display()
+                );
                 if !path.exists() {
                     let written = write_layout(&data_dir, false)?;
                     eprintln!(
@@ -274,50 +321,7 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Check {
-            ecosystem,
-            name,
-            version,
-            json,
-            config,
-        } => {
-            let services = Services::open(&config.load()?).await?;
-            let query = Query {
-                ecosystem,
-                name,
-                version,
-            };
-            let generation = services.runtime.current();
-            let answer = decide(
-                &generation,
-                &services.runtime.caps,
-                &[query],
-                Some("gatehouse check"),
-            )
-            .await
-            .pop()
-            .unwrap_or_default();
-            let action = answer["action"].as_str().unwrap_or("block").to_owned();
-            if json {
-                println!("{answer}");
-            } else {
-                println!(
-                    "{action}: {} {}@{}",
-                    answer["ecosystem"].as_str().unwrap_or(""),
-                    answer["name"].as_str().unwrap_or(""),
-                    answer["version"].as_str().unwrap_or("")
-                );
-                for verdict in answer["verdicts"].as_array().into_iter().flatten() {
-                    println!(
-                        "  {} {}: {}",
-                        verdict["action"].as_str().unwrap_or(""),
-                        verdict["rule"].as_str().unwrap_or(""),
-                        verdict["reason"].as_str().unwrap_or("")
-                    );
-                }
-            }
-            Ok(if action == "block" { 1 } else { 0 })
-        }
+        Command::Check(args) => check(args).await,
         Command::Policy(PolicyCommand::Test {
             component,
             fixtures,
@@ -410,32 +414,15 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
     }
 }
 
-/// How much filtered metadata is kept ready to serve (bodies, bytes).
-const MEMO_BYTES: usize = 96 << 20;
-/// How long an artifact's last-stop gate answer is reused (same components,
-/// advisories, exceptions and reviews): clock-based rules lag at most this.
-const GATE_MEMO_TTL: Duration = Duration::from_secs(30);
-/// How long an artifact-serve audit line may wait to be written with others.
-const AUDIT_FLUSH: Duration = Duration::from_millis(100);
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = args.config.load()?;
-    if let Some(listen) = args.listen {
-        config.listen = Some(listen);
-    }
-    if let Some(url) = args.public_url {
-        config.public_url = Some(url);
-    }
-    for (name, url) in args.upstreams {
-        config.upstreams.entry(name).or_default().url = Some(url);
-    }
-    let services = Services::open(&config).await?;
-    let data_dir = config.data_dir();
+/// Each configured adapter's wiring: its upstream (through the shared
+/// metadata cache), settings and limits. Adapters with no upstream to be found
+/// are left out.
+fn adapter_routes(config: &Config) -> anyhow::Result<BTreeMap<String, AdapterRoute>> {
     let shared = Upstreams::new(
-        &data_dir.join("cache").join("metadata"),
+        &config.data_dir().join("cache").join("metadata"),
         config.upstream_settings()?,
     )?;
-    let mut routes = std::collections::BTreeMap::new();
+    let mut routes = BTreeMap::new();
     for (name, upstream) in &config.upstreams {
         let url = match &upstream.url {
             Some(url) => url.clone(),
@@ -474,6 +461,128 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             },
         );
     }
+    Ok(routes)
+}
+
+/// `gatehouse check`: the pre-flight from the command line.
+async fn check(args: CheckArgs) -> anyhow::Result<i32> {
+    let config = args.config.load_existing()?;
+    let (queries, what) = match (&args.lockfile, args.ecosystem, args.name, args.version) {
+        (Some(file), ..) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let name = file.display().to_string();
+            (crate::lockfile::read(&name, &text)?, Some(name))
+        }
+        (None, Some(ecosystem), Some(name), Some(version)) => (
+            vec![Query {
+                ecosystem,
+                name,
+                version,
+            }],
+            None,
+        ),
+        _ => anyhow::bail!("name ECOSYSTEM NAME VERSION, or --lockfile FILE"),
+    };
+    for query in &queries {
+        crate::preflight::ecosystem(&query.ecosystem)?;
+    }
+    let services = Services::open(&config).await?;
+    let routes = if args.offline {
+        BTreeMap::new()
+    } else {
+        adapter_routes(&config)?
+    };
+    let preflight = Preflight {
+        generation: services.runtime.current(),
+        caps: &services.runtime.caps,
+        routes: &routes,
+        offline: args.offline,
+        requester: Some("gatehouse check"),
+    };
+    let answers = preflight.decide(&queries).await;
+    let count = |action: &str| answers.iter().filter(|a| a.action() == action).count();
+    for answer in &answers {
+        if args.json {
+            println!("{}", answer.to_json());
+        } else if what.is_none() || answer.action() != "allow" {
+            print_answer(answer);
+        }
+    }
+    if let Some(file) = &what
+        && !args.json
+    {
+        println!(
+            "{file}: {} packages: {} allowed, {} warned, {} blocked, {} not checked",
+            answers.len(),
+            count("allow"),
+            count("warn"),
+            count("block"),
+            count("error")
+        );
+    }
+    Ok(if count("block") > 0 {
+        1
+    } else if count("error") > 0 {
+        2
+    } else {
+        0
+    })
+}
+
+/// `block: npm left-pad@1.3.0` and a line per verdict.
+fn print_answer(answer: &Answer) {
+    let json = answer.to_json();
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or("").to_owned();
+    println!(
+        "{}: {} {}@{}",
+        answer.action(),
+        text(&json["ecosystem"]),
+        text(&json["name"]),
+        text(&json["version"])
+    );
+    if let Some(note) = json["note"].as_str() {
+        println!("  note: {note}");
+    }
+    if let Some(problem) = json["error"].as_str() {
+        println!("  {problem}");
+    }
+    for verdict in json["verdicts"].as_array().into_iter().flatten() {
+        println!(
+            "  {} {}: {}",
+            text(&verdict["action"]),
+            text(&verdict["rule"]),
+            text(&verdict["reason"])
+        );
+    }
+}
+
+/// How much filtered metadata is kept ready to serve (bodies, bytes).
+const MEMO_BYTES: usize = 96 << 20;
+/// How long an artifact's last-stop gate answer is reused (same components,
+/// advisories, exceptions and reviews): clock-based rules lag at most this.
+const GATE_MEMO_TTL: Duration = Duration::from_secs(30);
+/// How long an artifact-serve audit line may wait to be written with others.
+const AUDIT_FLUSH: Duration = Duration::from_millis(100);
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = args.config.load()?;
+    if let Some(listen) = args.listen {
+        config.listen = Some(listen);
+    }
+    if let Some(url) = args.public_url {
+        config.public_url = Some(url);
+    }
+    for (name, url) in args.upstreams {
+        config.upstreams.entry(name).or_default().url = Some(url);
+    }
+    // Bound before the components load (seconds), so a taken port fails fast.
+    let listener = tokio::net::TcpListener::bind(config.listen())
+        .await
+        .with_context(|| format!("listening on {}", config.listen()))?;
+    let services = Services::open(&config).await?;
+    let data_dir = config.data_dir();
+    let routes = adapter_routes(&config)?;
     if let Some(url) = config.osv.url.clone() {
         spawn_osv_sync(services.mirror.clone(), url, &config)?;
     }
@@ -508,9 +617,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let _ = tokio::task::spawn_blocking(move || audit.flush()).await;
         }
     });
-    let listener = tokio::net::TcpListener::bind(config.listen())
-        .await
-        .with_context(|| format!("listening on {}", config.listen()))?;
     let address = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!("gatehouse listening on http://{address}");

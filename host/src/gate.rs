@@ -14,7 +14,7 @@ use crate::bindings::{Action, Context, Purpose, Verdict, VersionFacts};
 use crate::capabilities::{CallScope, Capabilities};
 use crate::gate_policy::{Controls, Mode, OnError};
 use crate::runtime::guest::{Limits, new_store};
-use crate::runtime::{Generation, LoadedPolicy};
+use crate::runtime::{Generation, Kind, LoadedPolicy};
 
 /// How a guest call failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -87,6 +87,9 @@ impl Generation {
         facts: &[VersionFacts],
         requester: Option<&str>,
     ) -> Vec<Decision> {
+        if let Some(probe) = &self.probe {
+            return probe.record(facts);
+        }
         let mut decisions: Vec<Decision> = facts
             .iter()
             .map(|_| Decision {
@@ -127,7 +130,10 @@ impl Generation {
                     .await
                 {
                     Ok(verdicts) => verdicts,
-                    Err(failure) => failure_verdicts(caps, policy, &controls, &failure, batch),
+                    Err(failure) => {
+                        self.failures.record(Kind::Policy, &policy.name, &failure);
+                        failure_verdicts(caps, policy, &controls, &failure, batch)
+                    }
                 };
                 for (&index, verdict) in indices.iter().zip(verdicts) {
                     let verdict = caps.exceptions.apply(&facts[index], &policy.name, verdict);
@@ -180,10 +186,13 @@ impl Generation {
             Purpose::Artifact => "artifact",
             Purpose::Check => "check",
         };
-        let mut allowed = Vec::new();
+        // Metadata batches hold every version upstream lists: blocks are
+        // recorded one by one, the rest as one record with counts per rule (a
+        // version's own record is written when its artifact is asked for).
+        let mut passed = MetadataTally::default();
         for (facts, decision) in facts.iter().zip(decisions) {
-            if decision.action == Action::Allow && purpose == Purpose::Metadata {
-                allowed.push(facts.version.as_str());
+            if purpose == Purpose::Metadata && decision.action != Action::Block {
+                passed.count(decision);
                 continue;
             }
             let verdicts = &decision.verdicts;
@@ -212,19 +221,59 @@ impl Generation {
                 osv_generation,
             });
         }
-        if let Some(first) = facts.first().filter(|_| !allowed.is_empty()) {
+        if let Some(first) = facts.first().filter(|_| passed.versions > 0) {
             caps.audit.append(&AuditRecord {
                 event: event.into(),
                 requester: requester.map(str::to_owned),
                 ecosystem: first.ecosystem.clone(),
                 package: first.name.clone(),
-                action: "allow".into(),
-                reason: format!("{} versions allowed", allowed.len()),
+                action: if passed.warned > 0 { "warn" } else { "allow" }.into(),
+                rule: passed.rules.keys().cloned().collect::<Vec<_>>().join(","),
+                reason: passed.summary(),
                 components,
                 osv_generation,
                 ..AuditRecord::default()
             });
         }
+    }
+}
+
+/// The versions of a metadata batch that were not blocked, counted.
+#[derive(Default)]
+struct MetadataTally {
+    versions: usize,
+    warned: usize,
+    /// Warnings per rule.
+    rules: std::collections::BTreeMap<String, usize>,
+}
+
+impl MetadataTally {
+    fn count(&mut self, decision: &Decision) {
+        self.versions += 1;
+        if decision.action == Action::Warn {
+            self.warned += 1;
+            for verdict in &decision.verdicts {
+                *self.rules.entry(verdict.rule.clone()).or_default() += 1;
+            }
+        }
+    }
+
+    /// `300 versions allowed, 283 with warnings (license: 283)`.
+    fn summary(&self) -> String {
+        let mut summary = format!("{} versions allowed", self.versions);
+        if self.warned > 0 {
+            let rules: Vec<String> = self
+                .rules
+                .iter()
+                .map(|(rule, count)| format!("{rule}: {count}"))
+                .collect();
+            summary.push_str(&format!(
+                ", {} with warnings ({})",
+                self.warned,
+                rules.join(", ")
+            ));
+        }
+        summary
     }
 }
 

@@ -418,6 +418,9 @@ async fn adapter_request(
         Err(failure) => {
             let failure = GuestFailure::classify(&failure);
             tracing::error!(adapter = prefix, %failure, "adapter failed");
+            generation
+                .failures
+                .record(crate::runtime::Kind::Adapter, &adapter.name, &failure);
             error(
                 StatusCode::BAD_GATEWAY,
                 &format!("the {prefix} adapter failed ({failure}); nothing was served"),

@@ -23,6 +23,7 @@ mod maven;
 mod npm;
 mod offline;
 mod policies;
+mod preflight;
 mod pypi;
 mod sdk;
 mod support;
