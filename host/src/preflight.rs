@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use futures_util::StreamExt as _;
 use serde_json::json;
 
 use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
@@ -28,7 +29,7 @@ use crate::bindings::{Action, Purpose, VersionFacts};
 use crate::capabilities::{CallScope, Capabilities};
 use crate::gate::{GuestFailure, action_name};
 use crate::runtime::guest::new_store;
-use crate::runtime::{Generation, Kind, LoadedAdapter};
+use crate::runtime::{Generation, Kind};
 use crate::server::AdapterRoute;
 
 /// A package version named by a client of the decide API or `gatehouse check`.
@@ -278,6 +279,28 @@ impl Answer {
     }
 }
 
+/// An adapter (by name) and the path of its metadata route.
+type MetadataRoute = (String, String);
+
+/// The facts to judge a version on, where they came from, and a note.
+type Gathered = (VersionFacts, FactsSource, Option<String>);
+
+/// How many metadata routes one pre-flight asks at a time.
+const CONCURRENT_ROUTES: usize = 8;
+
+/// How one query's facts are found.
+enum Plan {
+    /// Judged on these (name-only) facts, with a note why.
+    Ready(VersionFacts, Option<String>),
+    /// The version's entry among the facts an adapter route gates.
+    Upstream {
+        ecosystem: &'static Ecosystem,
+        name: String,
+        version: String,
+        route: MetadataRoute,
+    },
+}
+
 /// What a pre-flight runs with.
 pub struct Preflight<'a> {
     pub generation: Arc<Generation>,
@@ -309,12 +332,61 @@ pub fn named(ecosystem: &str, name: &str, version: &str) -> VersionFacts {
 impl Preflight<'_> {
     /// One answer per query, in order; the gate runs once over all of them.
     pub async fn decide(&self, queries: &[Query]) -> Vec<Answer> {
-        // Versions of one package share its metadata route (one adapter call).
-        let mut fetched = BTreeMap::new();
-        let mut gathered = Vec::with_capacity(queries.len());
-        for query in queries {
-            gathered.push(self.facts(query, &mut fetched).await);
-        }
+        let plans: Vec<Result<Plan, PreflightError>> =
+            queries.iter().map(|query| self.plan(query)).collect();
+        // Each metadata route once (versions of one package share it), a few
+        // at a time: a lockfile names hundreds of packages.
+        let mut routes: Vec<MetadataRoute> = plans
+            .iter()
+            .filter_map(|plan| match plan {
+                Ok(Plan::Upstream { route, .. }) => Some(route.clone()),
+                _ => None,
+            })
+            .collect();
+        routes.sort();
+        routes.dedup();
+        let fetched: BTreeMap<MetadataRoute, Result<Vec<VersionFacts>, PreflightError>> =
+            futures_util::stream::iter(routes)
+                .map(|route: MetadataRoute| async move {
+                    let facts = self.upstream_facts(&route).await;
+                    (route, facts)
+                })
+                .buffer_unordered(CONCURRENT_ROUTES)
+                .collect()
+                .await;
+        let gathered: Vec<Result<Gathered, PreflightError>> = plans
+            .into_iter()
+            .map(|plan| match plan? {
+                Plan::Ready(facts, note) => Ok((facts, FactsSource::NameOnly, note)),
+                Plan::Upstream {
+                    ecosystem,
+                    name,
+                    version,
+                    route,
+                } => {
+                    let all = fetched
+                        .get(&route)
+                        .ok_or_else(|| {
+                            PreflightError::Upstream(format!("{} was not asked", route.1))
+                        })?
+                        .as_ref()
+                        .map_err(Clone::clone)?;
+                    all.iter()
+                        .find(|f| f.version == version)
+                        .or_else(|| {
+                            all.iter()
+                                .find(|f| f.version.eq_ignore_ascii_case(&version))
+                        })
+                        .map(|f| (f.clone(), FactsSource::Upstream, None))
+                        .ok_or_else(|| {
+                            PreflightError::NotFound(format!(
+                                "{} {name} has no version {version} upstream",
+                                ecosystem.osv
+                            ))
+                        })
+                }
+            })
+            .collect();
         let facts: Vec<VersionFacts> = gathered
             .iter()
             .filter_map(|g| g.as_ref().ok().map(|(facts, _, _)| facts.clone()))
@@ -343,60 +415,50 @@ impl Preflight<'_> {
             .collect()
     }
 
-    /// The facts to judge `query` on, where they came from, and a note.
-    async fn facts(
-        &self,
-        query: &Query,
-        fetched: &mut BTreeMap<(&'static str, String), Result<Vec<VersionFacts>, PreflightError>>,
-    ) -> Result<(VersionFacts, FactsSource, Option<String>), PreflightError> {
+    /// Where `query`'s facts come from.
+    fn plan(&self, query: &Query) -> Result<Plan, PreflightError> {
         let ecosystem: &'static Ecosystem = ecosystem(&query.ecosystem)?;
         let name_only = |note: Option<String>| {
-            Ok((
+            Ok(Plan::Ready(
                 named(ecosystem.osv, &query.name, &query.version),
-                FactsSource::NameOnly,
                 note,
             ))
         };
         if self.offline {
             return name_only(None);
         }
-        let adapter = self.generation.adapters.get(ecosystem.adapter);
-        let (Some(adapter), Some(route)) = (adapter, self.routes.get(ecosystem.adapter)) else {
+        let configured = self.generation.adapters.contains_key(ecosystem.adapter)
+            && self.routes.contains_key(ecosystem.adapter);
+        if !configured {
             return name_only(Some(format!(
                 "no {} adapter with an upstream is configured, so this was judged on the name and version alone",
                 ecosystem.adapter
             )));
-        };
-        let version = ecosystem.version(&query.version);
-        let path = ecosystem.metadata_path(query.name.trim(), &version)?;
-        let key = (ecosystem.adapter, path);
-        if !fetched.contains_key(&key) {
-            let facts = self.upstream_facts(adapter, route, &key.1).await;
-            fetched.insert(key.clone(), facts);
         }
-        let all = fetched[&key].as_ref().map_err(Clone::clone)?;
-        all.iter()
-            .find(|f| f.version == version)
-            .or_else(|| {
-                all.iter()
-                    .find(|f| f.version.eq_ignore_ascii_case(&version))
-            })
-            .map(|f| (f.clone(), FactsSource::Upstream, None))
-            .ok_or_else(|| {
-                PreflightError::NotFound(format!(
-                    "{} {} has no version {version} upstream",
-                    ecosystem.osv, query.name
-                ))
-            })
+        let name = query.name.trim();
+        let version = ecosystem.version(&query.version);
+        let path = ecosystem.metadata_path(name, &version)?;
+        Ok(Plan::Upstream {
+            ecosystem,
+            name: name.to_owned(),
+            version,
+            route: (ecosystem.adapter.to_owned(), path),
+        })
     }
 
     /// Runs `adapter` on `path` with a probing gate; the facts it gated.
     async fn upstream_facts(
         &self,
-        adapter: &Arc<LoadedAdapter>,
-        route: &AdapterRoute,
-        path: &str,
+        (adapter, path): &MetadataRoute,
     ) -> Result<Vec<VersionFacts>, PreflightError> {
+        let (Some(adapter), Some(route)) = (
+            self.generation.adapters.get(adapter),
+            self.routes.get(adapter),
+        ) else {
+            return Err(PreflightError::Upstream(format!(
+                "the {adapter} adapter is gone"
+            )));
+        };
         let probe = Arc::new(FactsProbe::default());
         let generation = Arc::new(self.generation.probing(probe.clone()));
         let mut store = new_store(

@@ -2,7 +2,9 @@
 //! version on the facts the adapter reads upstream (publish time, license,
 //! install scripts), in any usual spelling of the ecosystem, and read
 //! lockfiles; metadata warnings are audited once per document; a failing
-//! policy shows its failure at `/api/v1/admin/components`.
+//! policy shows its failure at `/api/v1/admin/components`. And the first run's
+//! smaller truths: `check` writes no layout, `serve` finds a taken port before
+//! loading anything, logs carry no colour codes off a terminal.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -427,5 +429,95 @@ async fn a_trapping_policy_shows_its_failure_in_the_components() {
         shown.is_some(),
         "{}",
         gatehouse.admin_json("/api/v1/admin/components").await
+    );
+}
+
+/// `check` without a config says how to make one and writes nothing.
+#[test]
+fn check_never_writes_a_layout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["check", "npm", "left-pad", "1.3.0", "--data-dir"])
+        .arg(&data_dir)
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_DATA_DIR")
+        .output()
+        .expect("runs");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("no config at") && said.contains("gatehouse init"),
+        "{said}"
+    );
+    assert!(!data_dir.exists(), "check wrote {}", data_dir.display());
+}
+
+/// `serve` on a taken port fails before compiling any component, and its log,
+/// written to a pipe, has no colour codes.
+#[test]
+fn serve_binds_first_and_logs_plain_text() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::process::{Command, Stdio};
+
+    let layout = |listen: &str| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("policies")).expect("mkdir");
+        std::fs::copy(
+            component("deny-list"),
+            dir.path().join("policies/deny-list.wasm"),
+        )
+        .expect("copy");
+        std::fs::write(
+            dir.path().join("gatehouse.yaml"),
+            format!("listen: {listen}\ndata_dir: .\npolicies_dir: policies\nadapters_dir: adapters\ngate_policy: gate-policy.yaml\n"),
+        )
+        .expect("config");
+        dir
+    };
+    let serve = |dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["serve", "--config"])
+            .arg(dir.join("gatehouse.yaml"))
+            .env("GATEHOUSE_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts")
+    };
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let dir = layout(&address);
+    let output = serve(dir.path()).wait_with_output().expect("ends");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(said.contains(&format!("listening on {address}")), "{said}");
+    assert!(
+        !dir.path().join("cache/compiled").exists(),
+        "components were compiled before the port was tried"
+    );
+    drop(taken);
+
+    let dir = layout("127.0.0.1:0");
+    let mut child = serve(dir.path());
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the listen line");
+    assert!(line.starts_with("gatehouse listening on"), "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    assert!(log.contains("component loaded"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a piped log: {log:?}"
     );
 }
