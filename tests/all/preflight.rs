@@ -1,8 +1,7 @@
 //! The pre-flight agrees with the proxy: `decide` and `gatehouse check` judge a
 //! version on the facts the adapter reads upstream (publish time, license,
 //! install scripts), in any usual spelling of the ecosystem, and read
-//! lockfiles; metadata warnings are audited once per document; a failing
-//! policy shows its failure at `/api/v1/admin/components`. And the first run's
+//! lockfiles; a failing policy shows its failure at `/api/v1/admin/components`. And the first run's
 //! smaller truths: `check` writes no layout, `serve` finds a taken port before
 //! loading anything, logs carry no colour codes off a terminal.
 
@@ -336,58 +335,6 @@ async fn check_lockfile_names_the_blocked_packages() {
         "check is quiet without -v: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// A packument of 300 versions, each warned about on metadata, is one
-/// metadata audit record with the count per rule; fetching a version's
-/// tarball writes that version's own record.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metadata_warnings_are_audited_once_per_packument() {
-    let mut package = FakePackage::new("many");
-    for minor in 0..300 {
-        package = package.version(
-            FakeVersion::new(&format!("1.{minor}.0"))
-                .published(JANUARY)
-                .license("GPL-3.0-only"),
-        );
-    }
-    let npm = FakeNpm::start(vec![package]);
-    let gatehouse = Gatehouse::start(Setup {
-        policies: vec!["license"],
-        adapters: vec!["npm"],
-        gate_policy: "policies:\n  default:\n    license: {warn: [GPL-3.0]}\n".into(),
-        upstreams: vec![("npm".into(), npm.url())],
-        extra_config: String::new(),
-    });
-    let response = Gatehouse::client()
-        .get(format!("{}/npm/many", gatehouse.url))
-        .send()
-        .await
-        .expect("packument");
-    assert_eq!(response.status().as_u16(), 200);
-    let records = gatehouse
-        .admin_json("/api/v1/admin/proxy/audit?event=metadata&package=many")
-        .await;
-    let records = records["records"].as_array().expect("records").clone();
-    assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0]["action"], "warn");
-    let reason = records[0]["reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("300 versions allowed, 300 with warnings (license: 300)"),
-        "{reason}"
-    );
-
-    let tarball = Gatehouse::client()
-        .get(format!("{}/npm/many/-/many-1.7.0.tgz", gatehouse.url))
-        .send()
-        .await
-        .expect("tarball");
-    assert_eq!(tarball.status().as_u16(), 200);
-    let own = gatehouse
-        .admin_json("/api/v1/admin/proxy/audit?event=artifact&package=many&version=1.7.0")
-        .await;
-    assert_eq!(own["records"][0]["action"], "warn", "{own}");
-    assert_eq!(own["records"][0]["rule"], "license", "{own}");
 }
 
 /// A policy that traps at run time is shown with its failure, and how often
