@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::fake_cargo::{FakeCargo, FakeCrate};
+use crate::fake_go::{FakeGo, FakeModule};
+use crate::fake_maven::FakeMaven;
 use crate::fake_npm::{FakeNpm, FakePackage, FakeVersion};
 use crate::fake_pypi::{FakeProject, FakePypi, FakeRelease};
 use crate::support::{Gatehouse, Setup, component, eventually, gatehouse_command};
@@ -98,7 +100,8 @@ fn world() -> World {
     }
 }
 
-/// OSV malicious-package reports for evil (npm), evil-py (PyPI) and evilcrate (crates.io).
+/// OSV malicious-package reports for evil (npm), evil-py (PyPI), evilcrate
+/// (crates.io), example.test/evil (Go) and org.example:evil (Maven).
 fn import_malicious(root: &Path) {
     let records = root.join("osv-records");
     std::fs::create_dir_all(&records).expect("mkdir");
@@ -106,6 +109,8 @@ fn import_malicious(root: &Path) {
         ("MAL-2099-1", "npm", "evil", "1.0.0"),
         ("MAL-2099-2", "PyPI", "evil-py", "1.0"),
         ("MAL-2099-3", "crates.io", "evilcrate", "1.0.0"),
+        ("MAL-2099-4", "Go", "example.test/evil", "v1.1.0"),
+        ("MAL-2099-5", "Maven", "org.example:evil", "1.1"),
     ] {
         let record = serde_json::json!({
             "id": id,
@@ -232,6 +237,49 @@ async fn decide_and_check_agree_with_the_proxy() {
     assert_eq!(offline["action"], "warn", "{offline}");
     assert_eq!(offline["facts"], "name-only", "{offline}");
     assert!(world.npm.hits("/young") >= 1);
+}
+
+/// Go modules and Maven artifacts are judged on their adapters' facts too,
+/// in either spelling (`go`/`Go`, `maven`/`Maven`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decide_reads_go_and_maven_upstreams() {
+    let go = FakeGo::start(vec![
+        FakeModule::new("example.test/evil")
+            .version("v1.0.0")
+            .version("v1.1.0"),
+    ]);
+    let maven = FakeMaven::start("org.example", "evil", &[("1.0", false), ("1.1", false)]);
+    let setup = Setup {
+        policies: vec!["malicious"],
+        adapters: vec!["maven"],
+        gate_policy: "policies:\n  default:\n    malicious: {action: block}\n".into(),
+        upstreams: vec![("maven".into(), maven.url()), ("go".into(), go.proxy_url())],
+        // Continues the go block: `.info` needs no checksum database.
+        extra_config: "    settings:\n      verify: false\n".into(),
+    };
+    let gatehouse = Gatehouse::start_prepared(setup, |root| {
+        std::fs::copy(component("goproxy"), root.join("adapters/go.wasm")).expect("copy");
+        import_malicious(root);
+    });
+    for (ecosystem, name, version, expected) in [
+        ("go", "example.test/evil", "v1.1.0", "block"),
+        ("Go", "example.test/evil", "1.1.0", "block"),
+        ("go", "example.test/evil", "v1.0.0", "allow"),
+        ("maven", "org.example:evil", "1.1", "block"),
+        ("Maven", "org.example:evil", "1.0", "allow"),
+    ] {
+        let answer = gatehouse
+            .get_json(&format!(
+                "/api/v1/decide?ecosystem={ecosystem}&name={name}&version={version}"
+            ))
+            .await;
+        assert_eq!(
+            answer["action"], expected,
+            "{ecosystem} {name} {version}: {answer}"
+        );
+        assert_eq!(answer["facts"], "upstream", "{answer}");
+    }
+    assert!(go.hits("/example.test/evil/@v/v1.1.0.info") >= 1);
 }
 
 /// An unknown ecosystem is the caller's error: 400 from `decide`, exit 2 from `check`.
