@@ -371,12 +371,17 @@ impl Preflight<'_> {
                         })?
                         .as_ref()
                         .map_err(Clone::clone)?;
+                    // The spelling upstream uses first, then another case, or
+                    // in PyPI another spelling of the same version (`1.0` = `1.0.0`).
+                    let same = |f: &&VersionFacts| {
+                        f.version.eq_ignore_ascii_case(&version)
+                            || (ecosystem.osv == "PyPI"
+                                && gatehouse_versions::compare("PyPI", &f.version, &version)
+                                    == Ok(std::cmp::Ordering::Equal))
+                    };
                     all.iter()
                         .find(|f| f.version == version)
-                        .or_else(|| {
-                            all.iter()
-                                .find(|f| f.version.eq_ignore_ascii_case(&version))
-                        })
+                        .or_else(|| all.iter().find(same))
                         .map(|f| (f.clone(), FactsSource::Upstream, None))
                         .ok_or_else(|| {
                             PreflightError::NotFound(format!(
@@ -480,6 +485,7 @@ impl Preflight<'_> {
             body: Vec::new(),
             public_base: format!("http://localhost/{}", adapter.name),
         };
+        let started = std::time::Instant::now();
         let outcome = async {
             let instance = adapter.pre.instantiate_async(&mut store).await?;
             instance
@@ -487,6 +493,15 @@ impl Preflight<'_> {
                 .await
         }
         .await;
+        crate::metrics::metrics().guest_call(
+            "adapter",
+            &adapter.name,
+            started.elapsed(),
+            outcome
+                .as_ref()
+                .err()
+                .map(|e| GuestFailure::classify(e).class()),
+        );
         drop(store);
         let recorded = probe.take();
         match outcome {

@@ -228,6 +228,13 @@ async fn decide_and_check_agree_with_the_proxy() {
             assert_eq!(code, Some(exit), "check {ecosystem} {name}: {said}");
         }
     }
+    // PyPI spells one version several ways.
+    let respelt = world
+        .gatehouse
+        .get_json("/api/v1/decide?ecosystem=pypi&name=Young_Py&version=1.0.0")
+        .await;
+    assert_eq!(respelt["action"], "block", "{respelt}");
+    assert_eq!(respelt["facts"], "upstream", "{respelt}");
     // Name-only judging is there when asked for, and says what it lacks: the
     // young version only warns that its age is unknown.
     let offline = world
