@@ -334,10 +334,12 @@ async fn check_lockfile_names_the_blocked_packages() {
         ("Cargo.lock", &["youngcrate@0.3.0", "evilcrate@1.0.0"][..]),
     ] {
         let path = lockfile(file);
+        let started = std::time::Instant::now();
         let output = gatehouse_command(
             world.gatehouse.dir.path(),
             &["check", "--lockfile", path.to_str().expect("utf-8")],
         );
+        println!("check --lockfile {file}: {:?}", started.elapsed());
         let text = String::from_utf8_lossy(&output.stdout);
         assert_eq!(output.status.code(), Some(1), "{file}: {text}");
         for package in blocked {
@@ -434,7 +436,8 @@ async fn a_trapping_policy_shows_its_failure_in_the_components() {
     );
 }
 
-/// `check` without a config says how to make one and writes nothing.
+/// `check` without a config says how to make one and writes nothing;
+/// `audit verify` writes nothing either.
 #[test]
 fn check_never_writes_a_layout() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -453,6 +456,20 @@ fn check_never_writes_a_layout() {
         "{said}"
     );
     assert!(!data_dir.exists(), "check wrote {}", data_dir.display());
+
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["audit", "verify", "missing-audit.log"])
+        .current_dir(dir.path())
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_DATA_DIR")
+        .output()
+        .expect("runs");
+    assert_ne!(verify.status.code(), Some(0));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .collect();
+    assert!(left.is_empty(), "audit verify wrote {left:?}");
 }
 
 /// `serve` on a taken port fails before compiling any component, and its log,
