@@ -1,6 +1,7 @@
 //! The command line: `serve`, `init`, `check`, `policy test|new|build`, `osv ...`,
 //! `audit verify`. Errors become a message and an exit code here, at the edge.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,6 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::advisories::Advisories;
-use crate::api::{Query, decide};
 use crate::artifact::ArtifactStore;
 use crate::audit::AuditLog;
 use crate::auth::Tokens;
@@ -18,6 +18,7 @@ use crate::capabilities::store::{KvStore, StoreCaps};
 use crate::config::{Config, discover_upstream};
 use crate::exceptions::Exceptions;
 use crate::init::{ADMIN_TOKEN_FILE, CONFIG_FILE, write_layout};
+use crate::preflight::{Answer, Preflight, Query};
 use crate::reviews::Reviews;
 use crate::runtime::engine::Engine;
 use crate::runtime::guest::Limits;
@@ -47,16 +48,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Evaluate the policies for one version offline: exit 0 allowed, 1 blocked, 2 error.
-    Check {
-        ecosystem: String,
-        name: String,
-        version: String,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        config: ConfigArgs,
-    },
+    /// Ask the policies about one version, or every package of a lockfile, as
+    /// the proxy would judge them: exit 0 allowed, 1 blocked, 2 error.
+    Check(CheckArgs),
     /// Policy authoring tools.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -149,6 +143,32 @@ struct ConfigArgs {
 }
 
 #[derive(Args)]
+struct CheckArgs {
+    /// npm, pypi, cargo, go, maven (OSV's spellings work too).
+    #[arg(required_unless_present = "lockfile")]
+    ecosystem: Option<String>,
+    #[arg(requires = "ecosystem")]
+    name: Option<String>,
+    #[arg(requires = "name")]
+    version: Option<String>,
+    /// Check every registry package of a lockfile (package-lock.json,
+    /// pnpm-lock.yaml, requirements.txt, uv.lock, Cargo.lock, go.sum).
+    #[arg(long, conflicts_with = "ecosystem")]
+    lockfile: Option<PathBuf>,
+    /// Judge names and versions alone, without the upstream metadata.
+    #[arg(long)]
+    offline: bool,
+    /// Print the answers as JSON (one object per package, one per line).
+    #[arg(long)]
+    json: bool,
+    /// Log what gatehouse does on stderr (info level).
+    #[arg(short, long)]
+    verbose: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[derive(Args)]
 struct ServeArgs {
     #[command(flatten)]
     config: ConfigArgs,
@@ -165,12 +185,23 @@ struct ServeArgs {
 fn parse_upstream(text: &str) -> Result<(String, url::Url), String> {
     let (name, url) = text.split_once('=').ok_or("expected NAME=URL")?;
     let url = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
-    Ok((name.to_owned(), url))
+    Ok((name.to_owned(), crate::config::without_sparse_prefix(&url)))
+}
+
+impl Cli {
+    /// The log level when `GATEHOUSE_LOG` does not say: `check` is quiet
+    /// unless asked to be verbose.
+    pub fn default_log_level(&self) -> &'static str {
+        match &self.command {
+            Command::Check(args) if !args.verbose => "warn",
+            _ => "info",
+        }
+    }
 }
 
 impl ConfigArgs {
     /// Loads the config without writing anything: with none, the defaults.
-    fn load_existing(&self) -> anyhow::Result<Config> {
+    fn load_or_defaults(&self) -> anyhow::Result<Config> {
         let default_path = self
             .data_dir
             .clone()
@@ -188,6 +219,16 @@ impl ConfigArgs {
 
     /// Loads the config; with none, initialises the data dir's default layout.
     fn load(&self) -> anyhow::Result<Config> {
+        self.load_or(true)
+    }
+
+    /// Loads the config for a command that only reads: without one, it
+    /// writes nothing and says how to make one.
+    fn load_existing(&self) -> anyhow::Result<Config> {
+        self.load_or(false)
+    }
+
+    fn load_or(&self, initialise: bool) -> anyhow::Result<Config> {
         let path = match &self.config {
             Some(path) => path.clone(),
             None => {
@@ -196,6 +237,12 @@ impl ConfigArgs {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from("gatehouse-data"));
                 let path = data_dir.join(CONFIG_FILE);
+                anyhow::ensure!(
+                    initialise || path.exists(),
+                    "no config at {} (pass --config FILE, or run `gatehouse init {}` first)",
+                    path.display(),
+                    data_dir.display()
+                );
                 if !path.exists() {
                     let written = write_layout(&data_dir, false)?;
                     eprintln!(
@@ -307,51 +354,7 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Check {
-            ecosystem,
-            name,
-            version,
-            json,
-            config,
-        } => {
-            let services = Services::open(&config.load()?).await?;
-            let query = Query {
-                ecosystem,
-                name,
-                version,
-            };
-            let generation = services.runtime.current();
-            let answer = decide(
-                &generation,
-                &services.runtime.caps,
-                &[query],
-                Some("gatehouse check"),
-            )
-            .await
-            .pop()
-            .unwrap_or_default();
-            services.runtime.caps.audit.flush().await?;
-            let action = answer["action"].as_str().unwrap_or("block").to_owned();
-            if json {
-                println!("{answer}");
-            } else {
-                println!(
-                    "{action}: {} {}@{}",
-                    answer["ecosystem"].as_str().unwrap_or(""),
-                    answer["name"].as_str().unwrap_or(""),
-                    answer["version"].as_str().unwrap_or("")
-                );
-                for verdict in answer["verdicts"].as_array().into_iter().flatten() {
-                    println!(
-                        "  {} {}: {}",
-                        verdict["action"].as_str().unwrap_or(""),
-                        verdict["rule"].as_str().unwrap_or(""),
-                        verdict["reason"].as_str().unwrap_or("")
-                    );
-                }
-            }
-            Ok(if action == "block" { 1 } else { 0 })
-        }
+        Command::Check(args) => check(args).await,
         Command::Policy(PolicyCommand::Test {
             component,
             fixtures,
@@ -449,7 +452,7 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
             println!("{report:?}");
             Ok(0)
         }
-        OsvCommand::Status { config } => crate::advisories::print_status(&config.load_existing()?),
+        OsvCommand::Status { config } => crate::advisories::print_status(&config.load_or_defaults()?),
     }
 }
 
@@ -462,27 +465,22 @@ const GATE_MEMO_TTL: Duration = Duration::from_secs(30);
 /// otherwise: it covers the upstream fetches and the gate the call waits for.
 const DEFAULT_ADAPTER_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Runs the proxy until SIGTERM or SIGINT, then drains: exit code 0 when every
-/// in-flight request finished within the grace period and the audit log was
-/// synced, 1 otherwise; a second signal exits at once (130).
-async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
-    let mut config = args.config.load()?;
-    if let Some(listen) = args.listen {
-        config.listen = Some(listen);
-    }
-    if let Some(url) = args.public_url {
-        config.public_url = Some(url);
-    }
-    for (name, url) in args.upstreams {
-        config.upstreams.entry(name).or_default().url = Some(url);
-    }
-    let services = Services::open(&config).await?;
-    let data_dir = config.data_dir();
-    let shared = Upstreams::new(
-        &data_dir.join("cache").join("metadata"),
+/// The shared upstream client and metadata cache.
+fn upstreams(config: &Config) -> anyhow::Result<Arc<Upstreams>> {
+    Upstreams::new(
+        &config.data_dir().join("cache").join("metadata"),
         config.upstream_settings()?,
-    )?;
-    let mut routes = std::collections::BTreeMap::new();
+    )
+}
+
+/// Each configured adapter's wiring: its upstream (through the shared
+/// metadata cache), settings and limits. Adapters with no upstream to be found
+/// are left out.
+fn adapter_routes(
+    config: &Config,
+    shared: &Arc<Upstreams>,
+) -> anyhow::Result<BTreeMap<String, AdapterRoute>> {
+    let mut routes = BTreeMap::new();
     for (name, upstream) in &config.upstreams {
         let url = match &upstream.url {
             Some(url) => url.clone(),
@@ -523,6 +521,124 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             },
         );
     }
+    Ok(routes)
+}
+
+/// `gatehouse check`: the pre-flight from the command line.
+async fn check(args: CheckArgs) -> anyhow::Result<i32> {
+    let config = args.config.load_existing()?;
+    let (queries, what) = match (&args.lockfile, args.ecosystem, args.name, args.version) {
+        (Some(file), ..) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let name = file.display().to_string();
+            (crate::lockfile::read(&name, &text)?, Some(name))
+        }
+        (None, Some(ecosystem), Some(name), Some(version)) => (
+            vec![Query {
+                ecosystem,
+                name,
+                version,
+            }],
+            None,
+        ),
+        _ => anyhow::bail!("name ECOSYSTEM NAME VERSION, or --lockfile FILE"),
+    };
+    for query in &queries {
+        crate::preflight::ecosystem(&query.ecosystem)?;
+    }
+    let services = Services::open(&config).await?;
+    let routes = if args.offline {
+        BTreeMap::new()
+    } else {
+        adapter_routes(&config, &upstreams(&config)?)?
+    };
+    let preflight = Preflight {
+        generation: services.runtime.current(),
+        caps: &services.runtime.caps,
+        routes: &routes,
+        offline: args.offline,
+        requester: Some("gatehouse check"),
+    };
+    let answers = preflight.decide(&queries).await;
+    let count = |action: &str| answers.iter().filter(|a| a.action() == action).count();
+    for answer in &answers {
+        if args.json {
+            println!("{}", answer.to_json());
+        } else if what.is_none() || answer.action() != "allow" {
+            print_answer(answer);
+        }
+    }
+    if let Some(file) = &what
+        && !args.json
+    {
+        println!(
+            "{file}: {} packages: {} allowed, {} warned, {} blocked, {} not checked",
+            answers.len(),
+            count("allow"),
+            count("warn"),
+            count("block"),
+            count("error")
+        );
+    }
+    Ok(if count("block") > 0 {
+        1
+    } else if count("error") > 0 {
+        2
+    } else {
+        0
+    })
+}
+
+/// `block: npm left-pad@1.3.0` and a line per verdict.
+fn print_answer(answer: &Answer) {
+    let json = answer.to_json();
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or("").to_owned();
+    println!(
+        "{}: {} {}@{}",
+        answer.action(),
+        text(&json["ecosystem"]),
+        text(&json["name"]),
+        text(&json["version"])
+    );
+    if let Some(note) = json["note"].as_str() {
+        println!("  note: {note}");
+    }
+    if let Some(problem) = json["error"].as_str() {
+        println!("  {problem}");
+    }
+    for verdict in json["verdicts"].as_array().into_iter().flatten() {
+        println!(
+            "  {} {}: {}",
+            text(&verdict["action"]),
+            text(&verdict["rule"]),
+            text(&verdict["reason"])
+        );
+    }
+}
+
+/// Runs the proxy until SIGTERM or SIGINT, then drains: exit code 0 when every
+/// in-flight request finished within the grace period and the audit log was
+/// synced, 1 otherwise; a second signal exits at once (130).
+async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
+    let mut config = args.config.load()?;
+    if let Some(listen) = args.listen {
+        config.listen = Some(listen);
+    }
+    if let Some(url) = args.public_url {
+        config.public_url = Some(url);
+    }
+    for (name, url) in args.upstreams {
+        config.upstreams.entry(name).or_default().url = Some(url);
+    }
+    // Bound before the components load (seconds), so a taken port fails fast.
+    let listener = tokio::net::TcpListener::bind(config.listen())
+        .await
+        .with_context(|| format!("listening on {}", config.listen()))?;
+    let services = Services::open(&config).await?;
+    let data_dir = config.data_dir();
+    let shared = upstreams(&config)?;
+    let routes = adapter_routes(&config, &shared)?;
     services.advisories.log_state();
     services.advisories.spawn_sync();
     let app = Arc::new(App {
@@ -550,9 +666,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let _watcher = watch::watch(services.runtime.clone())?;
     let grace = config.shutdown_grace()?;
     let mut signals = Signals::new()?;
-    let listener = tokio::net::TcpListener::bind(config.listen())
-        .await
-        .with_context(|| format!("listening on {}", config.listen()))?;
     let address = listener.local_addr()?;
     shared.egress().listening_on(address);
     // Tests and scripts read this line to find the port.

@@ -267,6 +267,11 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
         let mut config: Config =
             serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for upstream in config.upstreams.values_mut() {
+            if let Some(url) = &mut upstream.url {
+                *url = without_sparse_prefix(url);
+            }
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         for dir in [
             &mut config.data_dir,
@@ -364,6 +369,15 @@ impl Config {
     }
 }
 
+/// `url` without cargo's `sparse+` marker (`sparse+https://…` as cargo's own
+/// config writes a sparse registry): the registry is the URL after it.
+pub fn without_sparse_prefix(url: &Url) -> Url {
+    url.as_str()
+        .strip_prefix("sparse+")
+        .and_then(|rest| Url::parse(rest).ok())
+        .unwrap_or_else(|| url.clone())
+}
+
 pub fn parse_duration(key: &str, text: &str) -> anyhow::Result<Duration> {
     humantime::parse_duration(text.trim())
         .map_err(|e| anyhow::anyhow!("{key}: {text:?} is not a duration: {e}"))
@@ -441,4 +455,23 @@ pub fn discover_upstream(adapter: &str) -> Option<(Url, &'static str)> {
     };
     let url = Url::parse(found?.trim_end_matches('/')).ok()?;
     Some((url, source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_sparse_urls_are_read_without_the_marker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("gatehouse.yaml");
+        std::fs::write(
+            &path,
+            "upstreams:\n  cargo:\n    url: sparse+http://127.0.0.1:9/index/\n",
+        )
+        .expect("write");
+        let config = Config::load(&path).expect("loads");
+        let url = config.upstreams["cargo"].url.as_ref().expect("url");
+        assert_eq!(url.as_str(), "http://127.0.0.1:9/index/");
+    }
 }

@@ -314,11 +314,7 @@ mod tests {
     use super::*;
 
     fn facts(version: &str) -> VersionFacts {
-        crate::api::facts_for(&crate::api::Query {
-            ecosystem: "npm".into(),
-            name: "left-pad".into(),
-            version: version.into(),
-        })
+        crate::preflight::named("npm", "left-pad", version)
     }
 
     fn block(rule: &str) -> Verdict {

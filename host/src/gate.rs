@@ -18,7 +18,7 @@ use crate::bounds::{Bounds, cut, cut_str};
 use crate::capabilities::{CallScope, Capabilities};
 use crate::gate_policy::{Controls, Mode, OnError, OnStale};
 use crate::runtime::guest::{Limits, new_store, within_deadline};
-use crate::runtime::{Generation, LoadedPolicy};
+use crate::runtime::{Generation, Kind, LoadedPolicy};
 
 /// How a guest call failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -111,6 +111,9 @@ impl Generation {
         requester: Option<&str>,
         until: Option<Instant>,
     ) -> Vec<Decision> {
+        if let Some(probe) = &self.probe {
+            return probe.record(facts);
+        }
         let mut decisions: Vec<Decision> = facts
             .iter()
             .map(|_| Decision {
@@ -152,15 +155,18 @@ impl Generation {
                     .await
                 {
                     Ok(verdicts) => verdicts,
-                    Err(failure) => failure_verdicts(
-                        caps,
-                        &policy.name,
-                        Some(format!("{}@{}", policy.name, policy.sha256)),
-                        &controls,
-                        &format!("failed ({failure})"),
-                        "an operator can see the error at /api/v1/admin/components",
-                        batch,
-                    ),
+                    Err(failure) => {
+                        self.failures.record(Kind::Policy, &policy.name, &failure);
+                        failure_verdicts(
+                            caps,
+                            &policy.name,
+                            Some(format!("{}@{}", policy.name, policy.sha256)),
+                            &controls,
+                            &format!("failed ({failure})"),
+                            "an operator can see the error at /api/v1/admin/components",
+                            batch,
+                        )
+                    }
                 };
                 if let Some(reason) = stale.as_deref().filter(|_| policy.reads_advisories) {
                     apply_on_stale(&mut verdicts, controls.on_stale, purpose, policy, reason);
@@ -266,10 +272,13 @@ impl Generation {
             ));
             return;
         }
-        let mut allowed = Vec::new();
+        // Metadata batches hold every version upstream lists: blocks are
+        // recorded one by one, the rest as one record with counts per rule (a
+        // version's own record is written when its artifact is asked for).
+        let mut passed = MetadataTally::default();
         for (facts, decision) in facts.iter().zip(decisions) {
-            if decision.action == Action::Allow && purpose == Purpose::Metadata {
-                allowed.push(facts.version.as_str());
+            if purpose == Purpose::Metadata && decision.action != Action::Block {
+                passed.count(decision);
                 continue;
             }
             let verdicts = &decision.verdicts;
@@ -298,14 +307,15 @@ impl Generation {
                 osv_generation,
             });
         }
-        if let Some(first) = facts.first().filter(|_| !allowed.is_empty()) {
+        if let Some(first) = facts.first().filter(|_| passed.versions > 0) {
             caps.audit.append(&AuditRecord {
                 event: event.into(),
                 requester: requester.map(str::to_owned),
                 ecosystem: first.ecosystem.clone(),
                 package: first.name.clone(),
-                action: "allow".into(),
-                reason: format!("{} versions allowed", allowed.len()),
+                action: if passed.warned > 0 { "warn" } else { "allow" }.into(),
+                rule: passed.rules.keys().cloned().collect::<Vec<_>>().join(","),
+                reason: passed.summary(),
                 components,
                 osv_generation,
                 ..AuditRecord::default()
@@ -376,6 +386,45 @@ fn check_summary(
         components,
         osv_generation,
         ..AuditRecord::default()
+    }
+}
+
+/// The versions of a metadata batch that were not blocked, counted.
+#[derive(Default)]
+struct MetadataTally {
+    versions: usize,
+    warned: usize,
+    /// Warnings per rule.
+    rules: std::collections::BTreeMap<String, usize>,
+}
+
+impl MetadataTally {
+    fn count(&mut self, decision: &Decision) {
+        self.versions += 1;
+        if decision.action == Action::Warn {
+            self.warned += 1;
+            for verdict in &decision.verdicts {
+                *self.rules.entry(verdict.rule.clone()).or_default() += 1;
+            }
+        }
+    }
+
+    /// `300 versions allowed, 283 with warnings (license: 283)`.
+    fn summary(&self) -> String {
+        let mut summary = format!("{} versions allowed", self.versions);
+        if self.warned > 0 {
+            let rules: Vec<String> = self
+                .rules
+                .iter()
+                .map(|(rule, count)| format!("{rule}: {count}"))
+                .collect();
+            summary.push_str(&format!(
+                ", {} with warnings ({})",
+                self.warned,
+                rules.join(", ")
+            ));
+        }
+        summary
     }
 }
 

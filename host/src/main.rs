@@ -1,18 +1,23 @@
 //! The `gatehouse` binary: parses the command line and hands over to [`gatehouse::cli`].
 
+use std::io::IsTerminal as _;
+
 use clap::Parser as _;
 
 fn main() {
     tune_allocator();
+    let cli = gatehouse::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cli.default_log_level())),
         )
+        // Colour codes only where a terminal shows them, not in log files.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
-    let code = runtime.block_on(gatehouse::cli::run(gatehouse::cli::Cli::parse()));
+    let code = runtime.block_on(gatehouse::cli::run(cli));
     // Exit without waiting for background work (an OSV sync, say).
     runtime.shutdown_background();
     std::process::exit(code);

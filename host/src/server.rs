@@ -660,6 +660,9 @@ async fn adapter_request(
                 app.runtime.caps.bounds.reason_bytes,
             );
             tracing::error!(adapter = prefix, %failure, "adapter failed");
+            generation
+                .failures
+                .record(crate::runtime::Kind::Adapter, &adapter.name, &failure);
             error(
                 StatusCode::BAD_GATEWAY,
                 &format!("the {prefix} adapter failed ({failure}); nothing was served"),

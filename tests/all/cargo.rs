@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 
 use crate::fake_cargo::{FakeCargo, FakeCrate, crate_path};
-use crate::support::{Gatehouse, Ran, Setup, component, real_client, run_client};
+use crate::support::{
+    Gatehouse, Ran, Setup, component, default_policy_set, real_client, run_client,
+};
 
 /// The real cargo (see [`real_client`]).
 fn real_cargo() -> Option<PathBuf> {
@@ -312,4 +314,38 @@ async fn cargo_sends_its_registry_token_when_clients_must_authenticate() {
         Some(1),
         "{served}"
     );
+}
+
+/// With the default policy set, a cargo fetch raises no license alarm: the
+/// sparse index carries no license, and a missing one is not a warning.
+#[tokio::test]
+async fn the_default_policies_raise_no_license_alarm_on_a_cargo_fetch() {
+    let Some(cargo) = real_cargo() else {
+        return;
+    };
+    let registry = FakeCargo::start(vec![demo()]);
+    let (policies, gate_policy) = default_policy_set();
+    let setup = Setup {
+        policies,
+        adapters: Vec::new(),
+        gate_policy,
+        upstreams: vec![("cargo".into(), registry.url())],
+        extra_config: String::new(),
+    };
+    let gatehouse = Gatehouse::start_prepared(setup, |root| {
+        std::fs::copy(
+            component("cargo-registry"),
+            root.join("adapters").join("cargo.wasm"),
+        )
+        .expect("copy the cargo adapter");
+    });
+    let project = Project::new(cargo, "demo", "1");
+    project.use_gatehouse(&gatehouse);
+    let ran = project.cargo(&["fetch"]).await;
+    assert!(ran.success, "{}", ran.output);
+    assert_eq!(
+        gatehouse.audited("demo", "warn").await,
+        Vec::<serde_json::Value>::new()
+    );
+    assert!(!gatehouse.audited("demo", "allow").await.is_empty());
 }

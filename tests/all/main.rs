@@ -27,6 +27,7 @@ mod npm;
 mod offline;
 mod osv;
 mod policies;
+mod preflight;
 mod pypi;
 mod sdk;
 mod support;

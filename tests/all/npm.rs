@@ -691,3 +691,50 @@ async fn a_policy_reading_raw_keys_gets_them() {
         .expect("request");
     assert_eq!(allowed.status(), StatusCode::OK);
 }
+
+/// One `npm install` from a 300-version packument whose every version is
+/// warned about (a license on the warn list) writes one metadata audit record
+/// with the count per rule, not one per version; the installed version's
+/// tarball gets a record of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_install_audits_one_metadata_record_per_packument() {
+    let Some(npm) = npm() else {
+        return;
+    };
+    let mut package = FakePackage::new("many");
+    for minor in 0..300 {
+        package =
+            package.version(FakeVersion::new(&format!("1.{minor}.0")).license("GPL-3.0-only"));
+    }
+    let registry = FakeNpm::start(vec![package]);
+    let gatehouse = Gatehouse::start(Setup {
+        policies: vec!["license"],
+        adapters: vec!["npm"],
+        gate_policy: "policies:\n  default:\n    license: {warn: [GPL-3.0]}\n".into(),
+        upstreams: vec![("npm".into(), registry.url())],
+        extra_config: String::new(),
+    });
+    let project = Project::new(&gatehouse);
+    let ran = project.npm(&npm, &["install", "many@1.299.0"]).await;
+    assert!(ran.success, "{}", ran.output);
+
+    let metadata = gatehouse
+        .admin_json("/api/v1/admin/proxy/audit?event=metadata&package=many")
+        .await;
+    let records = metadata["records"].as_array().expect("records");
+    assert_eq!(records.len(), 1, "{metadata}");
+    assert_eq!(records[0]["action"], "warn", "{metadata}");
+    assert_eq!(records[0]["rule"], "license", "{metadata}");
+    let reason = records[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("300 versions allowed, 300 with warnings (license: 300)"),
+        "{reason}"
+    );
+    let own = gatehouse
+        .admin_json("/api/v1/admin/proxy/audit?event=artifact&package=many")
+        .await;
+    let own = own["records"].as_array().expect("records");
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0]["version"], "1.299.0");
+    assert_eq!(own[0]["action"], "warn");
+}

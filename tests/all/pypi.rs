@@ -12,7 +12,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::fake_pypi::{FakeProject, FakePypi, FakeRelease};
-use crate::support::{Gatehouse, Ran, Setup, gatehouse_command, real_client, run_client};
+use crate::support::{
+    Gatehouse, Ran, Setup, default_policy_set, gatehouse_command, real_client, run_client,
+};
 
 /// Prints the installed version of the distribution named by `argv[1]`;
 /// exits 1 when none is installed.
@@ -614,4 +616,24 @@ async fn the_osv_mirror_blocks_an_affected_version() {
     assert!(said.contains("PYSEC-2018-35"), "{said}");
     let (code, said) = check("2.7.0");
     assert_eq!(code, Some(0), "2.7.0 is allowed: {said}");
+}
+
+/// With the default policy set, a pip install raises no license alarm: the
+/// simple index carries no license, and a missing one is not a warning.
+#[tokio::test]
+async fn the_default_policies_raise_no_license_alarm_on_a_pip_install() {
+    let Some(python3) = Installer::Pip.python3() else {
+        return;
+    };
+    let index = FakePypi::start(vec![demo_pkg()]);
+    let (policies, gate_policy) = default_policy_set();
+    let gatehouse = gatehouse(&index, policies, gate_policy, Mode::Yank);
+    let client = Client::new(&python3, &gatehouse).await;
+    let ran = client.install(Installer::Pip, &["demo-pkg"]).await;
+    assert!(ran.success, "{}", ran.output);
+    assert_eq!(
+        gatehouse.audited("demo-pkg", "warn").await,
+        Vec::<Value>::new()
+    );
+    assert!(!gatehouse.audited("demo-pkg", "allow").await.is_empty());
 }

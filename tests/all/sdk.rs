@@ -94,7 +94,7 @@ async fn template_works_end_to_end(lang: &str) {
     )
     .await;
     assert!(
-        tested.success && tested.output.contains("5 passed, 0 failed"),
+        tested.success && tested.output.contains("6 passed, 0 failed"),
         "{}",
         tested.output
     );

@@ -187,6 +187,16 @@ impl Gatehouse {
         response.json().await.expect("json")
     }
 
+    /// The audit records about `package` whose action is `action`.
+    pub async fn audited(&self, package: &str, action: &str) -> Vec<serde_json::Value> {
+        let page = self
+            .admin_json(&format!(
+                "/api/v1/admin/proxy/audit?package={package}&action={action}"
+            ))
+            .await;
+        page["records"].as_array().cloned().unwrap_or_default()
+    }
+
     /// The action `decide` returns for one version.
     pub async fn decide(&self, ecosystem: &str, name: &str, version: &str) -> String {
         let answer = self
@@ -399,4 +409,35 @@ impl DecideHammer {
             self.failed.load(Ordering::Relaxed),
         )
     }
+}
+
+/// The default policy set as `gatehouse init` writes it: every default
+/// policy, and the default gate-policy file.
+pub fn default_policy_set() -> (Vec<&'static str>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let init = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("init")
+        .arg(dir.path())
+        .output()
+        .expect("gatehouse init runs");
+    assert!(init.status.success(), "gatehouse init failed");
+    let gate_policy =
+        std::fs::read_to_string(dir.path().join("gate-policy.yaml")).expect("gate-policy.yaml");
+    let policies = vec![
+        "malicious",
+        "vulnerability",
+        "license",
+        "min-age",
+        "install-scripts",
+        "typosquat",
+        "review",
+        "deny-list",
+    ];
+    for policy in &policies {
+        assert!(
+            dir.path().join(format!("policies/{policy}.wasm")).is_file(),
+            "{policy} is not a default policy"
+        );
+    }
+    (policies, gate_policy)
 }

@@ -61,6 +61,46 @@ pub struct Generation {
     /// with what is wrong ("is configured ... but its component ... is
     /// missing"): the gate fails closed for them.
     pub missing_policies: BTreeMap<String, String>,
+    /// Run-time failures of components, shared by every generation.
+    pub failures: Arc<Failures>,
+    /// Set on a pre-flight's copy: the gate records the facts it is given
+    /// and allows everything (see [`crate::preflight`]).
+    pub probe: Option<Arc<crate::preflight::FactsProbe>>,
+}
+
+/// A component's last run-time failure (trap, deadline, memory, a guest error).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuntimeFailure {
+    pub time: String,
+    /// `deadline`, `memory`, `trap` or `guest`.
+    pub kind: String,
+    pub message: String,
+}
+
+/// Run-time failures per component: the last one and how many there were.
+#[derive(Default)]
+pub struct Failures(Mutex<BTreeMap<(Kind, String), (u64, RuntimeFailure)>>);
+
+impl Failures {
+    /// Records that `name` failed at run time.
+    pub fn record(&self, kind: Kind, name: &str, failure: &crate::gate::GuestFailure) {
+        let last = RuntimeFailure {
+            time: now_rfc3339(),
+            kind: failure.class().to_owned(),
+            message: failure.to_string(),
+        };
+        let mut failures = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = failures
+            .entry((kind, name.to_owned()))
+            .or_insert((0, last.clone()));
+        entry.0 += 1;
+        entry.1 = last;
+    }
+
+    fn of(&self, kind: Kind, name: &str) -> Option<(u64, RuntimeFailure)> {
+        let failures = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        failures.get(&(kind, name.to_owned())).cloned()
+    }
 }
 
 /// What `GET /api/v1/admin/components` shows for one component.
@@ -74,9 +114,15 @@ pub struct ComponentStatus {
     pub loaded_at: Option<String>,
     /// `active`, `rejected` (the previous version, if any, still serves).
     pub status: String,
+    /// The last load error (the previous version, if any, kept serving).
     pub last_error: Option<String>,
     pub compile_ms: Option<f64>,
     pub from_cache: Option<bool>,
+    /// How often it failed at run time since the process started.
+    pub failures: u64,
+    /// Its last run-time failure (a failing policy blocks, fail-closed,
+    /// unless its `on_error` is `allow`).
+    pub last_failure: Option<RuntimeFailure>,
 }
 
 impl ComponentStatus {
@@ -91,6 +137,8 @@ impl ComponentStatus {
             last_error: None,
             compile_ms: None,
             from_cache: None,
+            failures: 0,
+            last_failure: None,
         }
     }
 }
@@ -122,6 +170,20 @@ impl Generation {
             .fold(reads::Reads::nothing(), |reads, policy| {
                 reads.union(&policy.reads)
             })
+    }
+
+    /// A copy of this generation whose gate records the facts adapters
+    /// send it instead of judging them.
+    pub fn probing(&self, probe: Arc<crate::preflight::FactsProbe>) -> Generation {
+        Generation {
+            id: self.id,
+            engine: self.engine.clone(),
+            policies: self.policies.clone(),
+            adapters: self.adapters.clone(),
+            gate_policy: self.gate_policy.clone(),
+            failures: self.failures.clone(),
+            probe: Some(probe),
+        }
     }
 
     /// What identifies a generation's contents: component digests and settings.
@@ -157,6 +219,7 @@ pub struct Runtime {
     status: Mutex<BTreeMap<(Kind, String), ComponentStatus>>,
     reloading: tokio::sync::Mutex<()>,
     ready: AtomicBool,
+    failures: Arc<Failures>,
     pub caps: Arc<Capabilities>,
     pub layout: Layout,
 }
@@ -173,6 +236,7 @@ impl Runtime {
         let mut adapter_linker = Linker::new(engine.wasmtime());
         wasmtime_wasi::p2::add_to_linker_async(&mut adapter_linker)?;
         Adapter::add_to_linker::<_, HasSelf<GuestState>>(&mut adapter_linker, |s| s)?;
+        let failures = Arc::new(Failures::default());
         let empty = Generation {
             id: 0,
             engine: engine.wasmtime().clone(),
@@ -180,6 +244,8 @@ impl Runtime {
             adapters: BTreeMap::new(),
             gate_policy: Arc::new(GatePolicy::default()),
             missing_policies: BTreeMap::new(),
+            failures: failures.clone(),
+            probe: None,
         };
         Ok(Arc::new(Runtime {
             engine,
@@ -189,6 +255,7 @@ impl Runtime {
             status: Mutex::new(BTreeMap::new()),
             reloading: tokio::sync::Mutex::new(()),
             ready: AtomicBool::new(false),
+            failures,
             caps,
             layout,
         }))
@@ -204,8 +271,16 @@ impl Runtime {
         self.ready.load(Ordering::Acquire)
     }
 
+    /// Every component's status, with its run-time failures.
     pub fn statuses(&self) -> Vec<ComponentStatus> {
-        self.lock_status().values().cloned().collect()
+        let mut statuses: Vec<ComponentStatus> = self.lock_status().values().cloned().collect();
+        for status in &mut statuses {
+            if let Some((count, last)) = self.failures.of(status.kind, &status.name) {
+                status.failures = count;
+                status.last_failure = Some(last);
+            }
+        }
+        statuses
     }
 
     fn lock_status(&self) -> std::sync::MutexGuard<'_, BTreeMap<(Kind, String), ComponentStatus>> {
@@ -236,6 +311,8 @@ impl Runtime {
             adapters,
             gate_policy,
             missing_policies,
+            failures: self.failures.clone(),
+            probe: None,
         };
         if old.id == 0 || generation.fingerprint() != old.fingerprint() {
             for (policy, problem) in &generation.missing_policies {

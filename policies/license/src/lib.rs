@@ -5,8 +5,12 @@
 //! - `deny`, `warn`: SPDX license ids (or `LicenseRef-…`). A listed id covers its
 //!   `-only`, `-or-later` and `+` variants: `GPL-3.0` lists `GPL-3.0-only` too.
 //!   Exceptions (`WITH …`) do not change which license it is.
-//! - `allow_unknown` (default `true`): a missing, unreadable or non-standard
-//!   license warns; `false` makes it block.
+//! - `allow_unknown` (default `true`): an unreadable or non-standard license
+//!   warns; `false` makes it block.
+//! - `missing` (`allow`, the default, `warn` or `block`): what a version that
+//!   declares no license at all comes to. Judged at the artifact (and by
+//!   `check`) only: several indexes (PyPI's simple pages, cargo's sparse index)
+//!   carry no license, so on metadata a missing license says nothing.
 //!
 //! Expressions are evaluated as licensees read them: `MIT OR GPL-3.0` is fine
 //! when MIT is, `MIT AND GPL-3.0` is denied when GPL-3.0 is. Ids match
@@ -19,7 +23,9 @@
 use std::borrow::Cow;
 
 use gatehouse_sdk::text::excerpt;
-use gatehouse_sdk::{Action, Context, Policy, Verdict, Verdicts, VersionFacts, serde_json};
+use gatehouse_sdk::{
+    Action, Context, Policy, Purpose, Verdict, Verdicts, VersionFacts, serde_json,
+};
 use spdx::{Expression, LicenseItem, LicenseReq, ParseMode};
 
 #[derive(serde::Deserialize)]
@@ -28,6 +34,7 @@ pub struct Settings {
     pub deny: Vec<String>,
     pub warn: Vec<String>,
     pub allow_unknown: bool,
+    pub missing: Missing,
 }
 
 impl Default for Settings {
@@ -36,8 +43,18 @@ impl Default for Settings {
             deny: Vec::new(),
             warn: Vec::new(),
             allow_unknown: true,
+            missing: Missing::Allow,
         }
     }
+}
+
+/// What a version declaring no license comes to (at the artifact).
+#[derive(Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Missing {
+    Allow,
+    Warn,
+    Block,
 }
 
 /// SPDX syntax plus what registries carry in practice: `/` for `OR`, deprecated
@@ -120,10 +137,11 @@ struct Rules<'a> {
     deny: Vec<Listed<'a>>,
     warn: Vec<Listed<'a>>,
     unknown: Action,
+    missing: Action,
 }
 
 impl<'a> Rules<'a> {
-    fn compile(settings: &'a Settings) -> Result<Self, String> {
+    fn compile(settings: &'a Settings, purpose: Purpose) -> Result<Self, String> {
         let list = |entries: &'a [String], name: &str| {
             entries
                 .iter()
@@ -137,6 +155,11 @@ impl<'a> Rules<'a> {
                 Action::Warn
             } else {
                 Action::Block
+            },
+            missing: match (purpose, settings.missing) {
+                (Purpose::Metadata, _) | (_, Missing::Allow) => Action::Allow,
+                (_, Missing::Warn) => Action::Warn,
+                (_, Missing::Block) => Action::Block,
             },
         })
     }
@@ -157,9 +180,12 @@ impl<'a> Rules<'a> {
     /// The verdict on a declared license text (`None`: nothing declared).
     fn assess(&self, declared: Option<&str>) -> Assessment {
         let Some(text) = declared else {
-            return Assessment::Unknown {
-                action: self.unknown,
-                declared: None,
+            return match self.missing {
+                Action::Allow => Assessment::Acceptable,
+                action => Assessment::Unknown {
+                    action,
+                    declared: None,
+                },
             };
         };
         let Some(expression) = parse(text) else {
@@ -394,8 +420,8 @@ pub struct License;
 impl Policy for License {
     type Settings = Settings;
 
-    fn evaluate(settings: &Settings, _: &Context, facts: &[VersionFacts]) -> Verdicts {
-        let rules = Rules::compile(settings)?;
+    fn evaluate(settings: &Settings, context: &Context, facts: &[VersionFacts]) -> Verdicts {
+        let rules = Rules::compile(settings, context.purpose)?;
         // Versions of a package mostly declare the same license: assess each
         // distinct text once.
         let mut last: Option<(Option<Cow<str>>, Assessment)> = None;
@@ -500,15 +526,39 @@ mod tests {
     }
 
     #[test]
-    fn unknown_licenses_warn_or_block() {
-        let warn = judge("", None);
+    fn a_missing_license_is_judged_at_the_artifact_only_when_asked() {
+        let at = |purpose: Purpose, settings: &str| {
+            let context = Context {
+                purpose,
+                now: 1_700_000_000,
+                requester: None,
+            };
+            gatehouse_sdk::run::<License>(settings, &context, &[licensed(None, "{}")])
+                .expect("evaluates")
+                .remove(0)
+        };
+        assert_eq!(at(Purpose::Artifact, "{}").action, Action::Allow);
+        assert_eq!(
+            at(Purpose::Metadata, r#"{"missing": "block"}"#).action,
+            Action::Allow
+        );
+        let warn = at(Purpose::Artifact, r#"{"missing": "warn"}"#);
         assert_eq!(warn.action, Action::Warn);
         assert_eq!(
             warn.reason,
             "pkg 1.0.0 declares no license; check its terms before depending on it"
         );
+        assert_eq!(
+            at(Purpose::Check, r#"{"missing": "block"}"#).action,
+            Action::Block
+        );
+    }
+
+    #[test]
+    fn unknown_licenses_warn_or_block() {
+        assert_eq!(judge("", None).action, Action::Allow);
         let strict = r#"{"allow_unknown": false}"#;
-        assert_eq!(judge(strict, None).action, Action::Block);
+        assert_eq!(judge(strict, None).action, Action::Allow);
         for text in [
             "BSD License",
             "License :: OSI Approved :: MIT License",
@@ -559,8 +609,8 @@ mod tests {
             deny(r#"{"licenses": [{"type": "GPL-3.0"}]}"#),
             Action::Block
         );
-        assert_eq!(deny(r#"{"licenses": []}"#), Action::Warn);
-        assert_eq!(deny("not json"), Action::Warn);
+        assert_eq!(deny(r#"{"licenses": []}"#), Action::Allow);
+        assert_eq!(deny("not json"), Action::Allow);
     }
 
     #[test]

@@ -149,17 +149,25 @@ def run_fixture(path: Path, evaluate: Callable[[str, Context, list[VersionFacts]
     batch = [_fixture_facts(f) for f in case["facts"]]
 
     saved, gatehouse.host = gatehouse.host, FakeHost(advisories, store)
+    wanted_error = case.get("expect_error")
     try:
         verdicts = evaluate(json.dumps(settings), ctx, batch)
     except Err as e:
-        return [f"the batch failed: {e.value}"]
+        if wanted_error is None:
+            return [f"the policy failed the batch: {e.value}"]
+        if wanted_error not in e.value:
+            return [f"the batch failed with {e.value!r}, which does not contain {wanted_error!r}"]
+        return []
     finally:
         gatehouse.host = saved
+    if wanted_error is not None:
+        return [f"expected the batch to fail with an error containing {wanted_error!r}, got {len(verdicts)} verdicts"]
 
     problems = []
-    if len(verdicts) != len(case["expect"]):
-        problems.append(f"expected {len(case['expect'])} verdicts, got {len(verdicts)}")
-    for i, (want, got) in enumerate(zip(case["expect"], verdicts)):
+    expect = case.get("expect", [])
+    if len(verdicts) != len(expect):
+        problems.append(f"expected {len(expect)} verdicts, got {len(verdicts)}")
+    for i, (want, got) in enumerate(zip(expect, verdicts)):
         at = f"#{i} {batch[i].name}@{batch[i].version}" if i < len(batch) else f"#{i}"
         action = got.action.name.lower()
         if action != want["action"]:

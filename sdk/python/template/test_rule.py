@@ -1,5 +1,11 @@
 """Native tests of rule.py: `python3 -m unittest` after `./build.sh`.
 
+The RuleTest methods test the EXAMPLE rule the template ships (sdk/example/
+RULE.md: blocked_names, min_age_days, malicious advisories). When you write
+your own rule in rule.py, replace them with tests of your rule; test_fixtures
+stays useful as it is: it runs whatever fixtures sit in fixtures/ (write yours
+there, and delete the example's).
+
 They run the rule under plain CPython with a fake host; the built component
 is judged by `gatehouse policy test gatehouse-example.wasm --fixtures DIR`.
 The fixture suite runs natively too: GATEHOUSE_FIXTURES, else `fixtures/`

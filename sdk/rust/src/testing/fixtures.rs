@@ -66,10 +66,14 @@ fn run_fixture<P: Policy>(path: &Path) -> Result<(), String> {
         &fixture.effective_settings(),
         &Context::from(&fixture.context),
         &facts,
-    )
-    .map_err(|e| format!("{description:?}: the policy failed the batch: {e}"))?;
-    let observed: Vec<Observed> = verdicts.iter().map(Into::into).collect();
-    let problems = fixture.check(&observed);
+    );
+    let problems = match &verdicts {
+        Ok(verdicts) => {
+            let observed: Vec<Observed> = verdicts.iter().map(Into::into).collect();
+            fixture.check(&observed)
+        }
+        Err(error) => fixture.check_error(error),
+    };
     if problems.is_empty() {
         Ok(())
     } else {
