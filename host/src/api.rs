@@ -45,9 +45,19 @@ impl Query {
     /// Why the query is refused, when a field is past its cap.
     fn too_long(&self, bounds: &Bounds) -> Option<String> {
         [
-            ("ecosystem", &self.ecosystem, bounds.name_bytes, "name_bytes"),
+            (
+                "ecosystem",
+                &self.ecosystem,
+                bounds.name_bytes,
+                "name_bytes",
+            ),
             ("name", &self.name, bounds.name_bytes, "name_bytes"),
-            ("version", &self.version, bounds.version_bytes, "version_bytes"),
+            (
+                "version",
+                &self.version,
+                bounds.version_bytes,
+                "version_bytes",
+            ),
         ]
         .into_iter()
         .find(|(_, value, cap, _)| value.len() > *cap)

@@ -452,7 +452,9 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
             println!("{report:?}");
             Ok(0)
         }
-        OsvCommand::Status { config } => crate::advisories::print_status(&config.load_or_defaults()?),
+        OsvCommand::Status { config } => {
+            crate::advisories::print_status(&config.load_or_defaults()?)
+        }
     }
 }
 

@@ -100,7 +100,14 @@ pub async fn serve(
             },
         };
         accept_errors.succeeded();
-        connections.serve(&mut open, app.clone(), stream, remote, permit, stopping.clone());
+        connections.serve(
+            &mut open,
+            app.clone(),
+            stream,
+            remote,
+            permit,
+            stopping.clone(),
+        );
     }
     // New connections are refused from here on.
     drop(listener);
@@ -655,14 +662,13 @@ async fn adapter_request(
             .await
         }
         Err(failure) => {
-            let failure = crate::bounds::cut_str(
-                &GuestFailure::classify(&failure).to_string(),
-                app.runtime.caps.bounds.reason_bytes,
-            );
-            tracing::error!(adapter = prefix, %failure, "adapter failed");
+            let failure = GuestFailure::classify(&failure);
             generation
                 .failures
                 .record(crate::runtime::Kind::Adapter, &adapter.name, &failure);
+            let failure =
+                crate::bounds::cut_str(&failure.to_string(), app.runtime.caps.bounds.reason_bytes);
+            tracing::error!(adapter = prefix, %failure, "adapter failed");
             error(
                 StatusCode::BAD_GATEWAY,
                 &format!("the {prefix} adapter failed ({failure}); nothing was served"),

@@ -5,8 +5,8 @@
 mod admin;
 mod bounds;
 mod cargo;
-mod egress;
 mod durability;
+mod egress;
 // Each fake offers more knobs than one test uses.
 #[allow(dead_code)]
 mod fake_cargo;

@@ -181,6 +181,7 @@ impl Generation {
             policies: self.policies.clone(),
             adapters: self.adapters.clone(),
             gate_policy: self.gate_policy.clone(),
+            missing_policies: self.missing_policies.clone(),
             failures: self.failures.clone(),
             probe: Some(probe),
         }
