@@ -9,7 +9,7 @@
 //! and the `on_stale` host key of policies that import `osv` all read that
 //! one judgement ([`Advisories::health`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +25,9 @@ pub const OSV_DATABASE: &str = "osv.sqlite";
 
 /// First wait after a failed sync; it doubles up to the sync interval.
 const FIRST_RETRY: Duration = Duration::from_secs(30);
+/// How often `serve` looks for adapters of ecosystems it does not watch yet
+/// (a new one is synced at once).
+const REWATCH_EVERY: Duration = Duration::from_secs(60);
 
 /// One ecosystem's advisory data, and whether it is current.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -47,7 +50,9 @@ pub struct EcosystemHealth {
 pub struct Advisories {
     pub mirror: Arc<Mirror>,
     settings: OsvSettings,
-    watched: Vec<String>,
+    /// Where adapters are dropped: their ecosystems are watched (see [`watched`]).
+    adapters_dir: PathBuf,
+    watched: RwLock<Vec<String>>,
     /// The mirror's per-ecosystem state, re-read after each sync.
     snapshot: RwLock<Vec<EcosystemStatus>>,
     live: Option<Live>,
@@ -197,7 +202,7 @@ impl Advisories {
     pub fn new(
         mirror: Arc<Mirror>,
         settings: OsvSettings,
-        watched: Vec<String>,
+        adapters_dir: &Path,
     ) -> anyhow::Result<Self> {
         let live = match &settings.live {
             Some((url, ttl)) => Some(Live::new(url, *ttl)?),
@@ -205,8 +210,9 @@ impl Advisories {
         };
         let advisories = Advisories {
             mirror,
+            watched: RwLock::new(watched(&settings, adapters_dir)),
             settings,
-            watched,
+            adapters_dir: adapters_dir.to_owned(),
             snapshot: RwLock::new(Vec::new()),
             live,
         };
@@ -225,7 +231,26 @@ impl Advisories {
     /// Each ecosystem's figures and staleness, as of now.
     pub fn report(&self) -> Vec<EcosystemHealth> {
         let snapshot = self.snapshot.read().unwrap_or_else(|e| e.into_inner());
-        health(&snapshot, &self.watched, &self.settings, now_seconds())
+        health(&snapshot, &self.watching(), &self.settings, now_seconds())
+    }
+
+    fn watching(&self) -> Vec<String> {
+        self.watched
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Looks at `adapters_dir` again; true when the watched set changed.
+    pub fn rewatch(&self) -> bool {
+        let now = watched(&self.settings, &self.adapters_dir);
+        let mut watched = self.watched.write().unwrap_or_else(|e| e.into_inner());
+        if *watched == now {
+            return false;
+        }
+        tracing::info!(ecosystems = ?now, "OSV: watching the ecosystems of the adapters now present");
+        *watched = now;
+        true
     }
 
     /// Logs what the mirror holds: a warning per stale ecosystem.
@@ -244,7 +269,7 @@ impl Advisories {
                 ),
             }
         }
-        if self.watched.is_empty() && self.report().iter().all(|e| e.records == 0) {
+        if self.watching().is_empty() && self.report().iter().all(|e| e.records == 0) {
             match &self.live {
                 Some(live) => tracing::warn!(
                     live = %redacted(live.base()),
@@ -259,25 +284,44 @@ impl Advisories {
 
     /// Syncs the watched ecosystems now and then every interval, in the
     /// background; a failure is logged and retried sooner (30 s, doubling).
+    /// An adapter added meanwhile has its ecosystem synced within a minute.
     pub fn spawn_sync(self: &Arc<Self>) {
         let Some(source) = self.settings.source.clone() else {
             return;
         };
-        if self.watched.is_empty() {
+        if self.watching().is_empty() {
             tracing::warn!(
                 %source,
-                "OSV sync is on but no ecosystem is watched (no adapters for npm, PyPI, crates.io, Go or Maven, and osv.ecosystems is empty)"
+                "OSV sync is on but no ecosystem is watched yet (no adapters for npm, PyPI, crates.io, Go or Maven, and osv.ecosystems is empty)"
             );
-            return;
         }
         let this = self.clone();
         let interval = self.settings.interval;
         tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut backoff = FIRST_RETRY;
+            let mut due = tokio::time::Instant::now();
             loop {
+                let rewatched = this.clone();
+                if tokio::task::spawn_blocking(move || rewatched.rewatch())
+                    .await
+                    .unwrap_or(false)
+                {
+                    due = tokio::time::Instant::now();
+                }
+                let ecosystems = this.watching();
+                let now = tokio::time::Instant::now();
+                if ecosystems.is_empty() || due > now {
+                    let until = if ecosystems.is_empty() {
+                        now + REWATCH_EVERY
+                    } else {
+                        due.min(now + REWATCH_EVERY)
+                    };
+                    tokio::time::sleep_until(until).await;
+                    continue;
+                }
                 let outcome =
-                    gatehouse_osv::sync(&this.mirror, &client, &source, &this.watched).await;
+                    gatehouse_osv::sync(&this.mirror, &client, &source, &ecosystems).await;
                 let refreshed = this.clone();
                 let _ = tokio::task::spawn_blocking(move || refreshed.refresh()).await;
                 let wait = match outcome {
@@ -305,7 +349,7 @@ impl Advisories {
                         wait
                     }
                 };
-                tokio::time::sleep(wait).await;
+                due = tokio::time::Instant::now() + wait;
             }
         });
     }
@@ -531,6 +575,27 @@ mod tests {
             .map(|(name, _)| *name)
             .collect();
         assert_eq!(importing, ["malicious", "vulnerability"]);
+    }
+
+    #[test]
+    fn an_adapter_dropped_in_later_is_watched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("npm.wasm"), b"").expect("write");
+        let mirror = Arc::new(Mirror::open_in_memory().expect("mirror"));
+        let advisories =
+            Advisories::new(mirror, settings(Some("http://x")), dir.path()).expect("advisories");
+        assert_eq!(advisories.watching(), ["npm"]);
+        assert!(!advisories.rewatch(), "nothing changed");
+        std::fs::write(dir.path().join("pypi.wasm"), b"").expect("write");
+        assert!(advisories.rewatch());
+        assert_eq!(advisories.watching(), ["PyPI", "npm"]);
+        let stale: Vec<_> = advisories
+            .report()
+            .into_iter()
+            .filter(|h| h.stale.is_some())
+            .map(|h| h.ecosystem)
+            .collect();
+        assert_eq!(stale, ["PyPI", "npm"], "neither has synced yet");
     }
 
     #[test]

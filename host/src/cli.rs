@@ -295,9 +295,11 @@ fn open_mirror(data_dir: &Path) -> anyhow::Result<Arc<gatehouse_osv::Mirror>> {
 impl Services {
     async fn open(config: &Config) -> anyhow::Result<Self> {
         let data_dir = config.data_dir();
-        let settings = config.osv.settings()?;
-        let watched = crate::advisories::watched(&settings, &config.adapters_dir());
-        let advisories = Arc::new(Advisories::new(open_mirror(&data_dir)?, settings, watched)?);
+        let advisories = Arc::new(Advisories::new(
+            open_mirror(&data_dir)?,
+            config.osv.settings()?,
+            &config.adapters_dir(),
+        )?);
         let store = Arc::new(KvStore::with_caps(StoreCaps {
             keys: config.limits.store_keys_per_component,
             bytes: config.limits.store_bytes_per_component,
