@@ -71,18 +71,17 @@ impl Query {
 }
 
 /// Checks a decide request against the caps: the number of queries and each
-/// field's length. The 400 to answer when one is past its cap.
-fn check_queries(queries: &[Query], bounds: &Bounds) -> Result<(), Response<Body>> {
-    let refuse = |message: String| error(StatusCode::BAD_REQUEST, &message);
+/// field's length. Why the request is refused when one is past its cap.
+fn check_queries(queries: &[Query], bounds: &Bounds) -> Result<(), String> {
     if queries.len() > bounds.decide_queries {
-        return Err(refuse(format!(
+        return Err(format!(
             "{} queries in one decide request; at most {} are accepted (limits.decide_queries): split the batch",
             queries.len(),
             bounds.decide_queries
-        )));
+        ));
     }
     match queries.iter().find_map(|q| q.too_long(bounds)) {
-        Some(problem) => Err(refuse(problem)),
+        Some(problem) => Err(problem),
         None => Ok(()),
     }
 }
@@ -93,7 +92,8 @@ async fn decide(
     offline: bool,
     requester: Option<&str>,
 ) -> Result<Vec<Answer>, Response<Body>> {
-    check_queries(queries, &app.runtime.caps.bounds)?;
+    check_queries(queries, &app.runtime.caps.bounds)
+        .map_err(|problem| error(StatusCode::BAD_REQUEST, &problem))?;
     // A misspelt ecosystem is the caller's mistake, not a package's verdict.
     for query in queries {
         if let Err(unknown) = crate::preflight::ecosystem(&query.ecosystem) {
