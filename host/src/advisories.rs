@@ -284,9 +284,19 @@ impl Advisories {
 
     /// Syncs the watched ecosystems now and then every interval, in the
     /// background; a failure is logged and retried sooner (30 s, doubling).
-    /// An adapter added meanwhile has its ecosystem synced within a minute.
-    pub fn spawn_sync(self: &Arc<Self>) {
+    /// Every minute it re-reads the mirror's figures (an `osv import` by
+    /// another process shows) and the adapters (a new one's ecosystem is
+    /// synced at once).
+    pub fn spawn_upkeep(self: &Arc<Self>) {
         let Some(source) = self.settings.source.clone() else {
+            let this = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(REWATCH_EVERY).await;
+                    let refreshed = this.clone();
+                    let _ = tokio::task::spawn_blocking(move || refreshed.refresh()).await;
+                }
+            });
             return;
         };
         if self.watching().is_empty() {
@@ -303,9 +313,12 @@ impl Advisories {
             let mut due = tokio::time::Instant::now();
             loop {
                 let rewatched = this.clone();
-                if tokio::task::spawn_blocking(move || rewatched.rewatch())
-                    .await
-                    .unwrap_or(false)
+                if tokio::task::spawn_blocking(move || {
+                    rewatched.refresh();
+                    rewatched.rewatch()
+                })
+                .await
+                .unwrap_or(false)
                 {
                     due = tokio::time::Instant::now();
                 }

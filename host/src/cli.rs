@@ -497,7 +497,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     services.advisories.log_state();
-    services.advisories.spawn_sync();
+    services.advisories.spawn_upkeep();
     let app = Arc::new(App {
         admin_tokens: Tokens::from_config("admin", &config.admin.tokens)?,
         client_tokens: match Tokens::from_config("clients", &config.clients.tokens)? {
