@@ -7,7 +7,7 @@
 //! ecosystem is *stale* when it has never synced or its last successful sync
 //! is older than `osv.max_age`; `/healthz`, `/metrics`, `gatehouse osv status`
 //! and the `on_stale` host key of policies that import `osv` all read that
-//! one judgement ([`Advisories::health`]).
+//! one judgement ([`health`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -53,7 +53,7 @@ pub struct Advisories {
     /// Where adapters are dropped: their ecosystems are watched (see [`watched`]).
     adapters_dir: PathBuf,
     watched: RwLock<Vec<String>>,
-    /// The mirror's per-ecosystem state, re-read after each sync.
+    /// The mirror's per-ecosystem state, re-read after each sync and every minute.
     snapshot: RwLock<Vec<EcosystemStatus>>,
     live: Option<Live>,
 }
