@@ -410,8 +410,10 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
         } => {
             let config = config.load()?;
             let settings = config.osv.settings()?;
+            // With sync off, a configured url still serves hand-run syncs.
             let base = url
                 .or(settings.source.clone())
+                .or(config.osv.url.clone())
                 .context("no OSV feed: sync is off (osv.sync: false); pass --url")?;
             let ecosystems = if ecosystems.is_empty() {
                 crate::advisories::watched(&settings, &config.adapters_dir())
