@@ -25,6 +25,9 @@ pub const OSV_DATABASE: &str = "osv.sqlite";
 
 /// First wait after a failed sync; it doubles up to the sync interval.
 const FIRST_RETRY: Duration = Duration::from_secs(30);
+/// A sync's connection attempt, and each wait for more bytes, end after these.
+const SYNC_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const SYNC_READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often `serve` looks for adapters of ecosystems it does not watch yet
 /// (a new one is synced at once).
 const REWATCH_EVERY: Duration = Duration::from_secs(60);
@@ -308,7 +311,13 @@ impl Advisories {
         let this = self.clone();
         let interval = self.settings.interval;
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            // No overall timeout (a full all.zip takes minutes), but a source
+            // that stops answering fails the sync instead of hanging it.
+            let client = reqwest::Client::builder()
+                .connect_timeout(SYNC_CONNECT_TIMEOUT)
+                .read_timeout(SYNC_READ_TIMEOUT)
+                .build()
+                .unwrap_or_default();
             let mut backoff = FIRST_RETRY;
             let mut due = tokio::time::Instant::now();
             loop {
