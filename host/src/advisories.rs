@@ -7,7 +7,7 @@
 //! ecosystem is *stale* when it has never synced or its last successful sync
 //! is older than `osv.max_age`; `/healthz`, `/metrics`, `gatehouse osv status`
 //! and the `on_stale` host key of policies that import `osv` all read that
-//! one judgement ([`Advisories::health`]).
+//! one judgement ([`health`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -25,6 +25,9 @@ pub const OSV_DATABASE: &str = "osv.sqlite";
 
 /// First wait after a failed sync; it doubles up to the sync interval.
 const FIRST_RETRY: Duration = Duration::from_secs(30);
+/// A sync's connection attempt, and each wait for more bytes, end after these.
+const SYNC_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const SYNC_READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often `serve` looks for adapters of ecosystems it does not watch yet
 /// (a new one is synced at once).
 const REWATCH_EVERY: Duration = Duration::from_secs(60);
@@ -53,7 +56,7 @@ pub struct Advisories {
     /// Where adapters are dropped: their ecosystems are watched (see [`watched`]).
     adapters_dir: PathBuf,
     watched: RwLock<Vec<String>>,
-    /// The mirror's per-ecosystem state, re-read after each sync.
+    /// The mirror's per-ecosystem state, re-read after each sync and every minute.
     snapshot: RwLock<Vec<EcosystemStatus>>,
     live: Option<Live>,
 }
@@ -284,9 +287,19 @@ impl Advisories {
 
     /// Syncs the watched ecosystems now and then every interval, in the
     /// background; a failure is logged and retried sooner (30 s, doubling).
-    /// An adapter added meanwhile has its ecosystem synced within a minute.
-    pub fn spawn_sync(self: &Arc<Self>) {
+    /// Every minute it re-reads the mirror's figures (an `osv import` by
+    /// another process shows) and the adapters (a new one's ecosystem is
+    /// synced at once).
+    pub fn spawn_upkeep(self: &Arc<Self>) {
         let Some(source) = self.settings.source.clone() else {
+            let this = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(REWATCH_EVERY).await;
+                    let refreshed = this.clone();
+                    let _ = tokio::task::spawn_blocking(move || refreshed.refresh()).await;
+                }
+            });
             return;
         };
         if self.watching().is_empty() {
@@ -298,14 +311,23 @@ impl Advisories {
         let this = self.clone();
         let interval = self.settings.interval;
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            // No overall timeout (a full all.zip takes minutes), but a source
+            // that stops answering fails the sync instead of hanging it.
+            let client = reqwest::Client::builder()
+                .connect_timeout(SYNC_CONNECT_TIMEOUT)
+                .read_timeout(SYNC_READ_TIMEOUT)
+                .build()
+                .unwrap_or_default();
             let mut backoff = FIRST_RETRY;
             let mut due = tokio::time::Instant::now();
             loop {
                 let rewatched = this.clone();
-                if tokio::task::spawn_blocking(move || rewatched.rewatch())
-                    .await
-                    .unwrap_or(false)
+                if tokio::task::spawn_blocking(move || {
+                    rewatched.refresh();
+                    rewatched.rewatch()
+                })
+                .await
+                .unwrap_or(false)
                 {
                     due = tokio::time::Instant::now();
                 }

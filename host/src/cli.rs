@@ -436,8 +436,10 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
         } => {
             let config = config.load()?;
             let settings = config.osv.settings()?;
+            // With sync off, a configured url still serves hand-run syncs.
             let base = url
                 .or(settings.source.clone())
+                .or(config.osv.url.clone())
                 .context("no OSV feed: sync is off (osv.sync: false); pass --url")?;
             let ecosystems = if ecosystems.is_empty() {
                 crate::advisories::watched(&settings, &config.adapters_dir())
@@ -644,7 +646,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let shared = upstreams(&config)?;
     let routes = adapter_routes(&config, &shared)?;
     services.advisories.log_state();
-    services.advisories.spawn_sync();
+    services.advisories.spawn_upkeep();
     let app = Arc::new(App {
         admin_tokens: Tokens::from_config("admin", &config.admin.tokens)?,
         client_tokens: match Tokens::from_config("clients", &config.clients.tokens)? {

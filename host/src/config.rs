@@ -100,6 +100,11 @@ impl OsvConfig {
                     })
             })
             .collect::<anyhow::Result<_>>()?;
+        for (key, url) in [("url", &self.url), ("live", &self.live)] {
+            if let Some(url) = url {
+                Url::parse(url).map_err(|e| anyhow::anyhow!("osv.{key}: {url:?}: {e}"))?;
+            }
+        }
         Ok(OsvSettings {
             source: self.sync.unwrap_or(true).then(|| {
                 self.url
@@ -473,5 +478,34 @@ mod tests {
         let config = Config::load(&path).expect("loads");
         let url = config.upstreams["cargo"].url.as_ref().expect("url");
         assert_eq!(url.as_str(), "http://127.0.0.1:9/index/");
+    }
+
+    fn osv(yaml: &str) -> anyhow::Result<OsvSettings> {
+        serde_yaml::from_str::<OsvConfig>(yaml)
+            .map_err(anyhow::Error::from)?
+            .settings()
+    }
+
+    #[test]
+    fn osv_syncs_by_default_and_checks_its_keys() {
+        let defaults = osv("{}").expect("defaults");
+        assert_eq!(defaults.source.as_deref(), Some(DEFAULT_OSV_URL));
+        assert_eq!(defaults.interval, DEFAULT_OSV_INTERVAL);
+        assert_eq!(defaults.max_age, DEFAULT_OSV_MAX_AGE);
+        assert_eq!(defaults.live, None);
+        assert_eq!(osv("sync: false").expect("off").source, None);
+        let named = osv("ecosystems: [cargo, pypi]\nlive: http://127.0.0.1:1\nlive_ttl: 5m")
+            .expect("named");
+        assert_eq!(named.ecosystems, ["crates.io", "PyPI"]);
+        assert_eq!(
+            named.live,
+            Some(("http://127.0.0.1:1".to_owned(), Duration::from_secs(300)))
+        );
+        let error = osv("ecosystems: [cobol]").expect_err("unknown").to_string();
+        assert!(error.contains("osv.ecosystems"), "{error}");
+        let error = osv("live: not a url").expect_err("bad url").to_string();
+        assert!(error.contains("osv.live"), "{error}");
+        let error = osv("max_age: soon").expect_err("bad duration").to_string();
+        assert!(error.contains("osv.max_age"), "{error}");
     }
 }

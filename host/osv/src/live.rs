@@ -8,7 +8,9 @@
 //! `{base}/v1/vulns/{id}`. The records go into an in-memory [`Mirror`], so
 //! matching is the mirror's own. A package's answer is reused for the TTL; a
 //! failed query is retried after [`RETRY_AFTER_FAILURE`] at the earliest, so
-//! a service that is down is not asked on every request.
+//! a service that is down is not asked on every request. OSV withdraws
+//! records rather than deleting them, so a record once answered is kept (a
+//! newer copy replaces it) for the life of the process.
 
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
