@@ -569,6 +569,33 @@ async fn a_configured_policy_without_its_component_blocks() {
         reason.contains("deny-list") && reason.contains("is missing"),
         "{reason}"
     );
+    // A decide batch over 50 ecosystems records the problem once, not per ecosystem.
+    let audit = gatehouse.path("audit.log");
+    let errors = || {
+        std::fs::read_to_string(&audit)
+            .expect("audit")
+            .matches("\"policy-error\"")
+            .count()
+    };
+    let before = errors();
+    let batch: Vec<Value> = (0..50)
+        .map(|i| json!({"ecosystem": format!("eco{i}"), "name": "x", "version": "1.0.0"}))
+        .collect();
+    let answers: Vec<Value> = Gatehouse::client()
+        .post(format!("{}/api/v1/decide", gatehouse.url))
+        .json(&batch)
+        .send()
+        .await
+        .expect("decide")
+        .json()
+        .await
+        .expect("json");
+    assert!(answers.iter().all(|a| a["action"] == "block"));
+    assert_eq!(
+        errors() - before,
+        1,
+        "one policy-error record for the request"
+    );
 
     replace_file(&path, &wasm);
     eventually(limit, || async { right_pad(&gatehouse).await.0 == "allow" })
