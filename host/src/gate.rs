@@ -133,6 +133,7 @@ impl Generation {
         ecosystems.dedup();
         ecosystems.sort_unstable();
         ecosystems.dedup();
+        let mut failures = Failures::new(caps);
         for ecosystem in ecosystems {
             let indices: Vec<usize> = (0..facts.len())
                 .filter(|&i| facts[i].ecosystem == ecosystem)
@@ -157,8 +158,7 @@ impl Generation {
                     Ok(verdicts) => verdicts,
                     Err(failure) => {
                         self.failures.record(Kind::Policy, &policy.name, &failure);
-                        failure_verdicts(
-                            caps,
+                        failures.verdicts(
                             &policy.name,
                             Some(format!("{}@{}", policy.name, policy.sha256)),
                             &controls,
@@ -192,8 +192,7 @@ impl Generation {
                 if !controls.enabled {
                     continue;
                 }
-                let verdicts = failure_verdicts(
-                    caps,
+                let verdicts = failures.verdicts(
                     name,
                     None,
                     &controls,
@@ -529,49 +528,69 @@ fn apply_on_stale(
     }
 }
 
-/// The verdicts a policy that could not judge the batch stands for: block
-/// (fail closed) or, with `on_error: allow`, a warning. `what` says what went
-/// wrong ("failed (deadline exceeded)"), `remedy` what an operator can do.
-fn failure_verdicts(
-    caps: &Capabilities,
-    policy: &str,
-    component: Option<String>,
-    controls: &Controls,
-    what: &str,
-    remedy: &str,
-    facts: &[VersionFacts],
-) -> Vec<Verdict> {
-    let what = &cut_str(what, caps.bounds.reason_bytes);
-    tracing::warn!(policy, what, "policy could not judge a batch");
-    let first = facts.first();
-    caps.audit.append(&AuditRecord {
-        event: "policy-error".into(),
-        ecosystem: first.map(|f| f.ecosystem.clone()).unwrap_or_default(),
-        package: first.map(|f| f.name.clone()).unwrap_or_default(),
-        rule: policy.to_owned(),
-        reason: what.to_owned(),
-        components: component.into_iter().collect(),
-        ..AuditRecord::default()
-    });
-    let (action, reason) = match controls.on_error {
-        OnError::Block => (
-            Action::Block,
-            format!("the {policy} policy {what}, so gatehouse fails closed; {remedy}"),
-        ),
-        OnError::Allow => (
-            Action::Warn,
-            format!("the {policy} policy {what}; allowed because on_error is allow"),
-        ),
-    };
-    facts
-        .iter()
-        .map(|_| Verdict {
-            action,
-            rule: policy.to_owned(),
-            reason: reason.clone(),
-            advisories: Vec::new(),
-        })
-        .collect()
+/// Policies that could not judge a batch within one gate call: the verdicts
+/// they stand for, with one log line and one audit record per policy and call
+/// (a decide batch spanning many ecosystems runs each policy once per ecosystem).
+struct Failures<'a> {
+    caps: &'a Capabilities,
+    recorded: Vec<String>,
+}
+
+impl<'a> Failures<'a> {
+    fn new(caps: &'a Capabilities) -> Self {
+        Failures {
+            caps,
+            recorded: Vec::new(),
+        }
+    }
+
+    /// Block (fail closed) or, with `on_error: allow`, a warning, for each of
+    /// `facts`. `what` says what went wrong ("failed (deadline exceeded)"),
+    /// `remedy` what an operator can do.
+    fn verdicts(
+        &mut self,
+        policy: &str,
+        component: Option<String>,
+        controls: &Controls,
+        what: &str,
+        remedy: &str,
+        facts: &[VersionFacts],
+    ) -> Vec<Verdict> {
+        let what = &cut_str(what, self.caps.bounds.reason_bytes);
+        if !self.recorded.iter().any(|p| p == policy) {
+            self.recorded.push(policy.to_owned());
+            tracing::warn!(policy, what, "policy could not judge a batch");
+            let first = facts.first();
+            self.caps.audit.append(&AuditRecord {
+                event: "policy-error".into(),
+                ecosystem: first.map(|f| f.ecosystem.clone()).unwrap_or_default(),
+                package: first.map(|f| f.name.clone()).unwrap_or_default(),
+                rule: policy.to_owned(),
+                reason: what.to_owned(),
+                components: component.into_iter().collect(),
+                ..AuditRecord::default()
+            });
+        }
+        let (action, reason) = match controls.on_error {
+            OnError::Block => (
+                Action::Block,
+                format!("the {policy} policy {what}, so gatehouse fails closed; {remedy}"),
+            ),
+            OnError::Allow => (
+                Action::Warn,
+                format!("the {policy} policy {what}; allowed because on_error is allow"),
+            ),
+        };
+        facts
+            .iter()
+            .map(|_| Verdict {
+                action,
+                rule: policy.to_owned(),
+                reason: reason.clone(),
+                advisories: Vec::new(),
+            })
+            .collect()
+    }
 }
 
 /// Runs one policy on a batch in a fresh store; also returns its peak memory.

@@ -397,11 +397,12 @@ fn healthz_answers(gatehouse: &Gatehouse, limit: Duration) -> bool {
 }
 
 /// A client that sends half a request, and one that stays idle after a
-/// request, are disconnected by the header-read timeout.
+/// request, are disconnected by the header-read timeout; past
+/// `max_connections`, a new client waits until a connection frees up.
 #[test]
 fn slowloris_and_idle_connections_are_closed() {
     let gatehouse = Gatehouse::start(Setup {
-        extra_config: "limits:\n  header_read_timeout_ms: 1000\n".into(),
+        extra_config: "limits:\n  header_read_timeout_ms: 1000\n  max_connections: 2\n".into(),
         ..Setup::default()
     });
     let limit = Duration::from_secs(15);
@@ -419,6 +420,31 @@ fn slowloris_and_idle_connections_are_closed() {
     println!("idle keep-alive closed after {took:?}");
 
     assert!(healthz_answers(&gatehouse, limit), "others are served");
+
+    // Both connections taken by half-sent requests: a third client is
+    // accepted only once the timeout frees one (at least 0.8 s from now).
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = connect(&gatehouse, limit);
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\n")
+                .expect("half a request");
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert!(
+        healthz_answers(&gatehouse, limit),
+        "served once one frees up"
+    );
+    let waited = started.elapsed();
+    println!("a third client waited {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(500),
+        "the third client should have waited for a free connection ({waited:?})"
+    );
+    drop(held);
 }
 
 /// Server-side descriptors a process holds (Linux).
@@ -542,6 +568,33 @@ async fn a_configured_policy_without_its_component_blocks() {
     assert!(
         reason.contains("deny-list") && reason.contains("is missing"),
         "{reason}"
+    );
+    // A decide batch over 50 ecosystems records the problem once, not per ecosystem.
+    let audit = gatehouse.path("audit.log");
+    let errors = || {
+        std::fs::read_to_string(&audit)
+            .expect("audit")
+            .matches("\"policy-error\"")
+            .count()
+    };
+    let before = errors();
+    let batch: Vec<Value> = (0..50)
+        .map(|i| json!({"ecosystem": format!("eco{i}"), "name": "x", "version": "1.0.0"}))
+        .collect();
+    let answers: Vec<Value> = Gatehouse::client()
+        .post(format!("{}/api/v1/decide", gatehouse.url))
+        .json(&batch)
+        .send()
+        .await
+        .expect("decide")
+        .json()
+        .await
+        .expect("json");
+    assert!(answers.iter().all(|a| a["action"] == "block"));
+    assert_eq!(
+        errors() - before,
+        1,
+        "one policy-error record for the request"
     );
 
     replace_file(&path, &wasm);

@@ -264,3 +264,56 @@ fn match_in_chunks(
 fn unavailable_is_a_failure<T>(result: anyhow::Result<T>) -> wasmtime::Result<T> {
     result.map_err(|error| wasmtime::Error::msg(format!("osv mirror unavailable: {error}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(count: usize) -> Vec<String> {
+        (0..count).map(|i| format!("1.0.{i}")).collect()
+    }
+
+    #[test]
+    fn chunks_answer_every_version_in_order_before_the_deadline() {
+        let mut fixed = FixedAdvisories::default();
+        let advisory = Advisory {
+            id: "GHSA-x".into(),
+            aliases: Vec::new(),
+            summary: String::new(),
+            malicious: false,
+            score: None,
+            severity: Severity::High,
+            fixed: Vec::new(),
+            modified: 0,
+        };
+        fixed.0.insert(
+            ("npm".into(), "a".into(), "1.0.1500".into()),
+            vec![advisory],
+        );
+        let later = Instant::now() + std::time::Duration::from_secs(60);
+        let Ok(found) = match_in_chunks(&fixed, "npm", "a", &versions(2500), later) else {
+            panic!("answered before the deadline");
+        };
+        assert_eq!(found.len(), 2500);
+        assert_eq!(found[1500].len(), 1);
+        assert!(
+            found
+                .iter()
+                .enumerate()
+                .all(|(i, f)| i == 1500 || f.is_empty())
+        );
+    }
+
+    #[test]
+    fn matching_stops_at_the_deadline() {
+        let passed = Instant::now();
+        let stopped = match_in_chunks(
+            &FixedAdvisories::default(),
+            "npm",
+            "a",
+            &versions(10),
+            passed,
+        );
+        assert!(matches!(stopped, Err(Stopped::Deadline)));
+    }
+}
