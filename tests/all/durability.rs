@@ -288,6 +288,44 @@ async fn sigterm_drains_in_flight_downloads_and_refuses_new_requests() {
     }
 }
 
+/// A second signal while draining exits at once (130), without waiting for
+/// the held download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once() {
+    let registry = FakeNpm::start(vec![
+        FakePackage::new("held").version(FakeVersion::new("1.0.0")),
+    ]);
+    let mut gatehouse = Gatehouse::start(Setup {
+        adapters: vec!["npm"],
+        upstreams: vec![("npm".into(), registry.url())],
+        extra_config: "shutdown_grace: 600s\n".into(),
+        ..Setup::default()
+    });
+    registry.hold_tarballs(true);
+    let url = format!("{}/npm/held/-/held-1.0.0.tgz", gatehouse.url);
+    let held = tokio::spawn(async move { Gatehouse::client().get(url).send().await });
+    let reached = eventually(LONG, || async {
+        registry.hits("/held/-/held-1.0.0.tgz") > 0
+    })
+    .await;
+    assert!(reached.is_some(), "the download reached upstream");
+    gatehouse.signal(libc::SIGTERM);
+    assert!(
+        gatehouse.exited(Duration::from_millis(500)).await.is_none(),
+        "the first signal drains"
+    );
+    gatehouse.signal(libc::SIGINT);
+    let status = gatehouse
+        .exited(LONG)
+        .await
+        .expect("the second signal ends it");
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        held.await.expect("task").is_err(),
+        "the held request was cut off"
+    );
+}
+
 /// Records across at least three rotated files verify as one chain; an
 /// admin query finds the oldest record (in the first file) through the index.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
