@@ -180,7 +180,8 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, admin: &str) -> 
                 Ok(new) => new,
                 Err(response) => return *response,
             };
-            match caps.exceptions.add(new, admin) {
+            let (exceptions, by) = (caps.exceptions.clone(), admin.to_owned());
+            match blocking(move || exceptions.add(new, &by)).await {
                 Ok(exception) => {
                     audit(
                         "exception-add",
@@ -191,13 +192,16 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, admin: &str) -> 
                 Err(e) => exception_error(&e),
             }
         }
-        (Method::DELETE, "exceptions", id) if !id.is_empty() => match caps.exceptions.delete(id) {
-            Ok(()) => {
-                audit("exception-delete", id.to_owned());
-                json(StatusCode::OK, &json!({ "deleted": id }))
+        (Method::DELETE, "exceptions", id) if !id.is_empty() => {
+            let (exceptions, owned) = (caps.exceptions.clone(), id.to_owned());
+            match blocking(move || exceptions.delete(&owned)).await {
+                Ok(()) => {
+                    audit("exception-delete", id.to_owned());
+                    json(StatusCode::OK, &json!({ "deleted": id }))
+                }
+                Err(e) => exception_error(&e),
             }
-            Err(e) => exception_error(&e),
-        },
+        }
         (Method::GET, "reviews", "") => {
             #[derive(serde::Deserialize)]
             struct Filter {
@@ -219,7 +223,8 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, admin: &str) -> 
                 Ok(new) => new,
                 Err(response) => return *response,
             };
-            match app.reviews.add(new, admin) {
+            let (reviews, by) = (app.reviews.clone(), admin.to_owned());
+            match blocking(move || reviews.add(new, &by)).await {
                 Ok(review) => {
                     audit("review", serde_json::to_string(&review).unwrap_or_default());
                     json(StatusCode::CREATED, &json!(review))
@@ -229,6 +234,15 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, admin: &str) -> 
             }
         }
         _ => error(StatusCode::NOT_FOUND, &format!("no admin API at {path}")),
+    }
+}
+
+/// Runs a change that writes its state file on the blocking pool, not an
+/// async worker (a panic in it carries on here, as if it ran inline).
+async fn blocking<T: Send + 'static>(change: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(change).await {
+        Ok(done) => done,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 

@@ -471,13 +471,14 @@ impl ArtifactStore {
         }
         self.flights
             .run(&key, async {
-                if let Some(ready) = self.cached(&key, expected)? {
+                if let Some(ready) = self.cached(&key, expected).await? {
                     metrics().cache("artifact", "hit");
                     return Ok(ready);
                 }
                 metrics().cache("artifact", "miss");
                 self.fetch(upstream, url, expected, &key).await?;
-                self.cached(&key, expected)?
+                self.cached(&key, expected)
+                    .await?
                     .ok_or_else(|| ArtifactError::Store("stored entry vanished".into()))
             })
             .await
@@ -493,7 +494,7 @@ impl ArtifactStore {
 
     /// Opens a stored entry; one that fails its digest is deleted. A small
     /// one is read into memory, where later requests find it.
-    fn cached(&self, key: &str, expected: &Expected) -> Result<Option<Ready>, ArtifactError> {
+    async fn cached(&self, key: &str, expected: &Expected) -> Result<Option<Ready>, ArtifactError> {
         let mut file = match self.root.open(key) {
             Ok(file) => file.into_std(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -507,15 +508,14 @@ impl ArtifactStore {
             .unwrap_or_else(|e| e.into_inner())
             .contains(key);
         if !known_good {
-            let mut hashers = Hashers::for_expected(expected);
-            let mut buffer = vec![0; 256 << 10];
-            loop {
-                let n = file.read(&mut buffer).map_err(store_error)?;
-                if n == 0 {
-                    break;
-                }
-                hashers.update(&buffer[..n]);
-            }
+            // Up to the artifact size limit (GiBs): off the async threads.
+            let hashers = Hashers::for_expected(expected);
+            let hashed = tokio::task::spawn_blocking(move || hash_file(file, hashers))
+                .await
+                .map_err(|e| ArtifactError::Store(e.to_string()))?
+                .map_err(store_error)?;
+            let hashers;
+            (file, hashers) = hashed;
             if let Err(error) = hashers.check(expected) {
                 tracing::error!(key, %error, "stored artifact is corrupt; deleting it and fetching again");
                 let _ = self.root.remove_file(key);
@@ -597,7 +597,11 @@ impl ArtifactStore {
             let _ = self.root.remove_file(&tmp_name);
             return Err(error);
         }
-        tmp.sync_all().map_err(store_error)?;
+        // The fsync of a large file can take a while: off the async threads.
+        tokio::task::spawn_blocking(move || tmp.sync_all())
+            .await
+            .map_err(|e| ArtifactError::Store(e.to_string()))?
+            .map_err(store_error)?;
         if let Some(parent) = Path::new(key).parent() {
             self.root.create_dir_all(parent).map_err(store_error)?;
         }
@@ -615,6 +619,21 @@ impl ArtifactStore {
             .insert(key, total);
         self.remove_entries(&evict);
         Ok(())
+    }
+}
+
+/// Reads `file` to its end through `hashers`; returns both for the check.
+fn hash_file(
+    mut file: std::fs::File,
+    mut hashers: Hashers,
+) -> std::io::Result<(std::fs::File, Hashers)> {
+    let mut buffer = vec![0; 256 << 10];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok((file, hashers));
+        }
+        hashers.update(&buffer[..n]);
     }
 }
 

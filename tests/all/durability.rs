@@ -288,6 +288,44 @@ async fn sigterm_drains_in_flight_downloads_and_refuses_new_requests() {
     }
 }
 
+/// A second signal while draining exits at once (130), without waiting for
+/// the held download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once() {
+    let registry = FakeNpm::start(vec![
+        FakePackage::new("held").version(FakeVersion::new("1.0.0")),
+    ]);
+    let mut gatehouse = Gatehouse::start(Setup {
+        adapters: vec!["npm"],
+        upstreams: vec![("npm".into(), registry.url())],
+        extra_config: "shutdown_grace: 600s\n".into(),
+        ..Setup::default()
+    });
+    registry.hold_tarballs(true);
+    let url = format!("{}/npm/held/-/held-1.0.0.tgz", gatehouse.url);
+    let held = tokio::spawn(async move { Gatehouse::client().get(url).send().await });
+    let reached = eventually(LONG, || async {
+        registry.hits("/held/-/held-1.0.0.tgz") > 0
+    })
+    .await;
+    assert!(reached.is_some(), "the download reached upstream");
+    gatehouse.signal(libc::SIGTERM);
+    assert!(
+        gatehouse.exited(Duration::from_millis(500)).await.is_none(),
+        "the first signal drains"
+    );
+    gatehouse.signal(libc::SIGINT);
+    let status = gatehouse
+        .exited(LONG)
+        .await
+        .expect("the second signal ends it");
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        held.await.expect("task").is_err(),
+        "the held request was cut off"
+    );
+}
+
 /// Records across at least three rotated files verify as one chain; an
 /// admin query finds the oldest record (in the first file) through the index.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,4 +501,114 @@ async fn verify_fails_on_an_altered_line() {
         !passed && said.contains(&format!("line {altered}:")),
         "{said}"
     );
+}
+
+/// kill -9 while an artifact download is in flight: after the restart the
+/// same artifact is fetched again, verified and served whole, and the chain
+/// verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_an_artifact_download_serves_only_verified_bytes() {
+    let registry = FakeNpm::start(vec![
+        FakePackage::new("interrupted").version(FakeVersion::new("1.0.0")),
+    ]);
+    let mut gatehouse = Gatehouse::start(Setup {
+        adapters: vec!["npm"],
+        upstreams: vec![("npm".into(), registry.url())],
+        ..Setup::default()
+    });
+    let tarball = "/interrupted/-/interrupted-1.0.0.tgz";
+    registry.hold_tarballs(true);
+    let url = format!("{}/npm{tarball}", gatehouse.url);
+    let cut_off = tokio::spawn(async move { Gatehouse::client().get(url).send().await });
+    let reached = eventually(LONG, || async { registry.hits(tarball) > 0 }).await;
+    assert!(reached.is_some(), "the download reached upstream");
+    gatehouse.restart();
+    assert!(
+        cut_off.await.expect("task").is_err(),
+        "the killed request got no answer"
+    );
+    registry.hold_tarballs(false);
+
+    let response = Gatehouse::client()
+        .get(format!("{}/npm{tarball}", gatehouse.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.bytes().await.expect("body");
+    assert_eq!(
+        Some(bytes.as_ref()),
+        registry.tarball("interrupted", "1.0.0")
+    );
+    gatehouse.signal(libc::SIGTERM);
+    assert_eq!(gatehouse.exited(LONG).await.expect("exits").code(), Some(0));
+    assert_verifies(gatehouse.dir.path());
+}
+
+/// kill -9 in the middle of an OSV import, three times: the database opens
+/// each time and a full import then completes with every record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_an_osv_import_leaves_a_database_that_opens() {
+    const RECORDS: usize = 20_000;
+    let layout = tempfile::tempdir().expect("tempdir");
+    let root = layout.path();
+    std::fs::write(root.join("gatehouse.yaml"), "data_dir: .\nupstreams: {}\n").expect("config");
+    let bundle = root.join("bundle");
+    std::fs::create_dir_all(&bundle).expect("mkdir");
+    for n in 0..RECORDS {
+        std::fs::write(
+            bundle.join(format!("GHSA-kill-{n:04}.json")),
+            format!(
+                r#"{{"id": "GHSA-kill-{n:04}", "modified": "2025-01-01T00:00:00Z", "summary": "record {n}",
+                    "affected": [{{"package": {{"ecosystem": "npm", "name": "pkg-{n}"}},
+                      "ranges": [{{"type": "SEMVER", "events": [{{"introduced": "0"}}, {{"fixed": "1.2.0"}}]}}]}}]}}"#
+            ),
+        )
+        .expect("record");
+    }
+    let gatehouse = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        command
+            .args(args)
+            .arg("--config")
+            .arg(root.join("gatehouse.yaml"))
+            .env("GATEHOUSE_LOG", "error");
+        command
+    };
+    let bundle_arg = bundle.to_str().expect("a UTF-8 path");
+    let mut interrupted = 0;
+    for round in 0..6 {
+        let mut import = gatehouse(&["osv", "import", bundle_arg])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("import starts");
+        tokio::time::sleep(Duration::from_millis(300 + 150 * round)).await;
+        if import.try_wait().expect("status").is_none() {
+            interrupted += 1;
+        }
+        let _ = import.kill();
+        let _ = import.wait();
+        let status = gatehouse(&["osv", "status"]).output().expect("status runs");
+        assert!(
+            status.status.success(),
+            "round {round}: the database opens: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+    assert!(interrupted > 0, "at least one kill landed during an import");
+    let import = gatehouse(&["osv", "import", bundle_arg])
+        .output()
+        .expect("import runs");
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let status = gatehouse(&["osv", "status"]).output().expect("status runs");
+    let npm: Value = String::from_utf8_lossy(&status.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["ecosystem"] == "npm")
+        .expect("an npm line");
+    assert_eq!(npm["records"], RECORDS, "{npm}");
 }

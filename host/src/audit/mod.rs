@@ -673,6 +673,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_new_day_starts_a_new_file_linked_to_the_last() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.log");
+        let body = format!(
+            "{{\"time\":\"2020-01-01T23:59:59.000Z\",\"event\":\"note\",\"prev\":\"{GENESIS}\"}}"
+        );
+        std::fs::write(&path, seal(&body).0).expect("yesterday's log");
+        let settings = AuditSettings {
+            rotate_daily: true,
+            ..AuditSettings::default()
+        };
+        let log = AuditLog::open_with(&path, settings).expect("open");
+        log.append(&record("today"));
+        log.flush().await.expect("flushed");
+        let files = Files::of(&path);
+        assert_eq!(files.rotated().expect("list"), [1]);
+        let rotated = std::fs::read_to_string(files.numbered(1)).expect("rotated");
+        assert!(rotated.contains("2020-01-01") && !rotated.contains("today"));
+        assert!(
+            std::fs::read_to_string(&path)
+                .expect("live")
+                .contains("today")
+        );
+        let verified = verify(&path).expect("one chain across the day");
+        assert_eq!((verified.files, verified.lines), (2, 2));
+    }
+
+    #[tokio::test]
     async fn retention_keeps_the_newest_files_and_the_rest_still_verifies() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("audit.log");
