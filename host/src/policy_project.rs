@@ -140,6 +140,10 @@ const EXAMPLE_FIXTURES: &[TemplateFile] = &[
         include_str!("../../sdk/example/fixtures/empty-settings.json"),
     ),
     (
+        "misspelt-setting.json",
+        include_str!("../../sdk/example/fixtures/misspelt-setting.json"),
+    ),
+    (
         "too-young.json",
         include_str!("../../sdk/example/fixtures/too-young.json"),
     ),
