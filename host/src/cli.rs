@@ -532,7 +532,11 @@ fn adapter_routes(
 
 /// `gatehouse check`: the pre-flight from the command line.
 async fn check(args: CheckArgs) -> anyhow::Result<i32> {
-    let config = args.config.load_existing()?;
+    let mut config = args.config.load_existing()?;
+    // A check only reads: its decisions go to a log of its own, never into the
+    // chain a running `serve` writes (one writer per chain).
+    let scratch = tempfile::tempdir().context("a scratch directory for check's audit log")?;
+    config.audit.path = Some(scratch.path().join(crate::audit::DEFAULT_FILE));
     let (queries, what) = match (&args.lockfile, args.ecosystem, args.name, args.version) {
         (Some(file), ..) => {
             let text = std::fs::read_to_string(file)

@@ -59,7 +59,10 @@ fn records(dir: &Path) -> Vec<Value> {
 
 fn empty_layout(extra_config: &str) -> Gatehouse {
     Gatehouse::start(Setup {
-        extra_config: extra_config.into(),
+        // Refused requests are these tests' load: each must be recorded whole.
+        extra_config: format!(
+            "{extra_config}limits:\n  auth_failures_per_minute: 1000000000\n  audit_path_bytes: 65536\n"
+        ),
         ..Setup::default()
     })
 }
@@ -589,8 +592,9 @@ async fn kill_9_during_an_osv_import_leaves_a_database_that_opens() {
         let _ = import.kill();
         let _ = import.wait();
         let status = gatehouse(&["osv", "status"]).output().expect("status runs");
+        // 0, or 1 for a mirror still empty; 2 would be a database that does not open.
         assert!(
-            status.status.success(),
+            matches!(status.status.code(), Some(0 | 1)),
             "round {round}: the database opens: {}",
             String::from_utf8_lossy(&status.stderr)
         );
@@ -605,10 +609,11 @@ async fn kill_9_during_an_osv_import_leaves_a_database_that_opens() {
         String::from_utf8_lossy(&import.stderr)
     );
     let status = gatehouse(&["osv", "status"]).output().expect("status runs");
-    let npm: Value = String::from_utf8_lossy(&status.stdout)
+    let table = String::from_utf8_lossy(&status.stdout);
+    let npm: Vec<&str> = table
         .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|line| line["ecosystem"] == "npm")
-        .expect("an npm line");
-    assert_eq!(npm["records"], RECORDS, "{npm}");
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|cells| cells.first() == Some(&"npm"))
+        .expect("an npm row");
+    assert_eq!(npm.get(1), Some(&RECORDS.to_string().as_str()), "{table}");
 }

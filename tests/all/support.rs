@@ -179,12 +179,10 @@ impl Gatehouse {
             .send()
             .await
             .expect("request");
-        assert!(
-            response.status().is_success(),
-            "GET {path}: {}",
-            response.status()
-        );
-        response.json().await.expect("json")
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "GET {path}: {status}: {body}");
+        serde_json::from_str(&body).expect("json")
     }
 
     /// The audit records about `package` whose action is `action`.

@@ -19,7 +19,7 @@ mod index;
 mod recovery;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -126,10 +126,16 @@ pub struct AuditLog {
     shared: Arc<Shared>,
     progress: tokio::sync::watch::Receiver<Progress>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Held while the log is open (released after the writer stopped).
+    _lock: std::fs::File,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
+    #[error(
+        "audit log {0} is open in another gatehouse process: two writers would break its chain"
+    )]
+    InUse(String),
     #[error("audit log {path}: {source}")]
     Io {
         path: String,
@@ -170,6 +176,7 @@ impl AuditLog {
             source,
         };
         std::fs::create_dir_all(files.dir()).map_err(io)?;
+        let lock = lock_exclusively(path)?;
         let tail = recovery::seal_tail(&files).map_err(io)?;
         let rotated = files.rotated().map_err(io)?;
         let number = rotated.last().map_or(1, |last| last + 1);
@@ -229,6 +236,7 @@ impl AuditLog {
             shared,
             progress,
             writer: Mutex::new(Some(handle)),
+            _lock: lock,
         })
     }
 
@@ -318,6 +326,31 @@ impl AuditLog {
 impl Drop for AuditLog {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// Locks `path.lock`: one process writes a chain, so a second `serve` (or
+/// any other writer) on the same log is refused rather than interleaved.
+fn lock_exclusively(path: &Path) -> Result<std::fs::File, AuditError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let io = |source| AuditError::Io {
+        path: lock_path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(AuditError::InUse(path.display().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(source)) => Err(io(source)),
     }
 }
 
@@ -453,6 +486,16 @@ impl AuditLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_writer_on_the_same_log_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(DEFAULT_FILE);
+        let first = AuditLog::open(&path).expect("opens");
+        assert!(matches!(AuditLog::open(&path), Err(AuditError::InUse(_))));
+        drop(first);
+        AuditLog::open(&path).expect("free once the first is closed");
+    }
 
     fn record(package: &str) -> AuditRecord {
         AuditRecord {
@@ -621,7 +664,7 @@ mod tests {
         assert_eq!(std::fs::read(&side[0]).expect("side file"), torn.as_bytes());
     }
 
-    fn files_named(dir: &Path, part: &str) -> Vec<std::path::PathBuf> {
+    fn files_named(dir: &Path, part: &str) -> Vec<PathBuf> {
         std::fs::read_dir(dir)
             .expect("list")
             .filter_map(|e| e.ok().map(|e| e.path()))

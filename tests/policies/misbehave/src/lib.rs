@@ -7,7 +7,8 @@
 //! it: `osv-loop`, `store-loop`, `log-loop`, `note-loop`. And `osv-million`
 //! (one `osv.affecting` call with 1,000,000 versions), `store-fill` (64 KiB
 //! values under new keys until the store refuses; blocks with its error). An
-//! unknown or missing behavior allows.
+//! unknown or missing behavior allows; `by-name` takes the behaviour from the
+//! first package's name.
 
 use gatehouse_sdk::host::{audit_note, log_warn, osv_affecting, store_set};
 use gatehouse_sdk::{Context, Policy, Verdict, VersionFacts};
@@ -41,7 +42,13 @@ impl Policy for Misbehave {
         let blocks = |reason: &str| -> Result<Vec<Verdict>, String> {
             Ok(facts.iter().map(|_| Verdict::block(reason)).collect())
         };
-        match settings.behavior.as_str() {
+        // `by-name`: the package's name picks the behaviour, so one
+        // configuration serves many (decide accepts real ecosystems only).
+        let behavior = match settings.behavior.as_str() {
+            "by-name" => facts.first().map_or("allow", |f| f.name.as_str()),
+            behavior => behavior,
+        };
+        match behavior {
             "loop" => forever(|_| {}),
             "hoard" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
