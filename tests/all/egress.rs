@@ -74,6 +74,16 @@ fn packument(name: &str, tarball: &str, bytes: &[u8], text: &str) -> Vec<u8> {
 /// Starts gatehouse with the adapters serving `routes`, each proxying
 /// `upstream`, and `extra` config.
 fn gatehouse(routes: Vec<&'static str>, upstream: &str, extra: &str) -> Gatehouse {
+    gatehouse_custom(routes, upstream, extra, |_, _| {})
+}
+
+/// Like [`gatehouse`], with `customize` shaping the server's command.
+fn gatehouse_custom(
+    routes: Vec<&'static str>,
+    upstream: &str,
+    extra: &str,
+    customize: impl FnOnce(&std::path::Path, &mut std::process::Command),
+) -> Gatehouse {
     let setup = Setup {
         upstreams: routes
             .iter()
@@ -83,7 +93,7 @@ fn gatehouse(routes: Vec<&'static str>, upstream: &str, extra: &str) -> Gatehous
         ..Setup::default()
     };
     // The host routes by file name; some crates are named apart from their route.
-    Gatehouse::start_prepared(setup, |root| {
+    let prepare = |root: &std::path::Path| {
         for route in routes {
             let crate_name = match route {
                 "cargo" => "cargo-registry",
@@ -96,7 +106,8 @@ fn gatehouse(routes: Vec<&'static str>, upstream: &str, extra: &str) -> Gatehous
             )
             .expect("copy an adapter");
         }
-    })
+    };
+    Gatehouse::start_custom(setup, prepare, customize)
 }
 
 /// Status and body of a GET.
@@ -519,6 +530,40 @@ async fn an_adapter_cannot_split_or_corrupt_a_response() {
     assert!(health.status_line.starts_with("HTTP/1.1 200"), "{health:?}");
     let health: serde_json::Value = serde_json::from_slice(&health.body).expect("json");
     assert_eq!(health["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_proxy_is_never_used_for_upstream_traffic() {
+    let upstream = Listener::bind();
+    let base = format!("http://{}", upstream.addr());
+    let document = packument(
+        "direct",
+        &format!("{base}/direct/-/direct-1.0.0.tgz"),
+        b"x",
+        "",
+    );
+    let upstream = upstream.serve(move |request| match request.path.as_str() {
+        "/direct" => Reply::ok("application/json", document.clone()),
+        _ => Reply::not_found(),
+    });
+    // A proxy would resolve names itself, past the egress rule.
+    let proxy = canary();
+    let gatehouse = gatehouse_custom(vec!["npm"], &origin(&upstream), "", |_, command| {
+        for variable in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "all_proxy",
+        ] {
+            command.env(variable, origin(&proxy));
+        }
+        command.env_remove("NO_PROXY").env_remove("no_proxy");
+    });
+    let (status, body) = get(&format!("{}/npm/direct", gatehouse.url)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(upstream.hits("/direct"), 1, "fetched directly");
+    assert_eq!(proxy.total_hits(), 0, "the proxy was never asked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
