@@ -575,6 +575,12 @@ async fn a_broken_200_is_fetched_again_after_upstream_recovers_and_after_a_resta
     let (cut_good, array_good) = (good("cut"), good("arrayed"));
     // A PEP 691 project page.
     let page_good = br#"{"meta":{"api-version":"1.1"},"name":"cut-py","files":[]}"#;
+    // A cargo index file of one version.
+    let index_good = format!(
+        "{{\"name\":\"cutrs\",\"vers\":\"1.0.0\",\"deps\":[],\"cksum\":\"{}\",\"features\":{{}},\"yanked\":false}}\n",
+        "a".repeat(64)
+    )
+    .into_bytes();
     let answering = healthy.clone();
     let upstream = upstream.serve(move |request| {
         let healthy = answering.load(Ordering::SeqCst);
@@ -585,18 +591,21 @@ async fn a_broken_200_is_fetched_again_after_upstream_recovers_and_after_a_resta
             ("/arrayed", false) => ("application/json", b"[1, 2, 3]".to_vec()),
             ("/cut-py/", true) => (PEP_691, page_good.to_vec()),
             ("/cut-py/", false) => (PEP_691, page_good[..page_good.len() / 2].to_vec()),
+            ("/cu/tr/cutrs", true) => ("text/plain", index_good.clone()),
+            ("/cu/tr/cutrs", false) => ("text/plain", index_good[..index_good.len() / 2].to_vec()),
             _ => return Reply::not_found(),
         };
         Reply::ok(content_type, body)
     });
     // A long TTL: a kept copy would be served without asking upstream.
     let mut gatehouse = gatehouse(
-        vec!["npm", "pypi"],
+        vec!["npm", "pypi", "cargo"],
         &origin(&upstream),
         "cache:\n  ttl: 1h\n",
     );
     let (cut, arrayed, cut_py) = ("/npm/cut", "/npm/arrayed", "/pypi/simple/cut-py/");
-    for path in [cut, arrayed, cut_py] {
+    let cut_rs = "/cargo/index/cu/tr/cutrs";
+    for path in [cut, arrayed, cut_py, cut_rs] {
         let (status, body) = get(&format!("{}{path}", gatehouse.url)).await;
         assert!(status >= 500, "{path} while broken: {status} {body}");
     }
@@ -604,10 +613,15 @@ async fn a_broken_200_is_fetched_again_after_upstream_recovers_and_after_a_resta
     let (status, body) = get(&format!("{}{cut}", gatehouse.url)).await;
     assert_eq!(status, 200, "after upstream recovered: {body}");
     gatehouse.restart();
-    for path in [arrayed, cut_py] {
+    for path in [arrayed, cut_py, cut_rs] {
         let (status, body) = get(&format!("{}{path}", gatehouse.url)).await;
         assert_eq!(status, 200, "{path} after a restart: {body}");
     }
+    let (_, index) = get(&format!("{}{cut_rs}", gatehouse.url)).await;
+    assert!(
+        index.contains("\"vers\":\"1.0.0\""),
+        "the whole file: {index}"
+    );
     // What the adapter accepted is kept.
     let hits = upstream.hits("/cut");
     assert_eq!(get(&format!("{}/npm/cut", gatehouse.url)).await.0, 200);
