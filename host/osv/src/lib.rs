@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod http;
 pub mod import;
 pub mod live;
 pub mod matching;
