@@ -313,7 +313,7 @@ impl Advisories {
         tokio::spawn(async move {
             // No overall timeout (a full all.zip takes minutes), but a source
             // that stops answering fails the sync instead of hanging it.
-            let client = reqwest::Client::builder()
+            let client = gatehouse_osv::http::client_builder()
                 .connect_timeout(SYNC_CONNECT_TIMEOUT)
                 .read_timeout(SYNC_READ_TIMEOUT)
                 .build()

@@ -30,6 +30,9 @@ pub struct Bounds {
     pub store_keys_per_component: usize,
     /// The body of a response an adapter builds, in MiB.
     pub response_mb: usize,
+    /// Gate audit records (decisions, policy errors) one adapter call may
+    /// write through `gate.evaluate`; the rest are counted in one record.
+    pub gate_records_per_call: usize,
     /// Versions in one `osv.affecting` call.
     pub osv_versions_per_call: usize,
     /// Queries in one `POST /api/v1/decide`.
@@ -62,6 +65,7 @@ impl Default for Bounds {
             store_bytes_per_component: 16 << 20,
             store_keys_per_component: 10_000,
             response_mb: 256,
+            gate_records_per_call: 1_000,
             osv_versions_per_call: 20_000,
             decide_queries: 1_000,
             name_bytes: 512,

@@ -451,8 +451,8 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
                 "name the ecosystems to sync (--ecosystem PyPI ...)"
             );
             let mirror = open_mirror(&config.data_dir())?;
-            let report =
-                gatehouse_osv::sync(&mirror, &reqwest::Client::new(), &base, &ecosystems).await?;
+            let client = gatehouse_osv::http::client_builder().build()?;
+            let report = gatehouse_osv::sync(&mirror, &client, &base, &ecosystems).await?;
             println!("{report:?}");
             Ok(0)
         }

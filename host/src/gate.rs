@@ -85,6 +85,34 @@ fn now_seconds() -> i64 {
 /// A rule name or an advisory id is cut to this length.
 const ID_BYTES: usize = 128;
 
+/// Gate audit records one guest call may still write (the cap is
+/// `limits.gate_records_per_call`), and how many it was refused: a hostile
+/// adapter calling `gate.evaluate` in a loop cannot flood the audit log.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordBudget {
+    pub left: usize,
+    pub refused: usize,
+}
+
+impl RecordBudget {
+    /// For the host's own gate calls, which are bounded by their requests.
+    pub fn unlimited() -> Self {
+        RecordBudget {
+            left: usize::MAX,
+            refused: 0,
+        }
+    }
+
+    fn append(&mut self, caps: &Capabilities, record: &AuditRecord) {
+        if self.left == 0 {
+            self.refused += 1;
+            return;
+        }
+        self.left -= 1;
+        caps.audit.append(record);
+    }
+}
+
 /// Past this many versions, a `check` batch (`decide`) is audited as one
 /// summary record instead of one record per version.
 const CHECK_RECORDS_PER_BATCH: usize = 20;
@@ -98,11 +126,14 @@ impl Generation {
         facts: &[VersionFacts],
         requester: Option<&str>,
     ) -> Vec<Decision> {
-        self.gate_until(caps, purpose, facts, requester, None).await
+        let mut unlimited = RecordBudget::unlimited();
+        self.gate_until(caps, purpose, facts, requester, None, &mut unlimited)
+            .await
     }
 
     /// [`Generation::gate`], with every policy's timeout cut so that the
-    /// batch is over by `until` (the deadline of the adapter asking).
+    /// batch is over by `until` (the deadline of the adapter asking), and
+    /// its audit records taken from `records`.
     pub async fn gate_until(
         &self,
         caps: &Arc<Capabilities>,
@@ -110,6 +141,7 @@ impl Generation {
         facts: &[VersionFacts],
         requester: Option<&str>,
         until: Option<Instant>,
+        records: &mut RecordBudget,
     ) -> Vec<Decision> {
         if let Some(probe) = &self.probe {
             return probe.record(facts);
@@ -121,6 +153,8 @@ impl Generation {
                 verdicts: Vec::new(),
             })
             .collect();
+        // The policy behind each verdict, in step with `verdicts`.
+        let mut judged_by: Vec<Vec<&str>> = vec![Vec::new(); facts.len()];
         let context = Context {
             purpose,
             now: now_seconds(),
@@ -159,6 +193,7 @@ impl Generation {
                     Err(failure) => {
                         self.failures.record(Kind::Policy, &policy.name, &failure);
                         failures.verdicts(
+                            records,
                             &policy.name,
                             Some(format!("{}@{}", policy.name, policy.sha256)),
                             &controls,
@@ -173,13 +208,15 @@ impl Generation {
                 }
                 for (&index, verdict) in indices.iter().zip(verdicts) {
                     let verdict = caps.exceptions.apply(&facts[index], &policy.name, verdict);
-                    combine(
+                    if combine(
                         &mut decisions[index],
                         verdict,
                         &policy.name,
                         &controls,
                         &caps.bounds,
-                    );
+                    ) {
+                        judged_by[index].push(&policy.name);
+                    }
                 }
             }
             // Configured but not loaded: the policy cannot judge, so it fails
@@ -193,6 +230,7 @@ impl Generation {
                     continue;
                 }
                 let verdicts = failures.verdicts(
+                    records,
                     name,
                     None,
                     &controls,
@@ -202,18 +240,20 @@ impl Generation {
                 );
                 for (&index, verdict) in indices.iter().zip(verdicts) {
                     let verdict = caps.exceptions.apply(&facts[index], name, verdict);
-                    combine(
+                    if combine(
                         &mut decisions[index],
                         verdict,
                         name,
                         &controls,
                         &caps.bounds,
-                    );
+                    ) {
+                        judged_by[index].push(name);
+                    }
                 }
             }
         }
-        self.audit_decisions(caps, purpose, facts, &decisions, requester);
-        count_decisions(&decisions);
+        self.audit_decisions(caps, records, purpose, facts, &decisions, requester);
+        count_decisions(&decisions, &judged_by);
         decisions
     }
 
@@ -248,6 +288,7 @@ impl Generation {
     fn audit_decisions(
         &self,
         caps: &Capabilities,
+        records: &mut RecordBudget,
         purpose: Purpose,
         facts: &[VersionFacts],
         decisions: &[Decision],
@@ -261,19 +302,23 @@ impl Generation {
             Purpose::Check => "check",
         };
         if purpose == Purpose::Check && facts.len() > CHECK_RECORDS_PER_BATCH {
-            caps.audit.append(&check_summary(
-                facts,
-                decisions,
-                requester,
-                components,
-                osv_generation,
-                &caps.bounds,
-            ));
+            records.append(
+                caps,
+                &check_summary(
+                    facts,
+                    decisions,
+                    requester,
+                    components,
+                    osv_generation,
+                    &caps.bounds,
+                ),
+            );
             return;
         }
         // Metadata batches hold every version upstream lists: blocks are
         // recorded one by one, the rest as one record with counts per rule (a
         // version's own record is written when its artifact is asked for).
+        let bounds = &caps.bounds;
         let mut passed = MetadataTally::default();
         for (facts, decision) in facts.iter().zip(decisions) {
             if purpose == Purpose::Metadata && decision.action != Action::Block {
@@ -281,44 +326,43 @@ impl Generation {
                 continue;
             }
             let verdicts = &decision.verdicts;
-            caps.audit.append(&AuditRecord {
+            let joined = |field: fn(&Verdict) -> &str, separator| {
+                let texts: Vec<&str> = verdicts.iter().map(field).collect();
+                cut_str(&texts.join(separator), bounds.reason_bytes)
+            };
+            let record = AuditRecord {
                 event: event.into(),
                 requester: requester.map(str::to_owned),
-                ecosystem: facts.ecosystem.clone(),
-                package: facts.name.clone(),
-                version: facts.version.clone(),
+                ecosystem: cut_str(&facts.ecosystem, bounds.name_bytes),
+                package: cut_str(&facts.name, bounds.name_bytes),
+                version: cut_str(&facts.version, bounds.version_bytes),
                 action: action_name(decision.action).into(),
-                rule: verdicts
-                    .iter()
-                    .map(|v| v.rule.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                reason: verdicts
-                    .iter()
-                    .map(|v| v.reason.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                rule: joined(|v| &v.rule, ","),
+                reason: joined(|v| &v.reason, "; "),
                 advisories: verdicts
                     .iter()
                     .flat_map(|v| v.advisories.iter().cloned())
                     .collect(),
                 components: components.clone(),
                 osv_generation,
-            });
+            };
+            records.append(caps, &record);
         }
         if let Some(first) = facts.first().filter(|_| passed.versions > 0) {
-            caps.audit.append(&AuditRecord {
+            let rules: Vec<&str> = passed.rules.keys().map(String::as_str).collect();
+            let record = AuditRecord {
                 event: event.into(),
                 requester: requester.map(str::to_owned),
-                ecosystem: first.ecosystem.clone(),
-                package: first.name.clone(),
+                ecosystem: cut_str(&first.ecosystem, bounds.name_bytes),
+                package: cut_str(&first.name, bounds.name_bytes),
                 action: if passed.warned > 0 { "warn" } else { "allow" }.into(),
-                rule: passed.rules.keys().cloned().collect::<Vec<_>>().join(","),
-                reason: passed.summary(),
+                rule: cut_str(&rules.join(","), bounds.reason_bytes),
+                reason: cut_str(&passed.summary(), bounds.reason_bytes),
                 components,
                 osv_generation,
                 ..AuditRecord::default()
-            });
+            };
+            records.append(caps, &record);
         }
     }
 }
@@ -377,7 +421,7 @@ fn check_summary(
         requester: requester.map(str::to_owned),
         ecosystem: facts
             .first()
-            .map(|f| f.ecosystem.clone())
+            .map(|f| cut_str(&f.ecosystem, bounds.name_bytes))
             .unwrap_or_default(),
         action: action_name(worst).into(),
         rule,
@@ -427,33 +471,29 @@ impl MetadataTally {
     }
 }
 
-/// Counts each version's decision by action and, for blocks and warnings, rule.
-fn count_decisions(decisions: &[Decision]) {
+/// Counts each version's decision by action and, for blocks and warnings,
+/// the policy behind it: a configured name, never the rule a policy returns
+/// (that would let a policy grow the label set without bound).
+fn count_decisions(decisions: &[Decision], judged_by: &[Vec<&str>]) {
     let metrics = crate::metrics::metrics();
-    for decision in decisions {
+    for (decision, policies) in decisions.iter().zip(judged_by) {
         let action = action_name(decision.action);
-        let rules = decision
+        let mut deciding: Vec<&str> = decision
             .verdicts
             .iter()
-            .filter(|v| v.action == decision.action)
-            .map(|v| v.rule.as_str());
-        let mut counted = false;
-        for rule in rules {
-            counted = true;
-            metrics
-                .decisions
-                .get_or_create(&crate::metrics::DecisionLabels {
-                    action: action.into(),
-                    rule: rule.into(),
-                })
-                .inc();
+            .zip(policies)
+            .filter(|(v, _)| v.action == decision.action)
+            .map(|(_, &policy)| policy)
+            .collect();
+        if deciding.is_empty() {
+            deciding.push("");
         }
-        if !counted {
+        for policy in deciding {
             metrics
                 .decisions
                 .get_or_create(&crate::metrics::DecisionLabels {
                     action: action.into(),
-                    rule: String::new(),
+                    policy: policy.into(),
                 })
                 .inc();
         }
@@ -461,16 +501,17 @@ fn count_decisions(decisions: &[Decision]) {
 }
 
 /// Folds one policy's verdict into a version's decision, applying its mode,
-/// with the guest's text cut to the caps.
+/// with the guest's text cut to the caps; says whether the verdict was kept
+/// (allows are not).
 fn combine(
     decision: &mut Decision,
     mut verdict: Verdict,
     policy: &str,
     controls: &Controls,
     bounds: &Bounds,
-) {
+) -> bool {
     if verdict.action == Action::Allow {
-        return;
+        return false;
     }
     if verdict.rule.is_empty() {
         verdict.rule = policy.to_owned();
@@ -501,6 +542,7 @@ fn combine(
         decision.action = verdict.action;
     }
     decision.verdicts.push(verdict);
+    true
 }
 
 /// Raises the verdicts of a policy that reads stale advisory data to what its
@@ -547,8 +589,10 @@ impl<'a> Failures<'a> {
     /// Block (fail closed) or, with `on_error: allow`, a warning, for each of
     /// `facts`. `what` says what went wrong ("failed (deadline exceeded)"),
     /// `remedy` what an operator can do.
+    #[allow(clippy::too_many_arguments)]
     fn verdicts(
         &mut self,
+        records: &mut RecordBudget,
         policy: &str,
         component: Option<String>,
         controls: &Controls,
@@ -561,15 +605,21 @@ impl<'a> Failures<'a> {
             self.recorded.push(policy.to_owned());
             tracing::warn!(policy, what, "policy could not judge a batch");
             let first = facts.first();
-            self.caps.audit.append(&AuditRecord {
+            let name_bytes = self.caps.bounds.name_bytes;
+            let record = AuditRecord {
                 event: "policy-error".into(),
-                ecosystem: first.map(|f| f.ecosystem.clone()).unwrap_or_default(),
-                package: first.map(|f| f.name.clone()).unwrap_or_default(),
+                ecosystem: first
+                    .map(|f| cut_str(&f.ecosystem, name_bytes))
+                    .unwrap_or_default(),
+                package: first
+                    .map(|f| cut_str(&f.name, name_bytes))
+                    .unwrap_or_default(),
                 rule: policy.to_owned(),
                 reason: what.to_owned(),
                 components: component.into_iter().collect(),
                 ..AuditRecord::default()
-            });
+            };
+            records.append(self.caps, &record);
         }
         let (action, reason) = match controls.on_error {
             OnError::Block => (

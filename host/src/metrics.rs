@@ -25,8 +25,9 @@ pub struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DecisionLabels {
     pub action: String,
-    /// The rule behind a block or warning; empty for allowed versions.
-    pub rule: String,
+    /// The policy behind a block or warning (its configured name, not the
+    /// rule it returned: a bounded label set); empty for allowed versions.
+    pub policy: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

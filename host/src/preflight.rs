@@ -26,9 +26,8 @@ use serde_json::json;
 use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
 use crate::bindings::adapter::{Outcome, Request};
 use crate::bindings::{Action, Purpose, VersionFacts};
-use crate::capabilities::{CallScope, Capabilities};
+use crate::capabilities::Capabilities;
 use crate::gate::{GuestFailure, action_name};
-use crate::runtime::guest::new_store;
 use crate::runtime::{Generation, Kind};
 use crate::server::AdapterRoute;
 
@@ -466,17 +465,6 @@ impl Preflight<'_> {
         };
         let probe = Arc::new(FactsProbe::default());
         let generation = Arc::new(self.generation.probing(probe.clone()));
-        let mut store = new_store(
-            &generation.engine,
-            self.caps.clone(),
-            CallScope::Adapter {
-                upstream: route.upstream.clone(),
-                generation: generation.clone(),
-            },
-            adapter.name.clone(),
-            self.requester.map(str::to_owned),
-            route.limits,
-        );
         let request = Request {
             method: "GET".into(),
             path: path.to_owned(),
@@ -485,24 +473,15 @@ impl Preflight<'_> {
             body: Vec::new(),
             public_base: format!("http://localhost/{}", adapter.name),
         };
-        let started = std::time::Instant::now();
-        let outcome = async {
-            let instance = adapter.pre.instantiate_async(&mut store).await?;
-            instance
-                .call_handle(&mut store, &route.settings, &request)
-                .await
-        }
+        let (outcome, _) = crate::server::call_adapter(
+            &generation,
+            self.caps,
+            adapter,
+            route,
+            self.requester.map(str::to_owned),
+            &request,
+        )
         .await;
-        crate::metrics::metrics().guest_call(
-            "adapter",
-            &adapter.name,
-            started.elapsed(),
-            outcome
-                .as_ref()
-                .err()
-                .map(|e| GuestFailure::classify(e).class()),
-        );
-        drop(store);
         let recorded = probe.take();
         match outcome {
             Err(error) => {

@@ -24,13 +24,13 @@ use crate::auth::Tokens;
 use crate::bindings::Action;
 use crate::bindings::Purpose;
 use crate::bindings::adapter::{ArtifactPlan, ErrorFormat, Outcome};
-use crate::capabilities::CallScope;
+use crate::capabilities::{CallScope, Capabilities};
 use crate::gate::GuestFailure;
-use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered};
+use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered, Trace};
 use crate::metrics::{RequestLabels, metrics};
 use crate::reviews::Reviews;
-use crate::runtime::Runtime;
 use crate::runtime::guest::{Limits, new_store, within_deadline};
+use crate::runtime::{Generation, LoadedAdapter, Runtime};
 use crate::upstream::AdapterUpstream;
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
@@ -476,6 +476,58 @@ fn public_base(app: &App, request: &Request<Incoming>, prefix: &str) -> String {
     format!("{scheme}://{host}/{prefix}")
 }
 
+/// Runs `adapter`'s `handle` on `request` for `route`, instantiation
+/// included, within the route's deadline and counted in the metrics; then
+/// settles the upstream copies it read. Returns its outcome and what it read.
+pub async fn call_adapter(
+    generation: &Arc<Generation>,
+    caps: &Arc<Capabilities>,
+    adapter: &LoadedAdapter,
+    route: &AdapterRoute,
+    requester: Option<String>,
+    request: &crate::bindings::adapter::Request,
+) -> (wasmtime::Result<Outcome>, Trace) {
+    let mut store = new_store(
+        &generation.engine,
+        caps.clone(),
+        CallScope::Adapter {
+            upstream: route.upstream.clone(),
+            generation: generation.clone(),
+        },
+        adapter.name.clone(),
+        requester,
+        route.limits,
+    );
+    let started = Instant::now();
+    let call = async {
+        let instance = adapter.pre.instantiate_async(&mut store).await?;
+        instance
+            .call_handle(&mut store, &route.settings, request)
+            .await
+    };
+    let outcome = within_deadline(&route.limits, call).await;
+    metrics().guest_call(
+        "adapter",
+        &adapter.name,
+        started.elapsed(),
+        outcome
+            .as_ref()
+            .err()
+            .map(|e| GuestFailure::classify(e).class()),
+    );
+    let trace = std::mem::take(&mut store.data_mut().trace);
+    drop(store);
+    // Upstream copies become the cached ones only when the adapter could
+    // build an answer from them; a body it could not use is fetched again.
+    let accepted = match &outcome {
+        Ok(Outcome::Respond(built)) => built.status < 500,
+        Ok(Outcome::Artifact(_)) => true,
+        Err(_) => false,
+    };
+    route.upstream.shared().settle(&trace.stamps, accepted);
+    (outcome, trace)
+}
+
 async fn adapter_request(
     app: &Arc<App>,
     prefix: &str,
@@ -573,44 +625,15 @@ async fn adapter_request(
         public_base,
     };
     let caps = app.runtime.caps.clone();
-    let mut store = new_store(
-        &generation.engine,
-        caps.clone(),
-        CallScope::Adapter {
-            upstream: route.upstream.clone(),
-            generation: generation.clone(),
-        },
-        adapter.name.clone(),
+    let (outcome, trace) = call_adapter(
+        &generation,
+        &caps,
+        &adapter,
+        route,
         requester.clone(),
-        route.limits,
-    );
-    let started = Instant::now();
-    let call = async {
-        let instance = adapter.pre.instantiate_async(&mut store).await?;
-        instance
-            .call_handle(&mut store, &route.settings, &wit_request)
-            .await
-    };
-    let outcome = within_deadline(&route.limits, call).await;
-    metrics().guest_call(
-        "adapter",
-        &adapter.name,
-        started.elapsed(),
-        outcome
-            .as_ref()
-            .err()
-            .map(|e| GuestFailure::classify(e).class()),
-    );
-    let trace = std::mem::take(&mut store.data_mut().trace);
-    drop(store);
-    // Upstream copies become the cached ones only when the adapter could
-    // build an answer from them; a body it could not use is fetched again.
-    let accepted = match &outcome {
-        Ok(Outcome::Respond(built)) => built.status < 500,
-        Ok(Outcome::Artifact(_)) => true,
-        Err(_) => false,
-    };
-    route.upstream.shared().settle(&trace.stamps, accepted);
+        &wit_request,
+    )
+    .await;
     let response_cap = app.runtime.caps.bounds.response_mb << 20;
     match outcome {
         Ok(Outcome::Respond(built)) if built.body.len() > response_cap => {
@@ -767,7 +790,7 @@ fn accepts_gzip(headers: &[(String, String)]) -> bool {
 async fn serve_artifact(
     app: &Arc<App>,
     route: &AdapterRoute,
-    generation: &Arc<crate::runtime::Generation>,
+    generation: &Arc<Generation>,
     plan: ArtifactPlan,
     requester: Option<String>,
     head: bool,

@@ -13,20 +13,35 @@ pub struct SingleFlight {
 impl SingleFlight {
     /// Runs `work` while holding `key`'s lock.
     pub async fn run<T>(&self, key: &str, work: impl Future<Output = T>) -> T {
-        let lock = {
+        let entry = {
             let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-            keys.entry(key.to_owned()).or_default().clone()
+            let lock = keys.entry(key.to_owned()).or_default().clone();
+            Entry {
+                flight: self,
+                key,
+                lock,
+            }
         };
-        let out = {
-            let _held = lock.lock().await;
-            work.await
-        };
-        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let _held = entry.lock.lock().await;
+        work.await
+    }
+}
+
+/// One caller's hold on a key; dropping it (done or cancelled: a client
+/// gone, a deadline) forgets the key once nobody else holds or waits for it.
+struct Entry<'a> {
+    flight: &'a SingleFlight,
+    key: &'a str,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for Entry<'_> {
+    fn drop(&mut self) {
+        let mut keys = self.flight.keys.lock().unwrap_or_else(|e| e.into_inner());
         // Ours plus the map's: nobody else is waiting, so forget the key.
-        if Arc::strong_count(&lock) <= 2 {
-            keys.remove(key);
+        if Arc::strong_count(&self.lock) <= 2 {
+            keys.remove(self.key);
         }
-        out
     }
 }
 
@@ -34,6 +49,7 @@ impl SingleFlight {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_at_a_time_per_key() {
@@ -56,6 +72,24 @@ mod tests {
         for task in tasks {
             task.await.expect("task");
         }
+        assert!(flight.keys.lock().expect("lock").is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_run_forgets_its_key() {
+        let flight = SingleFlight::default();
+        let started = tokio::sync::Notify::new();
+        let stuck = flight.run("k", async {
+            started.notify_one();
+            std::future::pending::<()>().await
+        });
+        tokio::select! {
+            _ = stuck => unreachable!("pending never finishes"),
+            _ = started.notified() => {}
+        }
+        assert!(flight.keys.lock().expect("lock").is_empty());
+        let ran = tokio::time::timeout(Duration::from_secs(30), flight.run("k", async { 7 }));
+        assert_eq!(ran.await.expect("the key is free again"), 7);
         assert!(flight.keys.lock().expect("lock").is_empty());
     }
 }

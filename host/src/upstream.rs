@@ -142,6 +142,9 @@ impl Upstreams {
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.read_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // An environment proxy (HTTP_PROXY, ALL_PROXY) would resolve
+            // names itself, past the egress check in the resolver.
+            .no_proxy()
             .dns_resolver(Arc::new(EgressResolver(egress.clone())))
             .build()?;
         Ok(Arc::new(Upstreams {

@@ -350,7 +350,7 @@ async fn metrics_parse_as_prometheus_text() {
     assert_eq!(
         value(
             "gatehouse_decisions_total",
-            &[("action", "block"), ("rule", "deny-list")]
+            &[("action", "block"), ("policy", "deny-list")]
         ),
         1.0,
         "{text}"

@@ -81,8 +81,28 @@ fn hostile_gatehouse(upstream: &str) -> Gatehouse {
         gate_policy: HOSTILE_POLICY.into(),
         upstreams: vec![("misbehave-adapter".into(), upstream.into())],
         // Continues the upstream's block, then the limits.
-        extra_config: "    timeout_ms: 1000\nlimits:\n  store_bytes_per_component: 1048576\n  response_mb: 2\n".into(),
+        extra_config: "    timeout_ms: 1000\nlimits:\n  store_bytes_per_component: 1048576\n  response_mb: 2\n  gate_records_per_call: 50\n".into(),
     })
+}
+
+/// An adapter calling `gate.evaluate` in a loop writes at most
+/// `limits.gate_records_per_call` audit records, then one that counts the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_records_of_one_adapter_call_are_capped() {
+    let upstream = Listener::bind().serve(|_| Reply::ok("text/plain", b"data".to_vec()));
+    let gatehouse = hostile_gatehouse(&format!("http://{}", upstream.addr()));
+    let (status, body, _) = timed_get(&gatehouse, "/misbehave-adapter/gate-loop").await;
+    assert_eq!(status, 502, "{body}");
+    let audit = std::fs::read_to_string(gatehouse.path("audit.log")).expect("audit");
+    let looped = audit.lines().filter(|l| l.contains("looped")).count();
+    assert!(
+        (1..=50).contains(&looped),
+        "{looped} gate records of one call"
+    );
+    assert!(
+        audit.contains("more gate records of one call were not recorded"),
+        "the audit says what it left out"
+    );
 }
 
 /// Loops over each host capability (osv, store, log, audit from a policy;

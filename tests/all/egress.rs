@@ -74,6 +74,16 @@ fn packument(name: &str, tarball: &str, bytes: &[u8], text: &str) -> Vec<u8> {
 /// Starts gatehouse with the adapters serving `routes`, each proxying
 /// `upstream`, and `extra` config.
 fn gatehouse(routes: Vec<&'static str>, upstream: &str, extra: &str) -> Gatehouse {
+    gatehouse_custom(routes, upstream, extra, |_, _| {})
+}
+
+/// Like [`gatehouse`], with `customize` shaping the server's command.
+fn gatehouse_custom(
+    routes: Vec<&'static str>,
+    upstream: &str,
+    extra: &str,
+    customize: impl FnOnce(&std::path::Path, &mut std::process::Command),
+) -> Gatehouse {
     let setup = Setup {
         upstreams: routes
             .iter()
@@ -83,7 +93,7 @@ fn gatehouse(routes: Vec<&'static str>, upstream: &str, extra: &str) -> Gatehous
         ..Setup::default()
     };
     // The host routes by file name; some crates are named apart from their route.
-    Gatehouse::start_prepared(setup, |root| {
+    let prepare = |root: &std::path::Path| {
         for route in routes {
             let crate_name = match route {
                 "cargo" => "cargo-registry",
@@ -96,7 +106,8 @@ fn gatehouse(routes: Vec<&'static str>, upstream: &str, extra: &str) -> Gatehous
             )
             .expect("copy an adapter");
         }
-    })
+    };
+    Gatehouse::start_custom(setup, prepare, customize)
 }
 
 /// Status and body of a GET.
@@ -522,6 +533,40 @@ async fn an_adapter_cannot_split_or_corrupt_a_response() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_proxy_is_never_used_for_upstream_traffic() {
+    let upstream = Listener::bind();
+    let base = format!("http://{}", upstream.addr());
+    let document = packument(
+        "direct",
+        &format!("{base}/direct/-/direct-1.0.0.tgz"),
+        b"x",
+        "",
+    );
+    let upstream = upstream.serve(move |request| match request.path.as_str() {
+        "/direct" => Reply::ok("application/json", document.clone()),
+        _ => Reply::not_found(),
+    });
+    // A proxy would resolve names itself, past the egress rule.
+    let proxy = canary();
+    let gatehouse = gatehouse_custom(vec!["npm"], &origin(&upstream), "", |_, command| {
+        for variable in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "all_proxy",
+        ] {
+            command.env(variable, origin(&proxy));
+        }
+        command.env_remove("NO_PROXY").env_remove("no_proxy");
+    });
+    let (status, body) = get(&format!("{}/npm/direct", gatehouse.url)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(upstream.hits("/direct"), 1, "fetched directly");
+    assert_eq!(proxy.total_hits(), 0, "the proxy was never asked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_200_is_fetched_again_after_upstream_recovers_and_after_a_restart() {
     let healthy = Arc::new(AtomicBool::new(false));
     let upstream = Listener::bind();
@@ -530,6 +575,12 @@ async fn a_broken_200_is_fetched_again_after_upstream_recovers_and_after_a_resta
     let (cut_good, array_good) = (good("cut"), good("arrayed"));
     // A PEP 691 project page.
     let page_good = br#"{"meta":{"api-version":"1.1"},"name":"cut-py","files":[]}"#;
+    // A cargo index file of one version.
+    let index_good = format!(
+        "{{\"name\":\"cutrs\",\"vers\":\"1.0.0\",\"deps\":[],\"cksum\":\"{}\",\"features\":{{}},\"yanked\":false}}\n",
+        "a".repeat(64)
+    )
+    .into_bytes();
     let answering = healthy.clone();
     let upstream = upstream.serve(move |request| {
         let healthy = answering.load(Ordering::SeqCst);
@@ -540,18 +591,21 @@ async fn a_broken_200_is_fetched_again_after_upstream_recovers_and_after_a_resta
             ("/arrayed", false) => ("application/json", b"[1, 2, 3]".to_vec()),
             ("/cut-py/", true) => (PEP_691, page_good.to_vec()),
             ("/cut-py/", false) => (PEP_691, page_good[..page_good.len() / 2].to_vec()),
+            ("/cu/tr/cutrs", true) => ("text/plain", index_good.clone()),
+            ("/cu/tr/cutrs", false) => ("text/plain", index_good[..index_good.len() / 2].to_vec()),
             _ => return Reply::not_found(),
         };
         Reply::ok(content_type, body)
     });
     // A long TTL: a kept copy would be served without asking upstream.
     let mut gatehouse = gatehouse(
-        vec!["npm", "pypi"],
+        vec!["npm", "pypi", "cargo"],
         &origin(&upstream),
         "cache:\n  ttl: 1h\n",
     );
     let (cut, arrayed, cut_py) = ("/npm/cut", "/npm/arrayed", "/pypi/simple/cut-py/");
-    for path in [cut, arrayed, cut_py] {
+    let cut_rs = "/cargo/index/cu/tr/cutrs";
+    for path in [cut, arrayed, cut_py, cut_rs] {
         let (status, body) = get(&format!("{}{path}", gatehouse.url)).await;
         assert!(status >= 500, "{path} while broken: {status} {body}");
     }
@@ -559,10 +613,15 @@ async fn a_broken_200_is_fetched_again_after_upstream_recovers_and_after_a_resta
     let (status, body) = get(&format!("{}{cut}", gatehouse.url)).await;
     assert_eq!(status, 200, "after upstream recovered: {body}");
     gatehouse.restart();
-    for path in [arrayed, cut_py] {
+    for path in [arrayed, cut_py, cut_rs] {
         let (status, body) = get(&format!("{}{path}", gatehouse.url)).await;
         assert_eq!(status, 200, "{path} after a restart: {body}");
     }
+    let (_, index) = get(&format!("{}{cut_rs}", gatehouse.url)).await;
+    assert!(
+        index.contains("\"vers\":\"1.0.0\""),
+        "the whole file: {index}"
+    );
     // What the adapter accepted is kept.
     let hits = upstream.hits("/cut");
     assert_eq!(get(&format!("{}/npm/cut", gatehouse.url)).await.0, 200);

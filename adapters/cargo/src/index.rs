@@ -45,17 +45,29 @@ struct Dep {
     package: Option<String>,
 }
 
-/// The lines of an index file. Lines this adapter cannot read are left out:
-/// what cannot be gated is never served (cargo skips such lines too).
+/// The lines of an index file. Lines of a shape this adapter cannot read are
+/// left out: what cannot be gated is never served (cargo skips such lines
+/// too). A line that is not JSON at all means the file is broken (e.g. cut
+/// mid-line), and so is refused whole rather than served (and kept) short.
 pub fn parse(body: &[u8]) -> Result<Vec<Line<'_>>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the index file is not UTF-8".to_owned())?;
-    Ok(text
-        .lines()
-        .filter_map(|text| {
-            let entry = serde_json::from_str(text).ok()?;
-            Some(Line { text, entry })
-        })
-        .collect())
+    let mut lines = Vec::new();
+    for (number, text) in text.lines().enumerate() {
+        if text.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(text) {
+            Ok(entry) => lines.push(Line { text, entry }),
+            Err(error) if error.is_data() => {}
+            Err(error) => {
+                return Err(format!(
+                    "line {} of the index file is not JSON ({error})",
+                    number + 1
+                ));
+            }
+        }
+    }
+    Ok(lines)
 }
 
 impl Entry {
@@ -157,7 +169,7 @@ mod tests {
         "\n",
         r#"{"name":"demo","vers":"1.2.0","deps":[{"name":"log2","package":"log","req":"^0.4","features":[],"optional":true,"default_features":true,"target":null,"kind":"normal"},{"name":"cc","req":"^1","features":[],"optional":false,"default_features":true,"target":null,"kind":"build"}],"cksum":"bb00000000000000000000000000000000000000000000000000000000000000","features":{"x":["log2"]},"yanked":false,"links":null,"v":2,"pubtime":"2024-02-01T00:00:00Z"}"#,
         "\n",
-        "not json\n",
+        "{\"name\":\"demo\",\"v\":9}\n",
         r#"{"name":"demo","vers":"2.0.0","deps":[],"cksum":"cc00000000000000000000000000000000000000000000000000000000000000","features":{},"yanked":true}"#,
         "\n",
     );
@@ -202,6 +214,13 @@ mod tests {
     }
 
     #[test]
+    fn a_file_cut_mid_line_is_refused() {
+        let cut = &FILE[..FILE.len() - 20];
+        let error = parse(cut.as_bytes()).unwrap_err();
+        assert!(error.contains("line 4"), "{error}");
+    }
+
+    #[test]
     fn blocked_versions_are_yanked_and_the_rest_untouched() {
         let lines = parse(FILE.as_bytes()).unwrap();
         let decisions = [
@@ -240,7 +259,7 @@ mod tests {
         ];
         assert_eq!(
             apply(&lines, &warned).unwrap(),
-            FILE.replace("not json\n", "").as_bytes()
+            FILE.replace("{\"name\":\"demo\",\"v\":9}\n", "").as_bytes()
         );
         assert!(apply(&lines, &warned[..1]).is_err());
     }

@@ -22,6 +22,8 @@ pub enum OsvError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("fetching {url}: the body is larger than {cap} bytes, the most read from this source")]
+    TooLarge { url: String, cap: u64 },
     #[error("fetching {url}: HTTP {status}")]
     Status { url: String, status: u16 },
     #[error("{url}: {reason}")]

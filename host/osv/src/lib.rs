@@ -15,11 +15,13 @@
 //!
 //! Modules: [`store`] (SQLite), [`import`] (zip/folder/file readers, batching),
 //! [`record`] (one OSV record to stored rows), [`matching`] (ranges to
-//! intervals, queries), [`version`] (orderings), [`severity`] (CVSS), [`sync`].
+//! intervals, queries), [`version`] (orderings), [`severity`] (CVSS), [`sync`],
+//! [`http`] (the download client and body caps).
 
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod http;
 pub mod import;
 pub mod live;
 pub mod matching;

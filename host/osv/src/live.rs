@@ -51,7 +51,7 @@ impl Live {
     /// A fallback to the service at `base` (e.g. `http://127.0.0.1:8000`),
     /// keeping each package's answer for `ttl`.
     pub fn new(base: &str, ttl: Duration) -> Result<Live, OsvError> {
-        let client = reqwest::Client::builder()
+        let client = crate::http::client_builder()
             .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(|source| OsvError::Http {
@@ -173,7 +173,7 @@ async fn read_json(
             status: response.status().as_u16(),
         });
     }
-    let bytes = response.bytes().await.map_err(http)?;
+    let bytes = crate::http::body_capped(response, url, crate::http::ANSWER_BYTES).await?;
     serde_json::from_slice(&bytes).map_err(|e| OsvError::Bundle {
         url: url.to_owned(),
         reason: format!("not JSON: {e}"),

@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::http;
 use crate::import::Item;
 use crate::record::parse_timestamp;
 use crate::{ImportReport, Mirror, OsvError, Skipped};
@@ -110,14 +111,7 @@ async fn sync_one(
 ) -> Result<EcosystemSync, OsvError> {
     let dir = format!("{base}/{}", encode_segment(ecosystem));
     let csv_url = format!("{dir}/modified_id.csv");
-    let csv = get(client, &csv_url)
-        .await?
-        .bytes()
-        .await
-        .map_err(|source| OsvError::Http {
-            url: csv_url.clone(),
-            source,
-        })?;
+    let csv = http::body_capped(get(client, &csv_url).await?, &csv_url, http::LIST_BYTES).await?;
     let changes = parse_csv(&String::from_utf8_lossy(&csv));
     let newest = changes.iter().max_by_key(|c| c.ns);
     let stored = mirror.store().cursor(ecosystem)?;
@@ -171,21 +165,19 @@ async fn full_import(
     dir: &str,
 ) -> Result<ImportReport, OsvError> {
     let url = format!("{dir}/all.zip");
-    let mut response = get(client, &url).await?;
+    let response = get(client, &url).await?;
     let temp = TempFile::new();
     let mut file = std::fs::File::create(&temp.0).map_err(|source| OsvError::Io {
         path: temp.0.clone(),
         source,
     })?;
-    while let Some(chunk) = response.chunk().await.map_err(|source| OsvError::Http {
-        url: url.clone(),
-        source,
-    })? {
-        file.write_all(&chunk).map_err(|source| OsvError::Io {
+    http::read_capped(response, &url, http::ALL_ZIP_BYTES, |chunk| {
+        file.write_all(chunk).map_err(|source| OsvError::Io {
             path: temp.0.clone(),
             source,
-        })?;
-    }
+        })
+    })
+    .await?;
     file.flush().map_err(|source| OsvError::Io {
         path: temp.0.clone(),
         source,
@@ -268,13 +260,10 @@ async fn fetch_record(
             status: response.status().as_u16(),
         });
     }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|source| OsvError::Http { url, source })?;
+    let bytes = http::body_capped(response, &url, http::ANSWER_BYTES).await?;
     Ok(Item::Record {
         source: file,
-        bytes: bytes.to_vec(),
+        bytes,
     })
 }
 

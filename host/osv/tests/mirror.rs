@@ -423,7 +423,8 @@ fn queries_from_many_threads_during_an_import() {
 }
 
 /// A tiny HTTP/1.1 file server on 127.0.0.1 that counts requests per path.
-/// Paths containing `BROKEN` answer 500. Stops when dropped (or after 2 minutes).
+/// Paths containing `BROKEN` answer 500; a path with a `{path}.redirect` file
+/// answers 302 to the location it holds. Stops when dropped (or after 2 minutes).
 struct Bucket {
     base: String,
     hits: Arc<Mutex<HashMap<String, usize>>>,
@@ -487,8 +488,16 @@ fn handle(stream: TcpStream, root: &Path, hits: &Mutex<HashMap<String, usize>>) 
         .to_owned();
     *hits.lock().expect("hits").entry(path.clone()).or_default() += 1;
     let file = root.join(path.trim_start_matches('/'));
+    let redirect = root.join(format!("{}.redirect", path.trim_start_matches('/')));
     let (status, body) = if path.contains("BROKEN") {
         ("500 Internal Server Error", b"boom".to_vec())
+    } else if let Ok(location) = std::fs::read_to_string(redirect) {
+        let mut stream = stream;
+        let head = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let _ = stream.write_all(head.as_bytes());
+        return;
     } else {
         match std::fs::read(&file) {
             Ok(body) => ("200 OK", body),
@@ -768,4 +777,53 @@ fn sync_outside_tokio_is_an_error_not_a_panic() {
         std::task::Poll::Ready(result) => assert!(result.is_err()),
         std::task::Poll::Pending => panic!("should fail at once"),
     }
+}
+
+/// A feed redirecting to another origin fails the sync, saying so; the other
+/// origin is never asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_origin_fails_the_sync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let elsewhere_root = dir.path().join("elsewhere");
+    let pypi = [(
+        "PYSEC-1",
+        "2024-01-01T00:00:00Z",
+        record("PYSEC-1", "2024-01-01T00:00:00Z", "PyPI", "alpha", "1.0"),
+    )];
+    write_bucket_ecosystem(&elsewhere_root, "PyPI", &pypi);
+    let elsewhere = Bucket::serve(elsewhere_root);
+    let root = dir.path().join("bucket");
+    std::fs::create_dir_all(root.join("PyPI")).expect("mkdir");
+    std::fs::write(
+        root.join("PyPI/modified_id.csv.redirect"),
+        format!("{}/PyPI/modified_id.csv", elsewhere.base),
+    )
+    .expect("redirect");
+    let bucket = Bucket::serve(root);
+    let client = gatehouse_osv::http::client_builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let mirror = Mirror::open_in_memory().expect("open");
+    let error = sync(&mirror, &client, &bucket.base, &["PyPI".to_owned()])
+        .await
+        .expect_err("a redirect elsewhere fails the sync");
+    let said = error.chain();
+    assert!(said.contains("refused"), "{said}");
+    assert!(elsewhere.hits().is_empty(), "{:?}", elsewhere.hits());
+}
+
+/// A live answer past its cap is an error naming the cap, not a body in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_live_answer_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_path_buf();
+    std::fs::create_dir_all(root.join("v1")).expect("mkdir");
+    let oversized = vec![b' '; gatehouse_osv::http::ANSWER_BYTES as usize + 1];
+    std::fs::write(root.join("v1/querybatch"), oversized).expect("answer");
+    let bucket = Bucket::serve(root);
+    let live =
+        gatehouse_osv::live::Live::new(&bucket.base, Duration::from_secs(3600)).expect("client");
+    let error = live.refresh("npm", "lively").await.expect_err("too large");
+    assert!(error.to_string().contains("larger than"), "{error}");
 }

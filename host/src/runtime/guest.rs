@@ -42,6 +42,8 @@ pub struct Spent {
     pub logs_suppressed: usize,
     pub notes: usize,
     pub notes_suppressed: usize,
+    pub gate_records: usize,
+    pub gate_records_refused: usize,
 }
 
 /// The data of a guest's store.
@@ -140,6 +142,18 @@ impl Drop for GuestState {
                 reason: format!(
                     "{} more notes of one call were not recorded (limits.audit_notes_per_call is {})",
                     spent.notes_suppressed, self.caps.bounds.audit_notes_per_call
+                ),
+                ..crate::audit::AuditRecord::default()
+            });
+        }
+        if spent.gate_records_refused > 0 {
+            self.caps.audit.append(&crate::audit::AuditRecord {
+                event: "gate".into(),
+                requester: self.requester.clone(),
+                rule: component.to_owned(),
+                reason: format!(
+                    "{} more gate records of one call were not recorded (limits.gate_records_per_call is {})",
+                    spent.gate_records_refused, self.caps.bounds.gate_records_per_call
                 ),
                 ..crate::audit::AuditRecord::default()
             });
