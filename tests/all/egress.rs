@@ -628,6 +628,33 @@ async fn a_broken_200_is_fetched_again_after_upstream_recovers_and_after_a_resta
     assert_eq!(upstream.hits("/cut"), hits, "an accepted copy is reused");
 }
 
+/// The pre-flight settles what it fetched like the proxy: a broken copy is
+/// dropped, so `decide` fetches again once upstream recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decide_fetches_a_broken_200_again_after_upstream_recovers() {
+    let healthy = Arc::new(AtomicBool::new(false));
+    let upstream = Listener::bind();
+    let base = format!("http://{}", upstream.addr());
+    let good = packument(
+        "flaky",
+        &format!("{base}/flaky/-/flaky-1.0.0.tgz"),
+        b"x",
+        "",
+    );
+    let answering = healthy.clone();
+    let upstream = upstream.serve(move |request| match request.path.as_str() {
+        "/flaky" if answering.load(Ordering::SeqCst) => Reply::ok("application/json", good.clone()),
+        "/flaky" => Reply::ok("application/json", good[..good.len() / 2].to_vec()),
+        _ => Reply::not_found(),
+    });
+    // A long TTL: a kept copy would be used without asking upstream.
+    let gatehouse = gatehouse(vec!["npm"], &origin(&upstream), "cache:\n  ttl: 1h\n");
+    assert_ne!(gatehouse.decide("npm", "flaky", "1.0.0").await, "allow");
+    healthy.store(true, Ordering::SeqCst);
+    assert_eq!(gatehouse.decide("npm", "flaky", "1.0.0").await, "allow");
+    assert_eq!(upstream.hits("/flaky"), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dripping_upstream_is_cut_at_the_deadline_while_others_are_served() {
     let upstream = Listener::bind();
