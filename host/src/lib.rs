@@ -6,6 +6,12 @@
 //! [`upstream`] (fetch + cache, only where [`egress`] allows) and [`gate`] (the
 //! policy batch) through the [`capabilities`] → [`artifact`] fetches, verifies
 //! and serves bytes natively.
+//!
+//! Beside that path: [`bounds`] (every cap and the guest deadline's
+//! settings), [`audit`] (the crash-safe hash chain, its writer thread,
+//! rotation and index), [`advisories`] (the OSV mirror kept current, its
+//! health and the live fallback), [`preflight`] (`decide` and `check` judging
+//! on the adapter's own facts, with [`lockfile`] readers).
 
 pub mod admin;
 pub mod advisories;
