@@ -12,6 +12,9 @@
 //! issue's figure is 1024). The log is written in the target directory's
 //! temp area, on the same disk as a real data directory would be.
 
+// Tests and benchmarks prepare and inspect files directly.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;

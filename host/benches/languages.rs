@@ -7,6 +7,9 @@
 //! is measured on both routes: componentize-qjs (the template's `build`) and
 //! componentize-js (`build:spidermonkey`). Prints the table of `sdk/README.md`.
 
+// Tests and benchmarks prepare and inspect files directly.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

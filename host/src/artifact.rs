@@ -17,6 +17,7 @@ use cap_std::fs::Dir;
 use hyper::StatusCode;
 use sha1::Sha1;
 use sha2::{Digest as _, Sha256, Sha512};
+use tokio::io::AsyncWriteExt as _;
 
 use crate::bindings::Digest;
 use crate::metrics::metrics;
@@ -359,6 +360,8 @@ impl ArtifactStore {
     /// Opens the store in `dir`, holding at most `limit` bytes; what is there
     /// is indexed by size and last use (mtime), and leftovers of interrupted
     /// downloads are removed.
+    // At start-up, before serving.
+    #[allow(clippy::disallowed_methods)]
     pub fn open(dir: &Path, limit: u64) -> anyhow::Result<Self> {
         let _ = std::fs::remove_dir_all(dir.join(TMP));
         std::fs::create_dir_all(dir.join(TMP))?;
@@ -572,7 +575,9 @@ impl ArtifactStore {
         }
         let store_error = |e: std::io::Error| ArtifactError::Store(e.to_string());
         let tmp_name = format!("{TMP}/{}", unique_name());
-        let mut tmp = self.root.create(&tmp_name).map_err(store_error)?.into_std();
+        // Writes and the final fsync go to the blocking pool (tokio::fs).
+        let mut tmp =
+            tokio::fs::File::from_std(self.root.create(&tmp_name).map_err(store_error)?.into_std());
         let mut hashers = Hashers::for_expected(expected);
         let mut total = 0u64;
         let received: Result<(), ArtifactError> = async {
@@ -588,20 +593,18 @@ impl ArtifactStore {
                     ));
                 }
                 hashers.update(&chunk);
-                std::io::Write::write_all(&mut tmp, &chunk).map_err(store_error)?;
+                tmp.write_all(&chunk).await.map_err(store_error)?;
             }
-            hashers.check(expected)
+            hashers.check(expected)?;
+            tmp.flush().await.map_err(store_error)?;
+            tmp.sync_all().await.map_err(store_error)
         }
         .await;
         if let Err(error) = received {
             let _ = self.root.remove_file(&tmp_name);
             return Err(error);
         }
-        // The fsync of a large file can take a while: off the async threads.
-        tokio::task::spawn_blocking(move || tmp.sync_all())
-            .await
-            .map_err(|e| ArtifactError::Store(e.to_string()))?
-            .map_err(store_error)?;
+        drop(tmp);
         if let Some(parent) = Path::new(key).parent() {
             self.root.create_dir_all(parent).map_err(store_error)?;
         }
@@ -648,6 +651,8 @@ fn unique_name() -> String {
 }
 
 #[cfg(test)]
+// Tests prepare files directly.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

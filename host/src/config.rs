@@ -2,6 +2,9 @@
 //! the limits. Every key can also be set by a `serve` flag; paths are relative
 //! to the config file.
 
+// Configuration is read once, at start-up.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -310,6 +310,8 @@ mod rfc3339 {
 }
 
 #[cfg(test)]
+// Tests prepare files directly.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

@@ -7,6 +7,9 @@
 //! `ecosystem_settings` as the block of the batch's ecosystem, so the host keeps
 //! its keys (`timeout_ms`, `memory_mb` ...) and applies them as in production.
 
+// A one-shot command (policy test).
+#![allow(clippy::disallowed_methods)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;

@@ -524,7 +524,11 @@ pub async fn call_adapter(
         Ok(Outcome::Artifact(_)) => true,
         Err(_) => false,
     };
-    route.upstream.shared().settle(&trace.stamps, accepted);
+    route
+        .upstream
+        .shared()
+        .settle(&trace.stamps, accepted)
+        .await;
     (outcome, trace)
 }
 

@@ -2,6 +2,9 @@
 //! at start, written whole through a temp file and a rename, so a crash leaves
 //! either the old or the new file and never half of one.
 
+// Called from the blocking pool (admin changes) and at start-up.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -133,6 +133,8 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
+    // At start-up, before serving.
+    #[allow(clippy::disallowed_methods)]
     pub fn new(cache_dir: &Path, settings: UpstreamSettings) -> anyhow::Result<Arc<Self>> {
         std::fs::create_dir_all(cache_dir)?;
         let egress = Arc::new(Egress::new(settings.allow.clone()));
@@ -212,7 +214,7 @@ impl Upstreams {
 
     /// The cached copy of `key`. Callers hold `key`'s single flight, so the
     /// body on disk is the one `meta` describes.
-    fn cached(&self, key: &str) -> Option<CachedEntry> {
+    async fn cached(&self, key: &str) -> Option<CachedEntry> {
         if let Some(pending) = lock(&self.pending).get(key) {
             return Some(pending.clone());
         }
@@ -223,17 +225,19 @@ impl Upstreams {
             .unwrap_or_else(|e| e.into_inner())
             .get(key)
             .cloned();
+        // Bodies can be hundreds of MiB: read on the blocking pool (tokio::fs).
         let meta = match known {
             Some(meta) => meta,
             None => {
-                let meta: CachedMeta =
-                    serde_json::from_slice(&std::fs::read(path.with_extension("json")).ok()?)
-                        .ok()?;
+                let meta: CachedMeta = serde_json::from_slice(
+                    &tokio::fs::read(path.with_extension("json")).await.ok()?,
+                )
+                .ok()?;
                 self.remember(key, &meta);
                 meta
             }
         };
-        let body = Bytes::from(std::fs::read(path.with_extension("body")).ok()?);
+        let body = Bytes::from(tokio::fs::read(path.with_extension("body")).await.ok()?);
         Some(CachedEntry {
             meta,
             body,
@@ -248,17 +252,26 @@ impl Upstreams {
             .insert(key.to_owned(), meta.clone());
     }
 
-    /// Writes body then metadata (each by rename), so a crash leaves no torn entry.
-    fn persist(&self, key: &str, entry: &CachedEntry) {
-        let path = self.entry_path(key);
-        let write = |ext: &str, bytes: &[u8]| -> std::io::Result<()> {
-            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-            std::io::Write::write_all(&mut tmp, bytes)?;
-            tmp.persist(path.with_extension(ext))?;
-            Ok(())
-        };
-        let meta = serde_json::to_vec(&entry.meta).unwrap_or_default();
-        match write("body", &entry.body).and_then(|()| write("json", &meta)) {
+    /// Writes body then metadata (each by rename), so a crash leaves no torn
+    /// entry; on the blocking pool, as the body can be large.
+    async fn persist(&self, key: &str, entry: &CachedEntry) {
+        let (dir, path) = (self.dir.clone(), self.entry_path(key));
+        let (body, meta) = (
+            entry.body.clone(),
+            serde_json::to_vec(&entry.meta).unwrap_or_default(),
+        );
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let write = |ext: &str, bytes: &[u8]| -> std::io::Result<()> {
+                let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+                std::io::Write::write_all(&mut tmp, bytes)?;
+                tmp.persist(path.with_extension(ext))?;
+                Ok(())
+            };
+            write("body", &body).and_then(|()| write("json", &meta))
+        })
+        .await
+        .unwrap_or_else(|panicked| Err(std::io::Error::other(panicked.to_string())));
+        match written {
             Ok(()) => self.remember(key, &entry.meta),
             Err(error) => tracing::warn!(%error, "could not persist cached metadata"),
         }
@@ -275,7 +288,7 @@ impl Upstreams {
     /// An adapter call that read the copies `stamps` name ended: when it built
     /// an answer (`accepted`) they are kept as the cached copies; otherwise
     /// they are dropped, so the next request fetches them again.
-    pub fn settle(&self, stamps: &[FetchStamp], accepted: bool) {
+    pub async fn settle(&self, stamps: &[FetchStamp], accepted: bool) {
         let held = |stamp: &FetchStamp| {
             lock(&self.pending)
                 .get(&stamp.key)
@@ -290,7 +303,7 @@ impl Upstreams {
                 // On disk before it leaves `pending`: readers take the held
                 // copy until then, never a half-written one.
                 entry.accepted = true;
-                self.persist(&stamp.key, &entry);
+                self.persist(&stamp.key, &entry).await;
             } else {
                 metrics().cache("metadata", "refused");
             }
@@ -341,7 +354,7 @@ impl Upstreams {
         arrived: SystemTime,
         ttl: Duration,
     ) -> Result<Fetched, FetchError> {
-        let cached = self.cached(key);
+        let cached = self.cached(key).await;
         if let Some(entry) = &cached {
             let age = entry.meta.checked.elapsed().unwrap_or(Duration::MAX);
             if age < ttl || entry.meta.checked >= arrived {
@@ -377,7 +390,7 @@ impl Upstreams {
             (Ok(Received::NotModified), Some(mut entry)) => {
                 entry.meta.checked = SystemTime::now();
                 if entry.accepted {
-                    self.persist(key, &entry);
+                    self.persist(key, &entry).await;
                 } else {
                     self.hold(key, &entry);
                 }
@@ -738,7 +751,7 @@ mod tests {
             fetched.stamp.expect("a fresh 200 has a stamp")
         };
         let refused = fetch().await;
-        up.shared().settle(&[refused], false);
+        up.shared().settle(&[refused], false).await;
         let accepted = fetch().await;
         assert_eq!(
             hits.load(Ordering::SeqCst),
@@ -749,7 +762,9 @@ mod tests {
             !up.shared().is_current(&accepted),
             "not kept before it is settled"
         );
-        up.shared().settle(std::slice::from_ref(&accepted), true);
+        up.shared()
+            .settle(std::slice::from_ref(&accepted), true)
+            .await;
         assert!(up.shared().is_current(&accepted));
         fetch().await;
         assert_eq!(hits.load(Ordering::SeqCst), 2, "an accepted copy is reused");

@@ -2,6 +2,9 @@
 //! real `gatehouse serve` (and, where it matters, real clients) against fake
 //! upstreams that the suite itself serves on 127.0.0.1.
 
+// Tests prepare and inspect files directly; blocking a test's runtime is fine.
+#![allow(clippy::disallowed_methods)]
+
 mod admin;
 mod bounds;
 mod cargo;

@@ -5,6 +5,10 @@
 //! Bad input never stops an import: a file or entry that cannot be read, is not
 //! JSON or has no `id` lands in [`ImportReport::skipped`] and the rest goes on.
 
+// Imports read files on the thread that calls them: the CLI, or the
+// blocking pool (`sync` runs them through `spawn_blocking`).
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};

@@ -159,6 +159,9 @@ async fn sync_one(
 }
 
 /// Downloads `all.zip` to a temporary file and imports it.
+// The download's chunks go to the page cache as they arrive (no fsync); the
+// import, the heavy part, runs on the blocking pool.
+#[allow(clippy::disallowed_methods)]
 async fn full_import(
     mirror: &Mirror,
     client: &reqwest::Client,
@@ -364,6 +367,8 @@ impl TempFile {
 }
 
 impl Drop for TempFile {
+    // Unlinking one file: no data to wait for.
+    #[allow(clippy::disallowed_methods)]
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }

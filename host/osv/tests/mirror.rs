@@ -2,6 +2,9 @@
 //! replacing imports, corrupt input, advisory fields, concurrent queries, and
 //! incremental sync against a local HTTP server laid out like the OSV bucket.
 
+// Tests prepare and inspect files directly; blocking a test's runtime is fine.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Write};

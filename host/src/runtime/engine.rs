@@ -34,6 +34,8 @@ pub struct LoadInfo {
 
 impl Engine {
     /// Builds the engine and starts the epoch ticker (it stops with the engine).
+    // At start-up, before serving.
+    #[allow(clippy::disallowed_methods)]
     pub fn new(cache_dir: &Path) -> anyhow::Result<Self> {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(1000)
@@ -73,6 +75,8 @@ impl Engine {
     }
 
     /// Compiles `bytes` (whose sha256 is `digest`), or loads the cached compilation.
+    // Compiling is blocking work: callers run this on the blocking pool.
+    #[allow(clippy::disallowed_methods)]
     pub fn load(&self, bytes: &[u8], digest: &str) -> anyhow::Result<(Component, LoadInfo)> {
         let started = Instant::now();
         let cached = self

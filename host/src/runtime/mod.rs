@@ -418,7 +418,9 @@ impl Runtime {
     where
         Self: Instantiable<P>,
     {
-        let bytes = std::fs::read(path).map_err(|e| format!("reading: {e}"))?;
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| format!("reading: {e}"))?;
         let sha256 = sha256_hex(&bytes);
         if let Some(before) = before.filter(|b| b.sha256 == sha256) {
             return Ok(before.clone());
@@ -486,6 +488,8 @@ impl Runtime {
         entry.last_error = Some(error);
     }
 
+    // A small YAML file, read at start-up and when it changes.
+    #[allow(clippy::disallowed_methods)]
     fn load_gate_policy(&self, old: &Arc<GatePolicy>) -> Arc<GatePolicy> {
         let path = &self.layout.gate_policy;
         let name = "gate-policy".to_owned();
@@ -549,6 +553,8 @@ impl Instantiable<AdapterPre<GuestState>> for Runtime {
 }
 
 /// The `*.wasm` files of `dir`, sorted; a missing directory has none.
+// A directory listing, at start-up and when the directory changes.
+#[allow(clippy::disallowed_methods)]
 fn wasm_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()

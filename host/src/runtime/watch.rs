@@ -24,6 +24,8 @@ fn relevant(layout: &Layout, path: &Path) -> bool {
 }
 
 /// Starts watching; the returned watcher must be kept alive.
+// At start-up, before serving.
+#[allow(clippy::disallowed_methods)]
 pub fn watch(runtime: Arc<Runtime>) -> anyhow::Result<notify::RecommendedWatcher> {
     let layout = absolute(&runtime.layout);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
