@@ -6,6 +6,9 @@
 //! target directory (as wasmtime builds its test programs), so the outer
 //! build's lock is never contended.
 
+// A build script: blocking file work is all it does.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -2,6 +2,9 @@
 //! [`gatehouse_fixtures`]'s, which `gatehouse policy test` reads too, so every
 //! case is checked both here and in the production engine.
 
+// Runs in a policy's own tests: reading fixture files directly is the point.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::Path;
 
 use gatehouse_fixtures::{Fixture, Observed};
