@@ -123,15 +123,27 @@ fn floor_boundary(text: &str, at: usize) -> usize {
 
 /// How long one rate-limit window of [`AuthFailureLog`] lasts.
 const AUTH_WINDOW: Duration = Duration::from_secs(60);
-/// Addresses tracked at once; past it, finished windows are forgotten first.
-const AUTH_ADDRESSES: usize = 4096;
+/// Sources tracked at once; past it, finished windows are forgotten first,
+/// and while every tracked window is young new sources share one window.
+const AUTH_SOURCES: usize = 4096;
+/// All sources together get this many times one source's records a minute,
+/// so rotating addresses (an IPv6 range, say) cannot grow the audit either.
+const AUTH_ALL_SOURCES_FACTOR: usize = 10;
 
 /// Decides which auth failures get their own audit record: the first
-/// `auth_failures_per_minute` per client address and minute. The rest are
-/// counted, and the count is recorded once the address's window closes.
+/// `auth_failures_per_minute` per client source (an IPv4 address or an IPv6
+/// /64) and minute, and at most ten times that from all sources together.
+/// The rest are counted, and the count is recorded once the source's
+/// window closes.
 #[derive(Default)]
 pub struct AuthFailureLog {
-    windows: Mutex<HashMap<IpAddr, Window>>,
+    windows: Mutex<AuthWindows>,
+}
+
+#[derive(Default)]
+struct AuthWindows {
+    by_source: HashMap<IpAddr, Window>,
+    all: Option<Window>,
 }
 
 struct Window {
@@ -140,12 +152,44 @@ struct Window {
     suppressed: usize,
 }
 
+impl Window {
+    fn new(now: Instant) -> Self {
+        Window {
+            started: now,
+            recorded: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// Starts a new window once this one is over; returns what the old one
+    /// left unrecorded.
+    fn roll(&mut self, now: Instant) -> usize {
+        if now.duration_since(self.started) < AUTH_WINDOW {
+            return 0;
+        }
+        let suppressed = self.suppressed;
+        *self = Window::new(now);
+        suppressed
+    }
+}
+
+/// The source a failure is counted against: IPv6 addresses by their /64 (one
+/// client can hold a whole /64), IPv4-mapped addresses as IPv4.
+fn auth_source(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+            v6.to_bits() & !u128::from(u64::MAX),
+        )),
+        v4 => v4,
+    }
+}
+
 /// What to write for one auth failure.
 #[derive(Debug, PartialEq, Eq)]
 pub struct AuthFailureVerdict {
     /// Whether this failure gets its own record.
     pub record: bool,
-    /// Failures from the same address left unrecorded in its last window, to
+    /// Failures from the same source left unrecorded in its last window, to
     /// be recorded as one summary now.
     pub suppressed_before: usize,
     /// True for the first failure left unrecorded in a window (the record
@@ -158,25 +202,24 @@ impl AuthFailureLog {
     pub fn failure(&self, address: IpAddr, per_minute: usize) -> AuthFailureVerdict {
         let now = Instant::now();
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() >= AUTH_ADDRESSES && !windows.contains_key(&address) {
-            windows.retain(|_, w| now.duration_since(w.started) < AUTH_WINDOW);
+        let AuthWindows { by_source, all } = &mut *windows;
+        let all = all.get_or_insert_with(|| Window::new(now));
+        all.roll(now);
+        let mut source = auth_source(address);
+        if by_source.len() >= AUTH_SOURCES && !by_source.contains_key(&source) {
+            by_source.retain(|_, w| now.duration_since(w.started) < AUTH_WINDOW);
+            if by_source.len() >= AUTH_SOURCES {
+                // Every tracked source is busy: the newcomers share one window.
+                source = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+            }
         }
-        let window = windows.entry(address).or_insert(Window {
-            started: now,
-            recorded: 0,
-            suppressed: 0,
-        });
-        let mut suppressed_before = 0;
-        if now.duration_since(window.started) >= AUTH_WINDOW {
-            suppressed_before = window.suppressed;
-            *window = Window {
-                started: now,
-                recorded: 0,
-                suppressed: 0,
-            };
-        }
-        if window.recorded < per_minute {
+        let window = by_source.entry(source).or_insert_with(|| Window::new(now));
+        let suppressed_before = window.roll(now);
+        if window.recorded < per_minute
+            && all.recorded < per_minute.saturating_mul(AUTH_ALL_SOURCES_FACTOR)
+        {
             window.recorded += 1;
+            all.recorded += 1;
             AuthFailureVerdict {
                 record: true,
                 suppressed_before,
@@ -221,5 +264,24 @@ mod tests {
         assert!(!fifth.record && !fifth.starts_suppressing);
         let other: IpAddr = "127.0.0.2".parse().expect("address");
         assert!(log.failure(other, 3).record);
+    }
+
+    #[test]
+    fn rotating_sources_share_one_cap() {
+        let log = AuthFailureLog::default();
+        // One IPv6 /64 is one source.
+        let recorded = (0..10u16)
+            .filter(|i| {
+                let address: IpAddr = format!("2001:db8::{i:x}").parse().expect("address");
+                log.failure(address, 3).record
+            })
+            .count();
+        assert_eq!(recorded, 3);
+        // Many IPv4 addresses: at most ten times one source's cap in all.
+        let recorded = (0..=255u8)
+            .flat_map(|a| (0..4u8).map(move |b| IpAddr::from([10, 0, a, b])))
+            .filter(|&address| log.failure(address, 3).record)
+            .count();
+        assert_eq!(recorded, 3 * AUTH_ALL_SOURCES_FACTOR - 3);
     }
 }
