@@ -50,6 +50,8 @@ pub struct Bounds {
     pub header_read_timeout_ms: u64,
     /// How long a client may take to send a request body.
     pub request_body_timeout_ms: u64,
+    /// How long a response may wait for a client that stopped reading it.
+    pub write_timeout_ms: u64,
     /// Client connections open at once; past it new ones wait in the listen backlog.
     pub max_connections: usize,
 }
@@ -74,6 +76,7 @@ impl Default for Bounds {
             audit_path_bytes: 256,
             header_read_timeout_ms: 10_000,
             request_body_timeout_ms: 30_000,
+            write_timeout_ms: 60_000,
             max_connections: 512,
         }
     }
@@ -86,6 +89,10 @@ impl Bounds {
 
     pub fn request_body_timeout(&self) -> Duration {
         Duration::from_millis(self.request_body_timeout_ms.max(1))
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms.max(1))
     }
 }
 

@@ -118,10 +118,12 @@ pub async fn serve(
 /// Client connections held to the caps: at most `limits.max_connections` open
 /// (past it new ones wait in the listen backlog), each closed when its client
 /// takes longer than `limits.header_read_timeout_ms` to send a request's
-/// headers or sits idle that long between requests.
+/// headers or sits idle that long between requests, or stops reading a
+/// response for `limits.write_timeout_ms`.
 struct Connections {
     open: Arc<tokio::sync::Semaphore>,
     header_read_timeout: Duration,
+    write_timeout: Duration,
 }
 
 impl Connections {
@@ -129,6 +131,7 @@ impl Connections {
         Connections {
             open: Arc::new(tokio::sync::Semaphore::new(bounds.max_connections.max(1))),
             header_read_timeout: bounds.header_read_timeout(),
+            write_timeout: bounds.write_timeout(),
         }
     }
 
@@ -156,13 +159,17 @@ impl Connections {
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(self.header_read_timeout);
+        let write_timeout = self.write_timeout;
         open.spawn(async move {
             let _open = permit;
             let service = hyper::service::service_fn(move |request| {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(handle(&app, request, remote).await) }
             });
-            let connection = http.serve_connection(TokioIo::new(stream), service);
+            // A client that stops reading would hold its slot for ever.
+            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+            stream.set_write_timeout(Some(write_timeout));
+            let connection = http.serve_connection(TokioIo::new(Box::pin(stream)), service);
             tokio::pin!(connection);
             let ended = tokio::select! {
                 ended = connection.as_mut() => ended,

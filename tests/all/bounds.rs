@@ -463,6 +463,35 @@ fn slowloris_and_idle_connections_are_closed() {
     drop(held);
 }
 
+/// A client that pipelines requests and never reads the answers is cut off
+/// by the write timeout once the socket buffers are full, so it cannot hold
+/// its connection slot (here the only one) for ever.
+#[test]
+fn a_client_that_stops_reading_is_disconnected() {
+    let gatehouse = Gatehouse::start(Setup {
+        extra_config:
+            "limits:\n  write_timeout_ms: 1000\n  header_read_timeout_ms: 120000\n  max_connections: 1\n"
+                .into(),
+        ..Setup::default()
+    });
+    let limit = Duration::from_secs(60);
+    let mut greedy = connect(&gatehouse, limit);
+    greedy
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    // Megabytes of answers: more than the loopback socket buffers hold.
+    let requests = b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n".repeat(40_000);
+    // The server stops reading once its writes stall: the rest may not fit.
+    let _ = greedy.write_all(&requests);
+    let started = Instant::now();
+    assert!(
+        healthz_answers(&gatehouse, limit),
+        "another client is served once the greedy one is cut off"
+    );
+    println!("served after {:?}", started.elapsed());
+    drop(greedy);
+}
+
 /// Server-side descriptors a process holds (Linux).
 fn open_descriptors(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
