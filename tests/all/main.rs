@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod admin;
+mod architecture;
 mod bounds;
 mod cargo;
 mod durability;
