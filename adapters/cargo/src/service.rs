@@ -33,7 +33,8 @@ fn serve(host: &impl Host, request: &Request) -> Result<Outcome, Failure> {
             let fetched = fetch_index_file(host, &name)?;
             let lines = parse(&fetched)?;
             let facts: Vec<VersionFacts> = lines.iter().map(Line::facts).collect();
-            let body = index::apply(&lines, &host.gate(Purpose::Metadata, &facts))
+            let decisions = host.gate(Purpose::Metadata, &facts)?;
+            let body = index::apply(&lines, &decisions)
                 .map_err(|e| Failure::new(502, format!("index file of {name}: {e}")))?;
             Ok(with_validator(request, body))
         }
@@ -115,16 +116,19 @@ fn with_validator(request: &Request, body: Vec<u8>) -> Outcome {
 mod tests {
     use std::collections::HashMap;
 
+    use gatehouse_adapter_sdk::osv::PackageAdvisory;
     use gatehouse_adapter_sdk::{Action, Decision, FetchError, Verdict};
 
     use super::*;
 
     const UPSTREAM: &str = "http://127.0.0.1:9/index";
 
-    /// Serves fixed bodies and blocks the versions in `blocked`.
+    /// Serves fixed bodies and blocks the versions in `blocked`; its gate
+    /// leaves the last version out when `miscounts`.
     struct FakeHost {
         files: HashMap<String, String>,
         blocked: Vec<&'static str>,
+        miscounts: bool,
     }
 
     fn line(version: &str, cksum: &str) -> String {
@@ -154,6 +158,7 @@ mod tests {
         FakeHost {
             files,
             blocked: vec!["1.1.0"],
+            miscounts: false,
         }
     }
 
@@ -173,8 +178,9 @@ mod tests {
             })
         }
 
-        fn gate(&self, _purpose: Purpose, facts: &[VersionFacts]) -> Vec<Decision> {
-            facts
+        fn evaluate(&self, _purpose: Purpose, facts: &[VersionFacts]) -> Vec<Decision> {
+            let answered = facts.len() - usize::from(self.miscounts);
+            facts[..answered]
                 .iter()
                 .map(|f| {
                     assert_eq!(f.ecosystem, "crates.io");
@@ -196,6 +202,10 @@ mod tests {
                     }
                 })
                 .collect()
+        }
+
+        fn advisories(&self, _ecosystem: &str, _name: &str) -> Vec<PackageAdvisory> {
+            unreachable!("the cargo adapter answers no audits")
         }
     }
 
@@ -241,6 +251,18 @@ mod tests {
         let response = respond(handle(&host, &again));
         assert_eq!(response.status, 304);
         assert!(response.body.is_empty());
+    }
+
+    #[test]
+    fn a_gate_that_miscounts_is_refused() {
+        let mut host = fake("http://127.0.0.1:9/dl");
+        host.miscounts = true;
+        let response = respond(handle(&host, &get("/index/de/mo/demo", Vec::new())));
+        assert_eq!(response.status, 500);
+        assert_eq!(
+            String::from_utf8(response.body).unwrap(),
+            "the gate answered 2 decisions for 3 versions\n"
+        );
     }
 
     #[test]

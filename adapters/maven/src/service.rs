@@ -82,7 +82,7 @@ fn metadata_file(
         .iter()
         .map(|version| facts(coordinates, version))
         .collect();
-    let decisions = host.gate(Purpose::Metadata, &all);
+    let decisions = host.gate(Purpose::Metadata, &all)?;
     let allowed: Vec<&str> = upstream
         .versions
         .iter()
@@ -113,9 +113,9 @@ fn sibling_file(
     sibling: Sibling,
 ) -> Result<Response, Failure> {
     let decision = host
-        .gate(Purpose::Artifact, &[facts(coordinates, version)])
-        .pop();
-    if let Some(decision) = decision.filter(|d| d.action == Action::Block) {
+        .gate(Purpose::Artifact, &[facts(coordinates, version)])?
+        .remove(0);
+    if decision.action == Action::Block {
         return Err(Failure::new(403, decision_message(&decision)));
     }
     let url = format!(

@@ -118,8 +118,8 @@ fn filter(host: &impl Host, page: ProjectPage, mode: BlockedFiles) -> Result<Pro
         .into_iter()
         .map(|release| release.version)
         .collect();
-    let decisions = host.gate(Purpose::Metadata, &facts);
-    apply(page, versions, &decisions, mode).map_err(|e| Failure::new(502, e))
+    let decisions = host.gate(Purpose::Metadata, &facts)?;
+    Ok(apply(page, versions, &decisions, mode))
 }
 
 /// Points every file at this adapter, and offers a `.metadata` file only when

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use gatehouse_adapter_sdk::osv::PackageAdvisory;
 use gatehouse_adapter_sdk::{
     Action, ArtifactPlan, Decision, FetchError, Fetched, Host, Outcome, Purpose, Request, Response,
     Verdict, VersionFacts,
@@ -16,12 +17,14 @@ const SHA_1: &str = "11111111111111111111111111111111111111111111111111111111111
 const SHA_2: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 const SHA_M: &str = "3333333333333333333333333333333333333333333333333333333333333333";
 
-/// A host with canned upstream answers and a gate that acts on listed versions.
+/// A host with canned upstream answers and a gate that acts on listed
+/// versions (and leaves the last version out when `miscounts`).
 #[derive(Default)]
 struct FakeHost {
     pages: HashMap<String, Fetched>,
     unreachable: bool,
     verdicts: HashMap<String, Action>,
+    miscounts: bool,
     fetches: RefCell<Vec<String>>,
     gate_calls: RefCell<Vec<Vec<VersionFacts>>>,
 }
@@ -65,9 +68,10 @@ impl Host for FakeHost {
         }))
     }
 
-    fn gate(&self, _purpose: Purpose, facts: &[VersionFacts]) -> Vec<Decision> {
+    fn evaluate(&self, _purpose: Purpose, facts: &[VersionFacts]) -> Vec<Decision> {
         self.gate_calls.borrow_mut().push(facts.to_vec());
-        facts
+        let answered = facts.len() - usize::from(self.miscounts);
+        facts[..answered]
             .iter()
             .map(|f| match self.verdicts.get(&f.version) {
                 Some(&action) => Decision {
@@ -85,6 +89,10 @@ impl Host for FakeHost {
                 },
             })
             .collect()
+    }
+
+    fn advisories(&self, _ecosystem: &str, _name: &str) -> Vec<PackageAdvisory> {
+        unreachable!("the pypi adapter answers no audits")
     }
 }
 
@@ -317,6 +325,20 @@ fn blocked_versions_can_be_hidden() {
     assert_eq!(json_filenames(&json), &SURVIVORS[2..]);
     assert_eq!(json["versions"], serde_json::json!(["2.0", "3.0"]));
     assert_eq!(html_filenames(&html_page(&host, settings)), &SURVIVORS[2..]);
+}
+
+#[test]
+fn a_short_answer_from_the_gate_fails_closed() {
+    let host = FakeHost {
+        miscounts: true,
+        ..json_upstream()
+    };
+    let response = get(&host, "{}", "/simple/demo-pkg/", Some(PIP_ACCEPT));
+    assert_eq!(response.status, 500);
+    assert_eq!(
+        body(&response),
+        "the gate answered 3 decisions for 4 versions\n"
+    );
 }
 
 #[test]

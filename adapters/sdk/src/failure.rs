@@ -1,10 +1,11 @@
 //! Requests that end in an error for the client, and how a failed upstream
 //! fetch becomes one.
 
-use crate::{FetchError, Fetched, Outcome, Response};
+use crate::{ErrorFormat, FetchError, Fetched, Outcome, Response};
 
-/// A request that ends in a plain-text error response with a message for the
-/// client (cargo, pip and the go command print such a body as it is).
+/// A request that ends in an error response with a message for the client:
+/// plain text by default (cargo, pip and the go command print such a body as
+/// it is), or in the client's [`ErrorFormat`].
 #[derive(Debug, PartialEq, Eq)]
 pub struct Failure {
     pub status: u16,
@@ -30,11 +31,19 @@ impl Failure {
         };
         Failure::new(status, format!("{url}: {problem}"))
     }
+
+    /// The error response in `format`.
+    pub fn response(&self, format: ErrorFormat) -> Response {
+        match format {
+            ErrorFormat::Json => Response::json_error(self.status, &self.message),
+            ErrorFormat::Text => Response::text(self.status, &self.message),
+        }
+    }
 }
 
 impl From<Failure> for Outcome {
     fn from(failure: Failure) -> Self {
-        Response::text(failure.status, &failure.message).into()
+        failure.response(ErrorFormat::Text).into()
     }
 }
 

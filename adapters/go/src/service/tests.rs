@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{Cursor, Write};
 
+use gatehouse_adapter_sdk::osv::PackageAdvisory;
 use gatehouse_adapter_sdk::{FetchError, Verdict};
 
 use super::*;
@@ -22,6 +23,8 @@ struct FakeHost {
     answers: HashMap<String, (u16, Vec<u8>)>,
     blocked: Vec<&'static str>,
     gated: RefCell<Vec<GateCall>>,
+    /// The gate leaves the last version out.
+    miscounts: bool,
 }
 
 impl FakeHost {
@@ -32,6 +35,7 @@ impl FakeHost {
             answers: HashMap::new(),
             blocked,
             gated: RefCell::new(Vec::new()),
+            miscounts: false,
         };
         host.answer("/@v/list", b"v1.0.0\nv1.2.0\nv1.1.0\n".to_vec());
         host.answer("/@latest", info("v1.2.0").into_bytes());
@@ -79,13 +83,14 @@ impl Host for FakeHost {
         })
     }
 
-    fn gate(&self, purpose: Purpose, facts: &[VersionFacts]) -> Vec<Decision> {
+    fn evaluate(&self, purpose: Purpose, facts: &[VersionFacts]) -> Vec<Decision> {
         let seen = facts
             .iter()
             .map(|f| (f.ecosystem.clone(), f.name.clone(), f.version.clone()))
             .collect();
         self.gated.borrow_mut().push((purpose, seen));
-        facts
+        let answered = facts.len() - usize::from(self.miscounts);
+        facts[..answered]
             .iter()
             .map(|f| {
                 if self.blocked.contains(&f.version.as_str()) {
@@ -106,6 +111,10 @@ impl Host for FakeHost {
                 }
             })
             .collect()
+    }
+
+    fn advisories(&self, _ecosystem: &str, _name: &str) -> Vec<PackageAdvisory> {
+        unreachable!("the Go adapter answers no audits")
     }
 }
 
@@ -307,4 +316,19 @@ fn missing_modules_stay_404_and_bad_settings_are_500() {
         get(&host, r#"{"sumbd": "x"}"#, "/example.test/x/@v/list").status,
         500
     );
+}
+
+#[test]
+fn a_gate_that_miscounts_is_refused() {
+    let mut host = FakeHost::new(vec![]);
+    host.miscounts = true;
+    for path in ["@v/list", "@v/v1.1.0.zip"] {
+        let response = get(&host, &checked(), &format!("/{ESCAPED}/{path}"));
+        assert_eq!(response.status, 500, "{path}");
+        assert!(
+            text(&response).starts_with("the gate answered"),
+            "{path}: {}",
+            text(&response)
+        );
+    }
 }
