@@ -51,6 +51,12 @@ pub enum Refused {
     Unresolved(String),
 }
 
+/// Whether `ip` is one of this machine's own addresses: only those can be
+/// bound (a UDP bind sends nothing).
+fn is_this_machine(ip: IpAddr) -> bool {
+    std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
 /// The kind of a non-public address, or `None` for a public one.
 pub fn restricted(address: IpAddr) -> Option<&'static str> {
     match address.to_canonical() {
@@ -168,13 +174,16 @@ impl Egress {
         Ok(())
     }
 
-    /// The address rule for a learned origin's `address`.
+    /// The address rule for a learned origin's `address`. A listener on the
+    /// unspecified address answers on every address of this machine, public
+    /// ones included, so each of them is the own listener on its port.
     fn check(&self, url: &Url, address: SocketAddr) -> Result<(), Refused> {
         let ip = address.ip().to_canonical();
         let own = read(&self.listeners).iter().any(|listener| {
             listener.port() == address.port()
                 && (listener.ip() == ip
-                    || (listener.ip().is_unspecified() && restricted(ip).is_some()))
+                    || (listener.ip().is_unspecified()
+                        && (restricted(ip).is_some() || is_this_machine(ip))))
         });
         if own {
             return Err(Refused::OwnListener {
@@ -389,6 +398,22 @@ mod tests {
             .await
             .expect_err("own listener");
         assert!(matches!(own, Refused::OwnListener { .. }), "{own}");
+    }
+
+    #[tokio::test]
+    async fn a_listener_on_every_address_is_refused_on_each_of_them() {
+        let egress = Egress::new(vec!["127.0.0.0/8".parse().expect("cidr")]);
+        egress.listening_on("0.0.0.0:8080".parse().expect("addr"));
+        let origins = Origins::new([&url("http://127.0.0.1:9/")]);
+        origins.learn(&url("http://127.0.0.2:8080/api"));
+        let own = egress
+            .admit(&origins, &url("http://127.0.0.2:8080/api"))
+            .await
+            .expect_err("own listener");
+        assert!(matches!(own, Refused::OwnListener { .. }), "{own}");
+        assert!(is_this_machine("127.0.0.1".parse().expect("ip")));
+        // TEST-NET-1 is never assigned to a machine.
+        assert!(!is_this_machine("192.0.2.1".parse().expect("ip")));
     }
 
     #[test]
