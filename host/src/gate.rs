@@ -11,10 +11,10 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::audit::AuditRecord;
 use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
 use crate::bindings::{Action, Context, Purpose, Verdict, VersionFacts};
 use crate::bounds::{Bounds, cut, cut_str};
+use crate::capabilities::audit::AuditRecord;
 use crate::capabilities::{CallScope, Capabilities};
 use crate::gate_policy::{Controls, Mode, OnError, OnStale};
 use crate::runtime::guest::{Limits, new_store, within_deadline};
@@ -518,7 +518,7 @@ fn combine(
     }
     // Reasons reach status lines, JSON bodies and packuments: no escapes.
     for text in [&mut verdict.rule, &mut verdict.reason] {
-        if let std::borrow::Cow::Owned(clean) = crate::server::printable(text) {
+        if let std::borrow::Cow::Owned(clean) = crate::text::printable(text) {
             *text = clean;
         }
     }

@@ -19,7 +19,7 @@ use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue, VAR
 use hyper::{HeaderMap, StatusCode};
 
 use crate::bindings::adapter::ArtifactPlan;
-use crate::upstream::{FetchStamp, Upstreams};
+use crate::capabilities::upstream::{FetchStamp, Upstreams};
 
 /// What an adapter call depended on, recorded while it ran.
 #[derive(Debug, Default)]

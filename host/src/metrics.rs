@@ -189,7 +189,7 @@ impl Metrics {
     }
 
     /// Sets the OSV gauges from the mirror's current figures.
-    pub fn observe_osv(&self, health: &[crate::advisories::EcosystemHealth]) {
+    pub fn observe_osv(&self, health: &[crate::capabilities::osv::advisories::EcosystemHealth]) {
         for entry in health {
             let labels = OsvLabels {
                 ecosystem: entry.ecosystem.clone(),

@@ -18,9 +18,9 @@ use anyhow::Context as _;
 use gatehouse_fixtures::{Fixture, Observed};
 use serde_json::{Map, Value};
 
-use crate::audit::AuditLog;
 use crate::bindings::{Context, VersionFacts};
 use crate::capabilities::Capabilities;
+use crate::capabilities::audit::AuditLog;
 use crate::capabilities::osv::FixedAdvisories;
 use crate::capabilities::store::{HOST_NAMESPACE, KvStore};
 use crate::gate_policy::GatePolicy;

@@ -13,11 +13,11 @@ pub mod upstream;
 
 use std::sync::Arc;
 
-use crate::audit::AuditLog;
 use crate::bounds::Bounds;
+use crate::capabilities::audit::AuditLog;
+use crate::capabilities::upstream::AdapterUpstream;
 use crate::exceptions::Exceptions;
 use crate::runtime::Generation;
-use crate::upstream::AdapterUpstream;
 
 /// Services every guest call may reach.
 pub struct Capabilities {

@@ -135,7 +135,7 @@ impl Drop for GuestState {
             );
         }
         if spent.notes_suppressed > 0 {
-            self.caps.audit.append(&crate::audit::AuditRecord {
+            self.caps.audit.append(&crate::capabilities::audit::AuditRecord {
                 event: "note".into(),
                 requester: self.requester.clone(),
                 rule: component.to_owned(),
@@ -143,11 +143,11 @@ impl Drop for GuestState {
                     "{} more notes of one call were not recorded (limits.audit_notes_per_call is {})",
                     spent.notes_suppressed, self.caps.bounds.audit_notes_per_call
                 ),
-                ..crate::audit::AuditRecord::default()
+                ..crate::capabilities::audit::AuditRecord::default()
             });
         }
         if spent.gate_records_refused > 0 {
-            self.caps.audit.append(&crate::audit::AuditRecord {
+            self.caps.audit.append(&crate::capabilities::audit::AuditRecord {
                 event: "gate".into(),
                 requester: self.requester.clone(),
                 rule: component.to_owned(),
@@ -155,7 +155,7 @@ impl Drop for GuestState {
                     "{} more gate records of one call were not recorded (limits.gate_records_per_call is {})",
                     spent.gate_records_refused, self.caps.bounds.gate_records_per_call
                 ),
-                ..crate::audit::AuditRecord::default()
+                ..crate::capabilities::audit::AuditRecord::default()
             });
         }
     }

@@ -17,10 +17,10 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::audit::AuditRecord;
 use crate::bindings::adapter::{Adapter, AdapterPre};
 use crate::bindings::policy::{Policy, PolicyPre};
 use crate::capabilities::Capabilities;
+use crate::capabilities::audit::AuditRecord;
 use crate::gate_policy::GatePolicy;
 use engine::{Engine, sha256_hex};
 use guest::GuestState;

@@ -19,6 +19,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod chain;
+mod host;
 mod index;
 mod recovery;
 mod writer;

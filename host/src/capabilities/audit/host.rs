@@ -2,9 +2,9 @@
 //! log; at most `limits.audit_notes_per_call` per call (the rest are counted
 //! in one record when the call ends), each field cut to its cap.
 
-use crate::audit::AuditRecord;
 use crate::bindings::policy::gatehouse::plugin::audit::Host;
 use crate::bounds::cut;
+use crate::capabilities::audit::AuditRecord;
 use crate::runtime::guest::GuestState;
 
 const MAX_NOTE: usize = 4096;

@@ -4,6 +4,8 @@
 //! resource and size limits. A fresh copy is kept only once an adapter built
 //! an answer from it ([`Upstreams::settle`]).
 
+mod host;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

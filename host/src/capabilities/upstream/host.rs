@@ -3,8 +3,8 @@
 
 use crate::bindings::adapter::gatehouse::plugin::upstream::{FetchError, Fetched, Host};
 use crate::capabilities::CallScope;
+use crate::capabilities::upstream;
 use crate::runtime::guest::GuestState;
-use crate::upstream;
 
 impl Host for GuestState {
     async fn base(&mut self) -> wasmtime::Result<String> {

@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use gatehouse_osv::live::Live;
 use gatehouse_osv::{EcosystemStatus, Mirror};
 
+use super::{AdvisorySource, Prepare};
 use crate::bindings::{Advisory, PackageAdvisory};
-use crate::capabilities::osv::{AdvisorySource, Prepare};
 use crate::config::{Config, OsvSettings};
 
 /// The OSV mirror's database, in the data dir.
