@@ -24,13 +24,14 @@ use crate::bindings::Action;
 use crate::bindings::Purpose;
 use crate::bindings::adapter::{ArtifactPlan, ErrorFormat, Outcome};
 use crate::capabilities::audit::AuditRecord;
+use crate::capabilities::gate::PolicyGate;
 use crate::capabilities::upstream::AdapterUpstream;
+use crate::capabilities::upstream::Trace;
 use crate::capabilities::{CallScope, Capabilities};
-use crate::gate::GuestFailure;
-use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered, Trace};
+use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered};
 use crate::metrics::{RequestLabels, metrics};
 use crate::reviews::Reviews;
-use crate::runtime::guest::{Limits, new_store, within_deadline};
+use crate::runtime::guest::{GuestFailure, Limits, new_store, within_deadline};
 use crate::runtime::{Generation, LoadedAdapter, Runtime};
 use crate::text::printable;
 
@@ -317,7 +318,7 @@ async fn route_request(
     let path = request.uri().path().to_owned();
     let address = remote.ip().to_string();
     if path == "/metrics" {
-        metrics().observe_osv(&app.runtime.caps.osv.health());
+        crate::capabilities::osv::advisories::publish(&app.runtime.caps.osv.health());
         let mut response = Response::new(full(metrics().render()));
         response.headers_mut().insert(
             CONTENT_TYPE,
@@ -433,7 +434,7 @@ fn public_base(app: &App, request: &Request<Incoming>, prefix: &str) -> String {
 /// included, within the route's deadline and counted in the metrics; then
 /// settles the upstream copies it read. Returns its outcome and what it read.
 pub async fn call_adapter(
-    generation: &Arc<Generation>,
+    gate: Arc<dyn PolicyGate>,
     caps: &Arc<Capabilities>,
     adapter: &LoadedAdapter,
     route: &AdapterRoute,
@@ -441,11 +442,11 @@ pub async fn call_adapter(
     request: &crate::bindings::adapter::Request,
 ) -> (wasmtime::Result<Outcome>, Trace) {
     let mut store = new_store(
-        &generation.engine,
+        adapter.pre.engine(),
         caps.clone(),
         CallScope::Adapter {
             upstream: route.upstream.clone(),
-            generation: generation.clone(),
+            gate,
         },
         adapter.name.clone(),
         requester,
@@ -468,7 +469,7 @@ pub async fn call_adapter(
             .err()
             .map(|e| GuestFailure::classify(e).class()),
     );
-    let trace = std::mem::take(&mut store.data_mut().trace);
+    let trace = store.data_mut().take_trace();
     drop(store);
     // Upstream copies become the cached ones only when the adapter could
     // build an answer from them; a body it could not use is fetched again.
@@ -583,7 +584,7 @@ async fn adapter_request(
     };
     let caps = app.runtime.caps.clone();
     let (outcome, trace) = call_adapter(
-        &generation,
+        crate::gate::PolicyBatch::handle(&generation, &caps),
         &caps,
         &adapter,
         route,

@@ -24,6 +24,8 @@ mod index;
 mod recovery;
 mod writer;
 
+pub use host::{AuditState, AuditView, add_to_linker};
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

@@ -6,23 +6,61 @@
 //! most `limits.osv_versions_per_call` versions. Versions that do not parse
 //! are reported in one log line per call.
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use wasmtime::component::{HasData, Linker};
+
 use super::AdvisorySource;
-use crate::bindings::policy::gatehouse::plugin::osv::Host;
+use crate::bindings::policy::gatehouse::plugin::osv::{self, Host};
 use crate::bindings::{Advisory, PackageAdvisory};
 use crate::bounds::cut_str;
-use crate::runtime::guest::{GuestState, deadline_exceeded};
+use crate::capabilities::{Call, deadline_exceeded};
 
-impl Host for GuestState {
+/// The advisories one call reads, and how many versions it may ask about.
+pub struct OsvState {
+    source: Arc<dyn AdvisorySource>,
+    versions_per_call: usize,
+}
+
+impl OsvState {
+    pub fn new(source: Arc<dyn AdvisorySource>, versions_per_call: usize) -> Self {
+        OsvState {
+            source,
+            versions_per_call,
+        }
+    }
+}
+
+/// One call's view of its osv state.
+pub struct OsvView<'a> {
+    pub call: &'a Call,
+    pub state: &'a OsvState,
+}
+
+struct HasOsv;
+
+impl HasData for HasOsv {
+    type Data<'a> = OsvView<'a>;
+}
+
+/// Adds the `osv` interface to `linker`, each call's view from `get`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> OsvView<'_>,
+) -> wasmtime::Result<()> {
+    osv::add_to_linker::<T, HasOsv>(linker, get)
+}
+
+impl Host for OsvView<'_> {
     async fn affecting(
         &mut self,
         ecosystem: String,
         name: String,
         versions: Vec<String>,
     ) -> wasmtime::Result<Vec<Vec<Advisory>>> {
-        self.check_deadline()?;
-        let cap = self.caps.bounds.osv_versions_per_call;
+        self.call.check_deadline()?;
+        let cap = self.state.versions_per_call;
         if versions.len() > cap {
             return Err(wasmtime::Error::msg(format!(
                 "osv.affecting was asked about {} versions of {} in one call; it answers at most {cap} (limits.osv_versions_per_call)",
@@ -30,13 +68,15 @@ impl Host for GuestState {
                 cut_str(&name, NAME_IN_MESSAGES),
             )));
         }
-        let source = self.caps.osv.clone();
-        self.host_call(source.prepare(&ecosystem, &name)).await?;
-        let deadline = self.deadline();
+        let source = self.state.source.clone();
+        self.call
+            .host_call(source.prepare(&ecosystem, &name))
+            .await?;
+        let deadline = self.call.deadline();
         let matching = tokio::task::spawn_blocking(move || {
             match_in_chunks(&*source, &ecosystem, &name, &versions, deadline)
         });
-        match self.host_call(matching).await? {
+        match self.call.host_call(matching).await? {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(Stopped::Deadline)) => Err(deadline_exceeded()),
             Ok(Err(Stopped::Unavailable(error))) => unavailable_is_a_failure(Err(error)),
@@ -51,10 +91,12 @@ impl Host for GuestState {
         ecosystem: String,
         name: String,
     ) -> wasmtime::Result<Vec<PackageAdvisory>> {
-        let source = self.caps.osv.clone();
-        self.host_call(source.prepare(&ecosystem, &name)).await?;
+        let source = self.state.source.clone();
+        self.call
+            .host_call(source.prepare(&ecosystem, &name))
+            .await?;
         let reading = tokio::task::spawn_blocking(move || source.advisories(&ecosystem, &name));
-        match self.host_call(reading).await? {
+        match self.call.host_call(reading).await? {
             Ok(result) => unavailable_is_a_failure(result),
             Err(panicked) => Err(wasmtime::Error::msg(format!(
                 "osv lookup failed: {panicked}"

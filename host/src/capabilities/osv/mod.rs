@@ -5,6 +5,8 @@
 pub mod advisories;
 mod host;
 
+pub use host::{OsvState, OsvView, add_to_linker};
+
 use std::collections::HashMap;
 
 use crate::bindings::{Advisory, Interval, PackageAdvisory, Severity};

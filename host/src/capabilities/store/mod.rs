@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 mod host;
 
+pub use host::{StoreState, StoreView, add_to_linker};
+
 const HOST_PREFIX: &str = "gatehouse/";
 const MAX_KEY: usize = 512;
 const MAX_VALUE: usize = 256 << 10;

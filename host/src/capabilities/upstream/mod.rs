@@ -6,6 +6,8 @@
 
 mod host;
 
+pub use host::{Trace, UpstreamState, UpstreamView, add_to_linker};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
