@@ -512,8 +512,7 @@ fn adapter_routes(
             .settings
             .clone()
             .unwrap_or_else(|| serde_json::json!({}));
-        let mut adapter_upstream =
-            AdapterUpstream::new(name, url, &upstream.origins, shared.clone());
+        let mut adapter_upstream = AdapterUpstream::new(url, &upstream.origins, shared.clone());
         if let Some(ttl) = &upstream.ttl {
             adapter_upstream.ttl = Some(crate::config::parse_duration(
                 &format!("upstreams.{name}.ttl"),

@@ -247,10 +247,6 @@ impl AuditLog {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.files.live
-    }
-
     pub fn settings(&self) -> &AuditSettings {
         &self.settings
     }
