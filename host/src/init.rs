@@ -193,22 +193,4 @@ mod tests {
                 .is_empty()
         );
     }
-
-    /// `on_stale` applies to the policies whose answers depend on the mirror:
-    /// of the defaults, exactly those two.
-    #[test]
-    fn only_the_advisory_policies_import_osv() {
-        let cache = tempfile::tempdir().expect("tempdir");
-        let engine = crate::runtime::engine::Engine::new(cache.path()).expect("engine");
-        let importing: Vec<&str> = POLICIES
-            .iter()
-            .filter(|(_, bytes)| {
-                let digest = crate::runtime::engine::sha256_hex(bytes);
-                let (component, _) = engine.load(bytes, &digest).expect("compiles");
-                crate::runtime::imports_osv(&component)
-            })
-            .map(|(name, _)| *name)
-            .collect();
-        assert_eq!(importing, ["malicious", "vulnerability"]);
-    }
 }

@@ -544,3 +544,26 @@ fn wasm_files(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `on_stale` applies to the policies whose answers depend on the mirror:
+    /// of the defaults, exactly those two.
+    #[test]
+    fn only_the_advisory_policies_import_osv() {
+        let cache = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::new(cache.path()).expect("engine");
+        let importing: Vec<&str> = crate::init::POLICIES
+            .iter()
+            .filter(|(_, bytes)| {
+                let digest = sha256_hex(bytes);
+                let (component, _) = engine.load(bytes, &digest).expect("compiles");
+                imports_osv(&component)
+            })
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(importing, ["malicious", "vulnerability"]);
+    }
+}
