@@ -108,7 +108,7 @@ impl Generation {
     /// [`Generation::gate`], with every policy's timeout cut so that the
     /// batch is over by `until` (the deadline of the adapter asking), and
     /// its audit records taken from `records`.
-    pub async fn gate_until(
+    async fn gate_until(
         &self,
         caps: &Arc<Capabilities>,
         purpose: Purpose,

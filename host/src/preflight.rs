@@ -205,7 +205,7 @@ impl FactsProbe {
     }
 
     /// Keeps `facts`; one `allow` per version, so the adapter goes on as usual.
-    pub fn record(&self, facts: &[VersionFacts]) -> Vec<Decision> {
+    fn record(&self, facts: &[VersionFacts]) -> Vec<Decision> {
         self.facts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
