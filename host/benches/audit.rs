@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use gatehouse::audit::{AuditLog, AuditQuery, AuditRecord, AuditSettings, Files, SyncMode};
+use gatehouse::capabilities::audit::{
+    AuditLog, AuditQuery, AuditRecord, AuditSettings, Files, SyncMode,
+};
 
 fn record(n: usize) -> AuditRecord {
     AuditRecord {

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use gatehouse::audit::AuditLog;
 use gatehouse::bindings::{Context, Purpose, VersionFacts};
 use gatehouse::capabilities::Capabilities;
+use gatehouse::capabilities::audit::AuditLog;
 use gatehouse::capabilities::osv::FixedAdvisories;
 use gatehouse::capabilities::store::KvStore;
 use gatehouse::runtime::engine::Engine;

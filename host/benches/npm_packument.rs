@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatehouse::artifact::ArtifactStore;
-use gatehouse::audit::AuditLog;
 use gatehouse::capabilities::Capabilities;
+use gatehouse::capabilities::audit::AuditLog;
 use gatehouse::capabilities::osv::FixedAdvisories;
 use gatehouse::capabilities::store::KvStore;
+use gatehouse::capabilities::upstream::{AdapterUpstream, UpstreamSettings, Upstreams};
 use gatehouse::init::{ADAPTERS, POLICIES};
 use gatehouse::memo::{GateMemo, Memo};
 use gatehouse::reviews::Reviews;
@@ -22,7 +23,6 @@ use gatehouse::runtime::engine::Engine;
 use gatehouse::runtime::guest::Limits;
 use gatehouse::runtime::{Layout, Runtime};
 use gatehouse::server::{AdapterRoute, App, Body, full};
-use gatehouse::upstream::{AdapterUpstream, UpstreamSettings, Upstreams};
 
 #[path = "../../adapters/npm/benches/generated.rs"]
 mod generated;
@@ -105,7 +105,6 @@ fn main() -> anyhow::Result<()> {
         let shared = Upstreams::new(&dir.join("metadata"), UpstreamSettings::default())?;
         let route = AdapterRoute {
             upstream: Arc::new(AdapterUpstream::new(
-                "npm",
                 url::Url::parse(&upstream_url)?,
                 &[],
                 shared,

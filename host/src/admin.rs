@@ -12,8 +12,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
 use crate::api::read_json;
-use crate::audit::{AuditQuery, AuditRecord};
 use crate::bounds::cut_str;
+use crate::capabilities::audit::{AuditQuery, AuditRecord};
 use crate::exceptions::{ExceptionError, NewException};
 use crate::reviews::{NewReview, ReviewError};
 use crate::server::{App, Body, error, json};
@@ -153,7 +153,7 @@ pub async fn handle(app: &Arc<App>, request: Request<Incoming>, admin: &str) -> 
             let log = caps.audit.clone();
             match tokio::task::spawn_blocking(move || log.query(&filters)).await {
                 Ok(Ok(page)) => json(StatusCode::OK, &json!(page)),
-                Ok(Err(e @ crate::audit::AuditError::Query(_))) => {
+                Ok(Err(e @ crate::capabilities::audit::AuditError::Query(_))) => {
                     error(StatusCode::BAD_REQUEST, &e.to_string())
                 }
                 Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),

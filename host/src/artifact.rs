@@ -20,9 +20,9 @@ use sha2::{Digest as _, Sha256, Sha512};
 use tokio::io::AsyncWriteExt as _;
 
 use crate::bindings::Digest;
+use crate::capabilities::upstream::{AdapterUpstream, FetchError, classify};
 use crate::metrics::metrics;
 use crate::single_flight::SingleFlight;
-use crate::upstream::{AdapterUpstream, FetchError, classify};
 
 /// A digest algorithm gatehouse verifies, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

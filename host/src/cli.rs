@@ -13,12 +13,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::advisories::Advisories;
 use crate::artifact::ArtifactStore;
-use crate::audit::AuditLog;
 use crate::auth::Tokens;
 use crate::capabilities::Capabilities;
+use crate::capabilities::audit::AuditLog;
+use crate::capabilities::osv::advisories::Advisories;
 use crate::capabilities::store::{KvStore, StoreCaps};
+use crate::capabilities::upstream::{AdapterUpstream, Upstreams};
 use crate::config::{Config, discover_upstream};
 use crate::exceptions::Exceptions;
 use crate::init::{ADMIN_TOKEN_FILE, CONFIG_FILE, write_layout};
@@ -28,7 +29,6 @@ use crate::runtime::engine::Engine;
 use crate::runtime::guest::Limits;
 use crate::runtime::{Layout, Runtime, watch};
 use crate::server::{AdapterRoute, App};
-use crate::upstream::{AdapterUpstream, Upstreams};
 
 #[derive(Parser)]
 #[command(
@@ -289,7 +289,7 @@ struct Services {
 
 fn open_mirror(data_dir: &Path) -> anyhow::Result<Arc<gatehouse_osv::Mirror>> {
     std::fs::create_dir_all(data_dir)?;
-    let path = data_dir.join(crate::advisories::OSV_DATABASE);
+    let path = data_dir.join(crate::capabilities::osv::advisories::OSV_DATABASE);
     Ok(Arc::new(
         gatehouse_osv::Mirror::open(&path)
             .with_context(|| format!("opening {}", path.display()))?,
@@ -390,30 +390,33 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        Command::Audit(AuditCommand::Verify { path }) => match crate::audit::verify(&path) {
-            Ok(verified) => {
-                println!(
-                    "{}: {} lines in {} files, chain intact{}{}",
-                    path.display(),
-                    verified.lines,
-                    verified.files,
-                    match verified.recovered {
-                        0 => String::new(),
-                        n => format!("; {n} torn tails recovered (see the `recovered` records)"),
-                    },
-                    if verified.pruned_start {
-                        "; starts after older files removed by audit.keep"
-                    } else {
-                        ""
-                    }
-                );
-                Ok(0)
+        Command::Audit(AuditCommand::Verify { path }) => {
+            match crate::capabilities::audit::verify(&path) {
+                Ok(verified) => {
+                    println!(
+                        "{}: {} lines in {} files, chain intact{}{}",
+                        path.display(),
+                        verified.lines,
+                        verified.files,
+                        match verified.recovered {
+                            0 => String::new(),
+                            n =>
+                                format!("; {n} torn tails recovered (see the `recovered` records)"),
+                        },
+                        if verified.pruned_start {
+                            "; starts after older files removed by audit.keep"
+                        } else {
+                            ""
+                        }
+                    );
+                    Ok(0)
+                }
+                Err(error) => {
+                    println!("{error}");
+                    Ok(1)
+                }
             }
-            Err(error) => {
-                println!("{error}");
-                Ok(1)
-            }
-        },
+        }
     }
 }
 
@@ -446,7 +449,7 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
                 .or(config.osv.url.clone())
                 .context("no OSV feed: sync is off (osv.sync: false); pass --url")?;
             let ecosystems = if ecosystems.is_empty() {
-                crate::advisories::watched(&settings, &config.adapters_dir())
+                crate::capabilities::osv::advisories::watched(&settings, &config.adapters_dir())
             } else {
                 ecosystems
             };
@@ -461,7 +464,7 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         OsvCommand::Status { config } => {
-            crate::advisories::print_status(&config.load_or_defaults()?)
+            crate::capabilities::osv::advisories::print_status(&config.load_or_defaults()?)
         }
     }
 }
@@ -509,8 +512,7 @@ fn adapter_routes(
             .settings
             .clone()
             .unwrap_or_else(|| serde_json::json!({}));
-        let mut adapter_upstream =
-            AdapterUpstream::new(name, url, &upstream.origins, shared.clone());
+        let mut adapter_upstream = AdapterUpstream::new(url, &upstream.origins, shared.clone());
         if let Some(ttl) = &upstream.ttl {
             adapter_upstream.ttl = Some(crate::config::parse_duration(
                 &format!("upstreams.{name}.ttl"),
@@ -540,7 +542,11 @@ async fn check(args: CheckArgs) -> anyhow::Result<i32> {
     // A check only reads: its decisions go to a log of its own, never into the
     // chain a running `serve` writes (one writer per chain).
     let scratch = tempfile::tempdir().context("a scratch directory for check's audit log")?;
-    config.audit.path = Some(scratch.path().join(crate::audit::DEFAULT_FILE));
+    config.audit.path = Some(
+        scratch
+            .path()
+            .join(crate::capabilities::audit::DEFAULT_FILE),
+    );
     let (queries, what) = match (&args.lockfile, args.ecosystem, args.name, args.version) {
         (Some(file), ..) => {
             let text = std::fs::read_to_string(file)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use url::Url;
 
-use crate::upstream::UpstreamSettings;
+use crate::capabilities::upstream::UpstreamSettings;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -194,7 +194,7 @@ pub struct AuditConfig {
     pub path: Option<PathBuf>,
     /// `always` (default): fsync before answering; `batch`: group commit
     /// every `batch_ms`, answers do not wait.
-    pub sync: Option<crate::audit::SyncMode>,
+    pub sync: Option<crate::capabilities::audit::SyncMode>,
     pub batch_ms: Option<u64>,
     /// Rotate the live file past this size: `256MiB` (default), `64KiB`, or
     /// `off`.
@@ -207,8 +207,8 @@ pub struct AuditConfig {
 }
 
 impl AuditConfig {
-    pub fn settings(&self) -> anyhow::Result<crate::audit::AuditSettings> {
-        let defaults = crate::audit::AuditSettings::default();
+    pub fn settings(&self) -> anyhow::Result<crate::capabilities::audit::AuditSettings> {
+        let defaults = crate::capabilities::audit::AuditSettings::default();
         let rotate_bytes = match self.rotate_size.as_deref().map(str::trim) {
             None => defaults.rotate_bytes,
             Some("off") => None,
@@ -218,7 +218,7 @@ impl AuditConfig {
             self.keep != Some(0),
             "audit.keep: 0 would remove every rotated file; leave it out to keep them all"
         );
-        Ok(crate::audit::AuditSettings {
+        Ok(crate::capabilities::audit::AuditSettings {
             sync: self.sync.unwrap_or(defaults.sync),
             batch_interval: self
                 .batch_ms
@@ -323,10 +323,10 @@ impl Config {
     }
 
     pub fn audit_path(&self) -> PathBuf {
-        self.audit
-            .path
-            .clone()
-            .unwrap_or_else(|| self.data_dir().join(crate::audit::DEFAULT_FILE))
+        self.audit.path.clone().unwrap_or_else(|| {
+            self.data_dir()
+                .join(crate::capabilities::audit::DEFAULT_FILE)
+        })
     }
 
     pub fn shutdown_grace(&self) -> anyhow::Result<Duration> {

@@ -11,54 +11,15 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::audit::AuditRecord;
 use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
-use crate::bindings::{Action, Context, Purpose, Verdict, VersionFacts};
+use crate::bindings::{Action, Context, FactReads, Purpose, Verdict, VersionFacts};
 use crate::bounds::{Bounds, cut, cut_str};
+use crate::capabilities::audit::AuditRecord;
+use crate::capabilities::gate::{Gated, PolicyGate, RecordBudget};
 use crate::capabilities::{CallScope, Capabilities};
 use crate::gate_policy::{Controls, Mode, OnError, OnStale};
-use crate::runtime::guest::{Limits, new_store, within_deadline};
+use crate::runtime::guest::{GuestFailure, Limits, new_store, within_deadline};
 use crate::runtime::{Generation, Kind, LoadedPolicy};
-
-/// How a guest call failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum GuestFailure {
-    #[error("deadline exceeded")]
-    Deadline,
-    #[error("memory limit exceeded")]
-    Memory,
-    #[error("trapped: {0}")]
-    Trap(String),
-    #[error("returned an error: {0}")]
-    Guest(String),
-}
-
-impl GuestFailure {
-    /// Classifies an error from instantiating or calling a guest.
-    pub fn classify(error: &wasmtime::Error) -> Self {
-        if let Some(trap) = error.downcast_ref::<wasmtime::Trap>()
-            && *trap == wasmtime::Trap::Interrupt
-        {
-            return GuestFailure::Deadline;
-        }
-        let text = format!("{error:#}");
-        if text.contains(crate::runtime::guest::MEMORY_LIMIT_MESSAGE) {
-            GuestFailure::Memory
-        } else {
-            GuestFailure::Trap(text)
-        }
-    }
-
-    /// A short label for metrics and audit (`deadline`, `memory`, `trap`, `guest`).
-    pub fn class(&self) -> &'static str {
-        match self {
-            GuestFailure::Deadline => "deadline",
-            GuestFailure::Memory => "memory",
-            GuestFailure::Trap(_) => "trap",
-            GuestFailure::Guest(_) => "guest",
-        }
-    }
-}
 
 fn rank(action: Action) -> u8 {
     match action {
@@ -85,37 +46,50 @@ fn now_seconds() -> i64 {
 /// A rule name or an advisory id is cut to this length.
 const ID_BYTES: usize = 128;
 
-/// Gate audit records one guest call may still write (the cap is
-/// `limits.gate_records_per_call`), and how many it was refused: a hostile
-/// adapter calling `gate.evaluate` in a loop cannot flood the audit log.
-#[derive(Debug, Clone, Copy)]
-pub struct RecordBudget {
-    pub left: usize,
-    pub refused: usize,
-}
-
-impl RecordBudget {
-    /// For the host's own gate calls, which are bounded by their requests.
-    pub fn unlimited() -> Self {
-        RecordBudget {
-            left: usize::MAX,
-            refused: 0,
-        }
-    }
-
-    fn append(&mut self, caps: &Capabilities, record: &AuditRecord) {
-        if self.left == 0 {
-            self.refused += 1;
-            return;
-        }
-        self.left -= 1;
-        caps.audit.append(record);
-    }
-}
-
 /// Past this many versions, a `check` batch (`decide`) is audited as one
 /// summary record instead of one record per version.
 const CHECK_RECORDS_PER_BATCH: usize = 20;
+
+/// A generation's policies over the shared services: the gate an adapter's
+/// call asks (its [`PolicyGate`]).
+pub struct PolicyBatch {
+    generation: Arc<Generation>,
+    caps: Arc<Capabilities>,
+}
+
+impl PolicyBatch {
+    /// The gate `generation`'s policies make over `caps`.
+    pub fn handle(generation: &Arc<Generation>, caps: &Arc<Capabilities>) -> Arc<dyn PolicyGate> {
+        Arc::new(PolicyBatch {
+            generation: generation.clone(),
+            caps: caps.clone(),
+        })
+    }
+}
+
+impl PolicyGate for PolicyBatch {
+    fn evaluate<'a>(
+        &'a self,
+        purpose: Purpose,
+        facts: &'a [VersionFacts],
+        requester: Option<&'a str>,
+        until: Instant,
+        records: &'a mut RecordBudget,
+    ) -> Gated<'a> {
+        Box::pin(self.generation.gate_until(
+            &self.caps,
+            purpose,
+            facts,
+            requester,
+            Some(until),
+            records,
+        ))
+    }
+
+    fn reads(&self) -> FactReads {
+        self.generation.reads().to_wit()
+    }
+}
 
 impl Generation {
     /// One decision per input version, in order.
@@ -134,7 +108,7 @@ impl Generation {
     /// [`Generation::gate`], with every policy's timeout cut so that the
     /// batch is over by `until` (the deadline of the adapter asking), and
     /// its audit records taken from `records`.
-    pub async fn gate_until(
+    async fn gate_until(
         &self,
         caps: &Arc<Capabilities>,
         purpose: Purpose,
@@ -143,9 +117,6 @@ impl Generation {
         until: Option<Instant>,
         records: &mut RecordBudget,
     ) -> Vec<Decision> {
-        if let Some(probe) = &self.probe {
-            return probe.record(facts);
-        }
         let mut decisions: Vec<Decision> = facts
             .iter()
             .map(|_| Decision {
@@ -303,7 +274,7 @@ impl Generation {
         };
         if purpose == Purpose::Check && facts.len() > CHECK_RECORDS_PER_BATCH {
             records.append(
-                caps,
+                &caps.audit,
                 &check_summary(
                     facts,
                     decisions,
@@ -346,7 +317,7 @@ impl Generation {
                 components: components.clone(),
                 osv_generation,
             };
-            records.append(caps, &record);
+            records.append(&caps.audit, &record);
         }
         if let Some(first) = facts.first().filter(|_| passed.versions > 0) {
             let rules: Vec<&str> = passed.rules.keys().map(String::as_str).collect();
@@ -362,7 +333,7 @@ impl Generation {
                 osv_generation,
                 ..AuditRecord::default()
             };
-            records.append(caps, &record);
+            records.append(&caps.audit, &record);
         }
     }
 }
@@ -518,7 +489,7 @@ fn combine(
     }
     // Reasons reach status lines, JSON bodies and packuments: no escapes.
     for text in [&mut verdict.rule, &mut verdict.reason] {
-        if let std::borrow::Cow::Owned(clean) = crate::server::printable(text) {
+        if let std::borrow::Cow::Owned(clean) = crate::text::printable(text) {
             *text = clean;
         }
     }
@@ -619,7 +590,7 @@ impl<'a> Failures<'a> {
                 components: component.into_iter().collect(),
                 ..AuditRecord::default()
             };
-            records.append(self.caps, &record);
+            records.append(&self.caps.audit, &record);
         }
         let (action, reason) = match controls.on_error {
             OnError::Block => (

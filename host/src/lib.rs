@@ -14,10 +14,8 @@
 //! on the adapter's own facts, with [`lockfile`] readers).
 
 pub mod admin;
-pub mod advisories;
 pub mod api;
 pub mod artifact;
-pub mod audit;
 pub mod auth;
 pub mod bindings;
 pub mod bounds;
@@ -40,4 +38,4 @@ pub mod runtime;
 pub mod server;
 pub mod single_flight;
 pub mod state_file;
-pub mod upstream;
+pub mod text;

@@ -19,25 +19,7 @@ use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue, VAR
 use hyper::{HeaderMap, StatusCode};
 
 use crate::bindings::adapter::ArtifactPlan;
-use crate::upstream::{FetchStamp, Upstreams};
-
-/// What an adapter call depended on, recorded while it ran.
-#[derive(Debug, Default)]
-pub struct Trace {
-    pub stamps: Vec<FetchStamp>,
-    /// False once the call read something the memo cannot check (an uncached
-    /// or stale upstream answer, a failure, the store).
-    pub reusable: bool,
-}
-
-impl Trace {
-    pub fn new() -> Self {
-        Trace {
-            stamps: Vec::new(),
-            reusable: true,
-        }
-    }
-}
+use crate::capabilities::upstream::{FetchStamp, Trace, Upstreams};
 
 /// A response an adapter built, cheap to clone, with its headers parsed once
 /// and a gzipped body made once, in the background, for clients that take it.

@@ -188,22 +188,22 @@ impl Metrics {
         }
     }
 
-    /// Sets the OSV gauges from the mirror's current figures.
-    pub fn observe_osv(&self, health: &[crate::advisories::EcosystemHealth]) {
-        for entry in health {
-            let labels = OsvLabels {
-                ecosystem: entry.ecosystem.clone(),
-            };
-            let records = i64::try_from(entry.records).unwrap_or(i64::MAX);
-            self.osv_records.get_or_create(&labels).set(records);
-            let age = entry
-                .age_seconds
-                .map_or(-1, |age| i64::try_from(age).unwrap_or(i64::MAX));
-            self.osv_age.get_or_create(&labels).set(age);
-            self.osv_stale
-                .get_or_create(&labels)
-                .set(i64::from(entry.stale.is_some()));
-        }
+    /// Sets one ecosystem's OSV gauges from the mirror's current figures.
+    pub fn observe_osv(
+        &self,
+        ecosystem: &str,
+        records: usize,
+        age_seconds: Option<u64>,
+        stale: bool,
+    ) {
+        let labels = OsvLabels {
+            ecosystem: ecosystem.to_owned(),
+        };
+        let records = i64::try_from(records).unwrap_or(i64::MAX);
+        self.osv_records.get_or_create(&labels).set(records);
+        let age = age_seconds.map_or(-1, |age| i64::try_from(age).unwrap_or(i64::MAX));
+        self.osv_age.get_or_create(&labels).set(age);
+        self.osv_stale.get_or_create(&labels).set(i64::from(stale));
     }
 
     /// Counts one cache lookup.

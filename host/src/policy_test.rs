@@ -18,9 +18,9 @@ use anyhow::Context as _;
 use gatehouse_fixtures::{Fixture, Observed};
 use serde_json::{Map, Value};
 
-use crate::audit::AuditLog;
 use crate::bindings::{Context, VersionFacts};
 use crate::capabilities::Capabilities;
+use crate::capabilities::audit::AuditLog;
 use crate::capabilities::osv::FixedAdvisories;
 use crate::capabilities::store::{HOST_NAMESPACE, KvStore};
 use crate::gate_policy::GatePolicy;
@@ -151,7 +151,7 @@ pub async fn run_all(component: &Path, dir: &Path) -> anyhow::Result<Vec<CaseRes
         .await;
         let micros = started.elapsed().as_micros();
         let failures = match outcome {
-            Err(crate::gate::GuestFailure::Guest(error)) => fixture.check_error(&error),
+            Err(crate::runtime::guest::GuestFailure::Guest(error)) => fixture.check_error(&error),
             Err(failure) => vec![format!("policy failed: {failure}")],
             Ok(verdicts) => fixture.check(&verdicts.iter().map(Observed::from).collect::<Vec<_>>()),
         };

@@ -5,8 +5,8 @@
 //! adapter for the package's metadata route (`/npm/{name}`,
 //! `/pypi/simple/{name}/`, `/cargo/index/…/{name}`,
 //! `/go/{module}/@v/{version}.info`, `/maven/…/maven-metadata.xml`) on a copy of
-//! the current generation whose gate records the facts the adapter sends it
-//! instead of judging them ([`FactsProbe`]); the recorded facts of the asked
+//! with a gate that records the facts the adapter sends it instead of
+//! judging them ([`FactsProbe`]); the recorded facts of the asked
 //! version are then judged once by the real gate (purpose `check`). So they are
 //! the proxy's facts by construction: the same adapter code, the same cached
 //! upstream copies, the same trimming to what the policies read. This needs no
@@ -23,11 +23,14 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt as _;
 use serde_json::json;
 
+use crate::bindings::FactReads;
 use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
 use crate::bindings::adapter::{Outcome, Request};
 use crate::bindings::{Action, Purpose, VersionFacts};
 use crate::capabilities::Capabilities;
-use crate::gate::{GuestFailure, action_name};
+use crate::capabilities::gate::{Gated, PolicyGate, RecordBudget};
+use crate::gate::action_name;
+use crate::runtime::guest::GuestFailure;
 use crate::runtime::{Generation, Kind};
 use crate::server::AdapterRoute;
 
@@ -186,14 +189,24 @@ fn go_escape(text: &str) -> String {
     out
 }
 
-/// A gate that records the facts it is given and allows them all.
-#[derive(Default)]
-pub struct FactsProbe(Mutex<Vec<VersionFacts>>);
+/// A gate that records the facts it is given and allows them all; it says
+/// the policies read what the generation's policies read.
+pub struct FactsProbe {
+    facts: Mutex<Vec<VersionFacts>>,
+    reads: FactReads,
+}
 
 impl FactsProbe {
+    pub fn new(reads: FactReads) -> Self {
+        FactsProbe {
+            facts: Mutex::new(Vec::new()),
+            reads,
+        }
+    }
+
     /// Keeps `facts`; one `allow` per version, so the adapter goes on as usual.
-    pub fn record(&self, facts: &[VersionFacts]) -> Vec<Decision> {
-        self.0
+    fn record(&self, facts: &[VersionFacts]) -> Vec<Decision> {
+        self.facts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend(facts.iter().cloned());
@@ -207,7 +220,24 @@ impl FactsProbe {
     }
 
     fn take(&self) -> Vec<VersionFacts> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.facts.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl PolicyGate for FactsProbe {
+    fn evaluate<'a>(
+        &'a self,
+        _purpose: Purpose,
+        facts: &'a [VersionFacts],
+        _requester: Option<&'a str>,
+        _until: std::time::Instant,
+        _records: &'a mut RecordBudget,
+    ) -> Gated<'a> {
+        Box::pin(std::future::ready(self.record(facts)))
+    }
+
+    fn reads(&self) -> FactReads {
+        self.reads.clone()
     }
 }
 
@@ -463,8 +493,7 @@ impl Preflight<'_> {
                 "the {adapter} adapter is gone"
             )));
         };
-        let probe = Arc::new(FactsProbe::default());
-        let generation = Arc::new(self.generation.probing(probe.clone()));
+        let probe = Arc::new(FactsProbe::new(self.generation.reads().to_wit()));
         let request = Request {
             method: "GET".into(),
             path: path.to_owned(),
@@ -474,7 +503,7 @@ impl Preflight<'_> {
             public_base: format!("http://localhost/{}", adapter.name),
         };
         let (outcome, _) = crate::server::call_adapter(
-            &generation,
+            probe.clone(),
             self.caps,
             adapter,
             route,
@@ -486,7 +515,7 @@ impl Preflight<'_> {
         match outcome {
             Err(error) => {
                 let failure = GuestFailure::classify(&error);
-                generation
+                self.generation
                     .failures
                     .record(Kind::Adapter, &adapter.name, &failure);
                 Err(PreflightError::Upstream(format!(

@@ -19,19 +19,21 @@ use url::Url;
 
 use crate::api;
 use crate::artifact::{ArtifactStore, Expected, Ready};
-use crate::audit::AuditRecord;
 use crate::auth::Tokens;
 use crate::bindings::Action;
 use crate::bindings::Purpose;
 use crate::bindings::adapter::{ArtifactPlan, ErrorFormat, Outcome};
+use crate::capabilities::audit::AuditRecord;
+use crate::capabilities::gate::PolicyGate;
+use crate::capabilities::upstream::AdapterUpstream;
+use crate::capabilities::upstream::Trace;
 use crate::capabilities::{CallScope, Capabilities};
-use crate::gate::GuestFailure;
-use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered, Trace};
+use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered};
 use crate::metrics::{RequestLabels, metrics};
 use crate::reviews::Reviews;
-use crate::runtime::guest::{Limits, new_store, within_deadline};
+use crate::runtime::guest::{GuestFailure, Limits, new_store, within_deadline};
 use crate::runtime::{Generation, LoadedAdapter, Runtime};
-use crate::upstream::AdapterUpstream;
+use crate::text::printable;
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -268,61 +270,6 @@ fn set_reason(response: &mut Response<Body>, status: StatusCode, message: &str) 
     }
 }
 
-/// `text` safe to print on a client's terminal: terminal escape sequences
-/// and control characters removed (line breaks and tabs become spaces), so
-/// a reason cannot recolour, retitle or rewrite what the user sees.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return text.into();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        // CSI: parameters up to a final byte; OSC, DCS and the other string
-        // sequences: up to BEL or ST; any other escape: one more character.
-        let escape = match c {
-            '\u{1b}' => match chars.next() {
-                Some('[') => Some(false),
-                Some(']' | 'P' | 'X' | '^' | '_') => Some(true),
-                _ => None,
-            },
-            '\u{9b}' => Some(false),
-            '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => Some(true),
-            '\n' | '\r' | '\t' => {
-                out.push(' ');
-                continue;
-            }
-            c if c.is_control() => continue,
-            c => {
-                out.push(c);
-                continue;
-            }
-        };
-        match escape {
-            Some(false) => {
-                for c in chars.by_ref() {
-                    if ('\u{40}'..='\u{7e}').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            Some(true) => {
-                while let Some(c) = chars.next() {
-                    if c == '\u{7}' || c == '\u{9c}' {
-                        break;
-                    }
-                    if c == '\u{1b}' && chars.peek() == Some(&'\\') {
-                        chars.next();
-                        break;
-                    }
-                }
-            }
-            None => {}
-        }
-    }
-    out.into()
-}
-
 /// Answers one request and counts it by route and status.
 async fn handle(app: &Arc<App>, request: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
     let path = request.uri().path();
@@ -371,7 +318,7 @@ async fn route_request(
     let path = request.uri().path().to_owned();
     let address = remote.ip().to_string();
     if path == "/metrics" {
-        metrics().observe_osv(&app.runtime.caps.osv.health());
+        crate::capabilities::osv::advisories::publish(&app.runtime.caps.osv.health());
         let mut response = Response::new(full(metrics().render()));
         response.headers_mut().insert(
             CONTENT_TYPE,
@@ -487,7 +434,7 @@ fn public_base(app: &App, request: &Request<Incoming>, prefix: &str) -> String {
 /// included, within the route's deadline and counted in the metrics; then
 /// settles the upstream copies it read. Returns its outcome and what it read.
 pub async fn call_adapter(
-    generation: &Arc<Generation>,
+    gate: Arc<dyn PolicyGate>,
     caps: &Arc<Capabilities>,
     adapter: &LoadedAdapter,
     route: &AdapterRoute,
@@ -495,11 +442,11 @@ pub async fn call_adapter(
     request: &crate::bindings::adapter::Request,
 ) -> (wasmtime::Result<Outcome>, Trace) {
     let mut store = new_store(
-        &generation.engine,
+        adapter.pre.engine(),
         caps.clone(),
         CallScope::Adapter {
             upstream: route.upstream.clone(),
-            generation: generation.clone(),
+            gate,
         },
         adapter.name.clone(),
         requester,
@@ -522,7 +469,7 @@ pub async fn call_adapter(
             .err()
             .map(|e| GuestFailure::classify(e).class()),
     );
-    let trace = std::mem::take(&mut store.data_mut().trace);
+    let trace = store.data_mut().take_trace();
     drop(store);
     // Upstream copies become the cached ones only when the adapter could
     // build an answer from them; a body it could not use is fetched again.
@@ -637,7 +584,7 @@ async fn adapter_request(
     };
     let caps = app.runtime.caps.clone();
     let (outcome, trace) = call_adapter(
-        &generation,
+        crate::gate::PolicyBatch::handle(&generation, &caps),
         &caps,
         &adapter,
         route,

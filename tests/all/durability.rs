@@ -38,7 +38,7 @@ fn assert_verifies(path: &Path) -> String {
 
 /// Every record of the chain at `dir/audit.log` (rotated files first).
 fn records(dir: &Path) -> Vec<Value> {
-    let files = gatehouse::audit::Files::of(&dir.join("audit.log"));
+    let files = gatehouse::capabilities::audit::Files::of(&dir.join("audit.log"));
     let mut paths: Vec<PathBuf> = files
         .rotated()
         .expect("list")
@@ -337,7 +337,7 @@ async fn rotated_files_verify_as_one_chain_and_old_records_are_queried() {
     let first = gatehouse.decide("npm", "the-first-record", "1.0.0").await;
     assert_eq!(first, "allow");
     let dir = gatehouse.dir.path().to_owned();
-    let files = gatehouse::audit::Files::of(&dir.join("audit.log"));
+    let files = gatehouse::capabilities::audit::Files::of(&dir.join("audit.log"));
     let load = Refusals::start(&gatehouse.url, "rotation", 2, 4 << 10);
     let rotated = eventually(LONG, || async { files.rotated().expect("list").len() >= 3 }).await;
     let answered = load.stop().await;

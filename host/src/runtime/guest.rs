@@ -3,7 +3,7 @@
 //!
 //! The deadline holds three ways: epoch interruption traps guest code past it;
 //! every host call is refused once it has passed and is raced against it while
-//! it runs ([`GuestState::host_call`]), so an awaited host call ends at the
+//! it runs ([`Call::host_call`]), so an awaited host call ends at the
 //! deadline; and synchronous host work checks it between steps. A host call may
 //! therefore overshoot by one synchronous step at most (one OSV chunk, one audit
 //! write), which the README documents. While running, a guest yields to the
@@ -13,12 +13,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::capabilities::{CallScope, Capabilities};
-use crate::memo::Trace;
+use crate::bindings::policy::gatehouse::plugin::types;
+use crate::capabilities::audit::{AuditState, AuditView};
+use crate::capabilities::gate::{GateState, GateView};
+use crate::capabilities::log::{LogState, LogView};
+use crate::capabilities::osv::{OsvState, OsvView};
+use crate::capabilities::store::{StoreState, StoreView};
+use crate::capabilities::upstream::{Trace, UpstreamState, UpstreamView};
+use crate::capabilities::{self, Call, CallScope, Capabilities, deadline_exceeded};
 use crate::runtime::engine::{EPOCH_TICK, MAX_GUEST_MEMORY};
 
 /// Resource limits for one component.
@@ -34,34 +40,20 @@ pub struct Limits {
 /// dozen task polls while tasks stay runnable.
 const YIELD_EVERY_TICKS: u64 = 1;
 
-/// What one call has written to the log and the audit, for their caps.
-#[derive(Debug, Default)]
-pub struct Spent {
-    pub log_lines: usize,
-    pub log_bytes: usize,
-    pub logs_suppressed: usize,
-    pub notes: usize,
-    pub notes_suppressed: usize,
-    pub gate_records: usize,
-    pub gate_records_refused: usize,
-}
-
-/// The data of a guest's store.
+/// The data of a guest's store: WASI, and each capability's state for this
+/// call, handed out as that capability's view.
 pub struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
-    deadline: Instant,
-    pub caps: Arc<Capabilities>,
-    pub scope: CallScope,
-    /// The component's name, for logs, audit and its store namespace.
-    pub component: Arc<str>,
-    /// Who is asking (user or client address), when known.
-    pub requester: Option<String>,
-    /// What an adapter call read, so its outcome can be reused (see [`crate::memo`]).
-    pub trace: Trace,
-    /// Log lines and audit notes so far (see [`Spent`]).
-    pub spent: Spent,
+    call: Call,
+    log: LogState,
+    audit: AuditState,
+    store: StoreState,
+    osv: OsvState,
+    /// An adapter's call only.
+    upstream: Option<UpstreamState>,
+    gate: Option<GateState>,
 }
 
 impl WasiView for GuestState {
@@ -73,34 +65,88 @@ impl WasiView for GuestState {
     }
 }
 
-impl GuestState {
-    /// When this call must be over, host calls included.
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
+/// `types` declares only types; its host side has nothing to do.
+impl types::Host for GuestState {}
 
-    /// Refuses a host call once the deadline has passed.
-    pub fn check_deadline(&self) -> wasmtime::Result<()> {
-        if Instant::now() >= self.deadline {
-            Err(deadline_exceeded())
-        } else {
-            Ok(())
+impl GuestState {
+    fn log(&mut self) -> LogView<'_> {
+        LogView {
+            call: &self.call,
+            state: &mut self.log,
         }
     }
 
-    /// Runs `work` (a host call) against the call's deadline: refused past
-    /// it, and dropped when the deadline passes while it runs.
-    pub async fn host_call<T>(&mut self, work: impl Future<Output = T>) -> wasmtime::Result<T> {
-        self.check_deadline()?;
-        tokio::time::timeout_at(self.deadline.into(), work)
-            .await
-            .map_err(|_| deadline_exceeded())
+    fn audit(&mut self) -> AuditView<'_> {
+        AuditView {
+            call: &self.call,
+            state: &mut self.audit,
+        }
+    }
+
+    fn store(&mut self) -> StoreView<'_> {
+        StoreView {
+            call: &self.call,
+            state: &mut self.store,
+        }
+    }
+
+    fn osv(&mut self) -> OsvView<'_> {
+        OsvView {
+            call: &self.call,
+            state: &self.osv,
+        }
+    }
+
+    fn upstream(&mut self) -> UpstreamView<'_> {
+        UpstreamView {
+            call: &self.call,
+            state: self.upstream.as_mut(),
+        }
+    }
+
+    fn gate(&mut self) -> GateView<'_> {
+        GateView {
+            call: &self.call,
+            state: self.gate.as_mut(),
+        }
+    }
+
+    /// What the call read (see [`crate::memo`]), taken once it is over.
+    pub fn take_trace(&mut self) -> Trace {
+        let mut trace = self
+            .upstream
+            .as_mut()
+            .map(|upstream| std::mem::take(&mut upstream.trace))
+            .unwrap_or_default();
+        // An outcome built on stored data cannot be checked for staleness.
+        if self.store.read() {
+            trace.reusable = false;
+        }
+        trace
     }
 
     /// The most linear memory the guest asked for, in bytes.
     pub fn peak_memory(&self) -> usize {
         self.limiter.peak
     }
+}
+
+/// Adds WASI (nothing granted) and the interfaces of the `policy` world.
+pub fn add_policy_imports(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    types::add_to_linker::<_, HasSelf<GuestState>>(linker, |state| state)?;
+    capabilities::osv::add_to_linker(linker, GuestState::osv)?;
+    capabilities::store::add_to_linker(linker, GuestState::store)?;
+    capabilities::audit::add_to_linker(linker, GuestState::audit)?;
+    capabilities::log::add_to_linker(linker, GuestState::log)
+}
+
+/// Adds what the `adapter` world imports: the policy world's, plus
+/// `upstream` and `gate`.
+pub fn add_adapter_imports(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+    add_policy_imports(linker)?;
+    capabilities::upstream::add_to_linker(linker, GuestState::upstream)?;
+    capabilities::gate::add_to_linker(linker, GuestState::gate)
 }
 
 /// Runs a whole guest call (instantiation included) within `limits.timeout`:
@@ -115,48 +161,13 @@ pub async fn within_deadline<T>(
         .unwrap_or_else(|_| Err(deadline_exceeded()))
 }
 
-/// The error a host call fails with at the deadline: the same trap as
-/// epoch interruption, so the failure reads "deadline exceeded" either way.
-pub fn deadline_exceeded() -> wasmtime::Error {
-    wasmtime::Error::new(wasmtime::Trap::Interrupt)
-}
-
 impl Drop for GuestState {
     /// Records what the caps held back, once per call.
     fn drop(&mut self) {
-        let component = &*self.component;
-        let spent = &self.spent;
-        if spent.logs_suppressed > 0 {
-            tracing::warn!(
-                component,
-                suppressed = spent.logs_suppressed,
-                "suppressed {} log lines of one call (limits.log_lines_per_call, limits.log_bytes_per_call)",
-                spent.logs_suppressed
-            );
-        }
-        if spent.notes_suppressed > 0 {
-            self.caps.audit.append(&crate::audit::AuditRecord {
-                event: "note".into(),
-                requester: self.requester.clone(),
-                rule: component.to_owned(),
-                reason: format!(
-                    "{} more notes of one call were not recorded (limits.audit_notes_per_call is {})",
-                    spent.notes_suppressed, self.caps.bounds.audit_notes_per_call
-                ),
-                ..crate::audit::AuditRecord::default()
-            });
-        }
-        if spent.gate_records_refused > 0 {
-            self.caps.audit.append(&crate::audit::AuditRecord {
-                event: "gate".into(),
-                requester: self.requester.clone(),
-                rule: component.to_owned(),
-                reason: format!(
-                    "{} more gate records of one call were not recorded (limits.gate_records_per_call is {})",
-                    spent.gate_records_refused, self.caps.bounds.gate_records_per_call
-                ),
-                ..crate::audit::AuditRecord::default()
-            });
+        self.log.finish(&self.call);
+        self.audit.finish(&self.call);
+        if let Some(gate) = &self.gate {
+            gate.finish(&self.call);
         }
     }
 }
@@ -170,6 +181,18 @@ pub fn new_store(
     requester: Option<String>,
     limits: Limits,
 ) -> Store<GuestState> {
+    let bounds = caps.bounds;
+    let (upstream, gate) = match scope {
+        CallScope::Policy => (None, None),
+        CallScope::Adapter { upstream, gate } => (
+            Some(UpstreamState::new(upstream)),
+            Some(GateState::new(
+                gate,
+                caps.audit.clone(),
+                bounds.gate_records_per_call,
+            )),
+        ),
+    };
     let state = GuestState {
         // Guests get no files, sockets, environment or arguments: only what the
         // gatehouse interfaces give them, plus clocks and randomness.
@@ -179,20 +202,20 @@ pub fn new_store(
             limit: limits.memory_bytes.min(MAX_GUEST_MEMORY),
             peak: 0,
         },
-        deadline: Instant::now() + limits.timeout,
-        caps,
-        scope,
-        component,
-        requester,
-        trace: Trace::new(),
-        spent: Spent::default(),
+        call: Call::new(component, requester, Instant::now() + limits.timeout),
+        log: LogState::new(&bounds),
+        audit: AuditState::new(caps.audit.clone(), bounds),
+        store: StoreState::new(caps.store.clone()),
+        osv: OsvState::new(caps.osv.clone(), bounds.osv_versions_per_call),
+        upstream,
+        gate,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|ctx| {
         let now = Instant::now();
-        let deadline = ctx.data().deadline;
+        let deadline = ctx.data().call.deadline();
         if now >= deadline {
             Ok(UpdateDeadline::Interrupt)
         } else {
@@ -213,8 +236,8 @@ struct MemoryLimiter {
     peak: usize,
 }
 
-/// The text of a memory-limit trap; [`crate::gate::GuestFailure::classify`] looks for it.
-pub const MEMORY_LIMIT_MESSAGE: &str = "guest memory limit exceeded";
+/// The text of a memory-limit trap; [`GuestFailure::classify`] looks for it.
+const MEMORY_LIMIT_MESSAGE: &str = "guest memory limit exceeded";
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
@@ -240,5 +263,45 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 1 << 20)
+    }
+}
+
+/// How a guest call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GuestFailure {
+    #[error("deadline exceeded")]
+    Deadline,
+    #[error("memory limit exceeded")]
+    Memory,
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("returned an error: {0}")]
+    Guest(String),
+}
+
+impl GuestFailure {
+    /// Classifies an error from instantiating or calling a guest.
+    pub fn classify(error: &wasmtime::Error) -> Self {
+        if let Some(trap) = error.downcast_ref::<wasmtime::Trap>()
+            && *trap == wasmtime::Trap::Interrupt
+        {
+            return GuestFailure::Deadline;
+        }
+        let text = format!("{error:#}");
+        if text.contains(MEMORY_LIMIT_MESSAGE) {
+            GuestFailure::Memory
+        } else {
+            GuestFailure::Trap(text)
+        }
+    }
+
+    /// A short label for metrics and audit (`deadline`, `memory`, `trap`, `guest`).
+    pub fn class(&self) -> &'static str {
+        match self {
+            GuestFailure::Deadline => "deadline",
+            GuestFailure::Memory => "memory",
+            GuestFailure::Trap(_) => "trap",
+            GuestFailure::Guest(_) => "guest",
+        }
     }
 }

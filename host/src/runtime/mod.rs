@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 
-use crate::audit::AuditRecord;
-use crate::bindings::adapter::{Adapter, AdapterPre};
-use crate::bindings::policy::{Policy, PolicyPre};
+use crate::bindings::adapter::AdapterPre;
+use crate::bindings::policy::PolicyPre;
 use crate::capabilities::Capabilities;
+use crate::capabilities::audit::AuditRecord;
 use crate::gate_policy::GatePolicy;
 use engine::{Engine, sha256_hex};
 use guest::GuestState;
@@ -63,9 +63,6 @@ pub struct Generation {
     pub missing_policies: BTreeMap<String, String>,
     /// Run-time failures of components, shared by every generation.
     pub failures: Arc<Failures>,
-    /// Set on a pre-flight's copy: the gate records the facts it is given
-    /// and allows everything (see [`crate::preflight`]).
-    pub probe: Option<Arc<crate::preflight::FactsProbe>>,
 }
 
 /// A component's last run-time failure (trap, deadline, memory, a guest error).
@@ -83,7 +80,7 @@ pub struct Failures(Mutex<BTreeMap<(Kind, String), (u64, RuntimeFailure)>>);
 
 impl Failures {
     /// Records that `name` failed at run time.
-    pub fn record(&self, kind: Kind, name: &str, failure: &crate::gate::GuestFailure) {
+    pub fn record(&self, kind: Kind, name: &str, failure: &guest::GuestFailure) {
         let last = RuntimeFailure {
             time: now_rfc3339(),
             kind: failure.class().to_owned(),
@@ -172,21 +169,6 @@ impl Generation {
             })
     }
 
-    /// A copy of this generation whose gate records the facts adapters
-    /// send it instead of judging them.
-    pub fn probing(&self, probe: Arc<crate::preflight::FactsProbe>) -> Generation {
-        Generation {
-            id: self.id,
-            engine: self.engine.clone(),
-            policies: self.policies.clone(),
-            adapters: self.adapters.clone(),
-            gate_policy: self.gate_policy.clone(),
-            missing_policies: self.missing_policies.clone(),
-            failures: self.failures.clone(),
-            probe: Some(probe),
-        }
-    }
-
     /// What identifies a generation's contents: component digests and settings.
     fn fingerprint(&self) -> Fingerprint<'_> {
         (
@@ -232,11 +214,9 @@ impl Runtime {
         layout: Layout,
     ) -> anyhow::Result<Arc<Self>> {
         let mut policy_linker = Linker::new(engine.wasmtime());
-        wasmtime_wasi::p2::add_to_linker_async(&mut policy_linker)?;
-        Policy::add_to_linker::<_, HasSelf<GuestState>>(&mut policy_linker, |s| s)?;
+        guest::add_policy_imports(&mut policy_linker)?;
         let mut adapter_linker = Linker::new(engine.wasmtime());
-        wasmtime_wasi::p2::add_to_linker_async(&mut adapter_linker)?;
-        Adapter::add_to_linker::<_, HasSelf<GuestState>>(&mut adapter_linker, |s| s)?;
+        guest::add_adapter_imports(&mut adapter_linker)?;
         let failures = Arc::new(Failures::default());
         let empty = Generation {
             id: 0,
@@ -246,7 +226,6 @@ impl Runtime {
             gate_policy: Arc::new(GatePolicy::default()),
             missing_policies: BTreeMap::new(),
             failures: failures.clone(),
-            probe: None,
         };
         Ok(Arc::new(Runtime {
             engine,
@@ -313,7 +292,6 @@ impl Runtime {
             gate_policy,
             missing_policies,
             failures: self.failures.clone(),
-            probe: None,
         };
         if old.id == 0 || generation.fingerprint() != old.fingerprint() {
             for (policy, problem) in &generation.missing_policies {
@@ -565,4 +543,27 @@ fn wasm_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `on_stale` applies to the policies whose answers depend on the mirror:
+    /// of the defaults, exactly those two.
+    #[test]
+    fn only_the_advisory_policies_import_osv() {
+        let cache = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::new(cache.path()).expect("engine");
+        let importing: Vec<&str> = crate::init::POLICIES
+            .iter()
+            .filter(|(_, bytes)| {
+                let digest = sha256_hex(bytes);
+                let (component, _) = engine.load(bytes, &digest).expect("compiles");
+                imports_osv(&component)
+            })
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(importing, ["malicious", "vulnerability"]);
+    }
 }

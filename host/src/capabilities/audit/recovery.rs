@@ -182,7 +182,7 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::chain::seal;
+    use crate::capabilities::audit::chain::seal;
 
     /// A file holding `bytes`, opened for reading.
     fn file_of(bytes: &[u8]) -> (tempfile::NamedTempFile, File) {

@@ -19,9 +19,12 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod chain;
+mod host;
 mod index;
 mod recovery;
 mod writer;
+
+pub use host::{AuditState, AuditView, add_to_linker};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -242,10 +245,6 @@ impl AuditLog {
             writer: Mutex::new(Some(handle)),
             _lock: lock,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.files.live
     }
 
     pub fn settings(&self) -> &AuditSettings {

@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use gatehouse_osv::live::Live;
 use gatehouse_osv::{EcosystemStatus, Mirror};
 
+use super::{AdvisorySource, Prepare};
 use crate::bindings::{Advisory, PackageAdvisory};
-use crate::capabilities::osv::{AdvisorySource, Prepare};
 use crate::config::{Config, OsvSettings};
 
 /// The OSV mirror's database, in the data dir.
@@ -47,6 +47,18 @@ pub struct EcosystemHealth {
     pub last_error: Option<String>,
     /// Why the data is not current; `None` when it is (or is not watched).
     pub stale: Option<String>,
+}
+
+/// Sets the OSV gauges of `/metrics` from `health`.
+pub fn publish(health: &[EcosystemHealth]) {
+    for entry in health {
+        crate::metrics::metrics().observe_osv(
+            &entry.ecosystem,
+            entry.records,
+            entry.age_seconds,
+            entry.stale.is_some(),
+        );
+    }
 }
 
 /// The mirror with its freshness judgement and live fallback.
@@ -583,24 +595,6 @@ mod tests {
             )
         );
         assert_eq!(report[0].source.as_deref(), Some("http://127.0.0.1:9/osv"));
-    }
-
-    /// `on_stale` applies to the policies whose answers depend on the mirror:
-    /// of the defaults, exactly those two.
-    #[test]
-    fn only_the_advisory_policies_import_osv() {
-        let cache = tempfile::tempdir().expect("tempdir");
-        let engine = crate::runtime::engine::Engine::new(cache.path()).expect("engine");
-        let importing: Vec<&str> = crate::init::POLICIES
-            .iter()
-            .filter(|(_, bytes)| {
-                let digest = crate::runtime::engine::sha256_hex(bytes);
-                let (component, _) = engine.load(bytes, &digest).expect("compiles");
-                crate::runtime::imports_osv(&component)
-            })
-            .map(|(name, _)| *name)
-            .collect();
-        assert_eq!(importing, ["malicious", "vulnerability"]);
     }
 
     #[test]
