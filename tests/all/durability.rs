@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -71,15 +71,18 @@ fn empty_layout(extra_config: &str) -> Gatehouse {
 /// audit line (its path is in the reason); every answered one is remembered.
 struct Refusals {
     stop: Arc<AtomicBool>,
+    /// How many refusals have been answered so far, all clients together.
+    count: Arc<AtomicUsize>,
     tasks: Vec<tokio::task::JoinHandle<Vec<String>>>,
 }
 
 impl Refusals {
     fn start(url: &str, label: &str, clients: usize, padding: usize) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicUsize::new(0));
         let tasks = (0..clients)
             .map(|client| {
-                let (stop, url) = (stop.clone(), url.to_owned());
+                let (stop, count, url) = (stop.clone(), count.clone(), url.to_owned());
                 let label = format!("{label}-c{client}");
                 tokio::spawn(async move {
                     let http = Gatehouse::client();
@@ -92,7 +95,8 @@ impl Refusals {
                         let path = format!("{url}/api/v1/admin/{marker}/{}", "x".repeat(padding));
                         match http.get(&path).bearer_auth("wrong").send().await {
                             Ok(r) if r.status() == StatusCode::UNAUTHORIZED => {
-                                answered.push(marker)
+                                answered.push(marker);
+                                count.fetch_add(1, Ordering::Relaxed);
                             }
                             // Killed or stopped under us: the end of this client.
                             _ => break,
@@ -102,7 +106,20 @@ impl Refusals {
                 })
             })
             .collect();
-        Refusals { stop, tasks }
+        Refusals { stop, count, tasks }
+    }
+
+    /// Waits until the first refusal is answered: a freshly restarted server
+    /// on a busy machine may take a while to answer at all.
+    async fn until_answering(&self) {
+        let started = std::time::Instant::now();
+        while self.count.load(Ordering::Relaxed) == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no refusal answered within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// The markers of the refusals that were answered.
@@ -149,6 +166,7 @@ async fn kill_9_during_heavy_audit_writing_loses_nothing_answered() {
     let mut tears = Vec::new();
     for round in 0..ROUNDS {
         let load = Refusals::start(&gatehouse.url, &format!("r{round}"), 4, 8 << 10);
+        load.until_answering().await;
         // Vary where in the stream the kill lands.
         tokio::time::sleep(Duration::from_millis(150 + (round as u64 * 53) % 250)).await;
         let tear = round % 2 == 1;
