@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::advisories::Advisories;
+use crate::app::App;
 use crate::artifact::ArtifactStore;
 use crate::audit::AuditLog;
 use crate::auth::Tokens;
@@ -23,11 +24,11 @@ use crate::config::{Config, discover_upstream};
 use crate::exceptions::Exceptions;
 use crate::init::{ADMIN_TOKEN_FILE, CONFIG_FILE, write_layout};
 use crate::preflight::{Answer, Preflight, Query};
+use crate::proxy::{AdapterRoute, Proxy};
 use crate::reviews::Reviews;
 use crate::runtime::engine::Engine;
 use crate::runtime::guest::Limits;
 use crate::runtime::{Layout, Runtime, watch};
-use crate::server::{AdapterRoute, App};
 use crate::upstream::{AdapterUpstream, Upstreams};
 
 #[derive(Parser)]
@@ -665,16 +666,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         },
         reviews: services.reviews.clone(),
         runtime: services.runtime.clone(),
-        routes,
-        artifacts: ArtifactStore::open(
-            &data_dir.join("artifacts"),
-            config.cache.max_store_mb.unwrap_or(20 << 10) << 20,
-        )?,
-        public_url: config.public_url.clone(),
-        trust_forwarded: config.trust_forwarded,
+        proxy: Proxy {
+            routes,
+            artifacts: ArtifactStore::open(
+                &data_dir.join("artifacts"),
+                config.cache.max_store_mb.unwrap_or(20 << 10) << 20,
+            )?,
+            public_url: config.public_url.clone(),
+            trust_forwarded: config.trust_forwarded,
+            memo: crate::memo::Memo::new(MEMO_BYTES),
+            gate_memo: crate::memo::GateMemo::new(GATE_MEMO_TTL, 100_000),
+        },
         mirror: Some(services.advisories.mirror.clone()),
-        memo: crate::memo::Memo::new(MEMO_BYTES),
-        gate_memo: crate::memo::GateMemo::new(GATE_MEMO_TTL, 100_000),
         auth_failures: Default::default(),
     });
     let _watcher = watch::watch(services.runtime.clone())?;

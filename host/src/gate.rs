@@ -518,7 +518,7 @@ fn combine(
     }
     // Reasons reach status lines, JSON bodies and packuments: no escapes.
     for text in [&mut verdict.rule, &mut verdict.reason] {
-        if let std::borrow::Cow::Owned(clean) = crate::server::printable(text) {
+        if let std::borrow::Cow::Owned(clean) = crate::text::printable(text) {
             *text = clean;
         }
     }

@@ -28,8 +28,8 @@ use crate::bindings::adapter::{Outcome, Request};
 use crate::bindings::{Action, Purpose, VersionFacts};
 use crate::capabilities::Capabilities;
 use crate::gate::{GuestFailure, action_name};
+use crate::proxy::AdapterRoute;
 use crate::runtime::{Generation, Kind};
-use crate::server::AdapterRoute;
 
 /// A package version named by a client of the decide API or `gatehouse check`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -473,7 +473,7 @@ impl Preflight<'_> {
             body: Vec::new(),
             public_base: format!("http://localhost/{}", adapter.name),
         };
-        let (outcome, _) = crate::server::call_adapter(
+        let (outcome, _) = crate::proxy::call_adapter(
             &generation,
             self.caps,
             adapter,
