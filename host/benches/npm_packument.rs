@@ -10,6 +10,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gatehouse::adapter_route::AdapterRoute;
 use gatehouse::app::App;
 use gatehouse::artifact::ArtifactStore;
 use gatehouse::audit::AuditLog;
@@ -19,7 +20,7 @@ use gatehouse::capabilities::store::KvStore;
 use gatehouse::http::{Body, full};
 use gatehouse::init::{ADAPTERS, POLICIES};
 use gatehouse::memo::{GateMemo, Memo};
-use gatehouse::proxy::{AdapterRoute, Proxy};
+use gatehouse::proxy::Proxy;
 use gatehouse::reviews::Reviews;
 use gatehouse::runtime::engine::Engine;
 use gatehouse::runtime::guest::Limits;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
+use crate::adapter_route::AdapterRoute;
 use crate::advisories::Advisories;
 use crate::app::App;
 use crate::artifact::ArtifactStore;
@@ -24,7 +25,7 @@ use crate::config::{Config, discover_upstream};
 use crate::exceptions::Exceptions;
 use crate::init::{ADMIN_TOKEN_FILE, CONFIG_FILE, write_layout};
 use crate::preflight::{Answer, Preflight, Query};
-use crate::proxy::{AdapterRoute, Proxy};
+use crate::proxy::Proxy;
 use crate::reviews::Reviews;
 use crate::runtime::engine::Engine;
 use crate::runtime::guest::Limits;

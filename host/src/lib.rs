@@ -13,6 +13,7 @@
 //! health and the live fallback), [`preflight`] (`decide` and `check` judging
 //! on the adapter's own facts, with [`lockfile`] readers).
 
+pub mod adapter_route;
 pub mod admin;
 pub mod advisories;
 pub mod api;

@@ -23,12 +23,12 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt as _;
 use serde_json::json;
 
+use crate::adapter_route::{AdapterRoute, call_adapter};
 use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
 use crate::bindings::adapter::{Outcome, Request};
 use crate::bindings::{Action, Purpose, VersionFacts};
 use crate::capabilities::Capabilities;
 use crate::gate::{GuestFailure, action_name};
-use crate::proxy::AdapterRoute;
 use crate::runtime::{Generation, Kind};
 
 /// A package version named by a client of the decide API or `gatehouse check`.
@@ -473,7 +473,7 @@ impl Preflight<'_> {
             body: Vec::new(),
             public_base: format!("http://localhost/{}", adapter.name),
         };
-        let (outcome, _) = crate::proxy::call_adapter(
+        let (outcome, _) = call_adapter(
             &generation,
             self.caps,
             adapter,

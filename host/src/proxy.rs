@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
@@ -15,18 +14,16 @@ use hyper::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, Header
 use hyper::{Method, Request, Response};
 use url::Url;
 
+use crate::adapter_route::{AdapterRoute, call_adapter};
 use crate::artifact::{ArtifactStore, Expected, Ready};
 use crate::audit::AuditRecord;
 use crate::bindings::adapter::{ArtifactPlan, Outcome};
 use crate::bindings::{Action, Purpose};
-use crate::capabilities::{CallScope, Capabilities};
+use crate::capabilities::Capabilities;
 use crate::gate::GuestFailure;
 use crate::http::{Body, HttpError, blocked, full, read_body};
-use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered, Trace};
-use crate::metrics::metrics;
-use crate::runtime::guest::{Limits, new_store, within_deadline};
-use crate::runtime::{Generation, LoadedAdapter, Runtime};
-use crate::upstream::AdapterUpstream;
+use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered};
+use crate::runtime::{Generation, Runtime};
 
 /// The request header that tells adapters the authenticated client user
 /// (present only when client authentication is on).
@@ -35,13 +32,6 @@ pub const USER_HEADER: &str = "x-gatehouse-user";
 /// The largest request body accepted, before and after decoding (npm audit posts
 /// are the biggest).
 const MAX_REQUEST_BODY: usize = 16 << 20;
-
-/// One adapter's wiring: its upstream, settings and limits.
-pub struct AdapterRoute {
-    pub upstream: Arc<AdapterUpstream>,
-    pub settings: String,
-    pub limits: Limits,
-}
 
 /// The adapter routes and what serving them keeps.
 pub struct Proxy {
@@ -53,62 +43,6 @@ pub struct Proxy {
     pub memo: Memo,
     /// Last-stop gate answers for artifacts, reused briefly.
     pub gate_memo: GateMemo,
-}
-
-/// Runs `adapter`'s `handle` on `request` for `route`, instantiation
-/// included, within the route's deadline and counted in the metrics; then
-/// settles the upstream copies it read. Returns its outcome and what it read.
-pub async fn call_adapter(
-    generation: &Arc<Generation>,
-    caps: &Arc<Capabilities>,
-    adapter: &LoadedAdapter,
-    route: &AdapterRoute,
-    requester: Option<String>,
-    request: &crate::bindings::adapter::Request,
-) -> (wasmtime::Result<Outcome>, Trace) {
-    let mut store = new_store(
-        &generation.engine,
-        caps.clone(),
-        CallScope::Adapter {
-            upstream: route.upstream.clone(),
-            generation: generation.clone(),
-        },
-        adapter.name.clone(),
-        requester,
-        route.limits,
-    );
-    let started = Instant::now();
-    let call = async {
-        let instance = adapter.pre.instantiate_async(&mut store).await?;
-        instance
-            .call_handle(&mut store, &route.settings, request)
-            .await
-    };
-    let outcome = within_deadline(&route.limits, call).await;
-    metrics().guest_call(
-        "adapter",
-        &adapter.name,
-        started.elapsed(),
-        outcome
-            .as_ref()
-            .err()
-            .map(|e| GuestFailure::classify(e).class()),
-    );
-    let trace = std::mem::take(&mut store.data_mut().trace);
-    drop(store);
-    // Upstream copies become the cached ones only when the adapter could
-    // build an answer from them; a body it could not use is fetched again.
-    let accepted = match &outcome {
-        Ok(Outcome::Respond(built)) => built.status < 500,
-        Ok(Outcome::Artifact(_)) => true,
-        Err(_) => false,
-    };
-    route
-        .upstream
-        .shared()
-        .settle(&trace.stamps, accepted)
-        .await;
-    (outcome, trace)
 }
 
 /// Response headers the host alone sets: framing and hop-by-hop headers an

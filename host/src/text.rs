@@ -1,5 +1,4 @@
-//! Text from components and upstreams made safe to show: what reaches a
-//! client's terminal, a status line or a JSON body.
+//! Text from guests and upstreams made safe to show to people.
 
 /// `text` safe to print on a client's terminal: terminal escape sequences
 /// and control characters removed (line breaks and tabs become spaces), so
