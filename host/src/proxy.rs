@@ -37,100 +37,15 @@ const MAX_REQUEST_BODY: usize = 16 << 20;
 pub struct Proxy {
     pub routes: BTreeMap<String, AdapterRoute>,
     pub artifacts: ArtifactStore,
+    /// Where clients reach gatehouse (`public_url`); without it, the
+    /// request's `Host` says.
     pub public_url: Option<Url>,
+    /// Whether a fronting proxy's `X-Forwarded-Proto` and `-Host` are believed.
     pub trust_forwarded: bool,
     /// Adapter outcomes reused while what they were built from holds.
     pub memo: Memo,
     /// Last-stop gate answers for artifacts, reused briefly.
     pub gate_memo: GateMemo,
-}
-
-/// Response headers the host alone sets: framing and hop-by-hop headers an
-/// adapter could use to split a response or hijack the connection.
-const HOST_OWNED_HEADERS: [&str; 7] = [
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-];
-
-/// A response the adapter built, gzipped when the client takes it and the
-/// compressed variant is ready. The host owns the framing: the adapter's
-/// framing and hop-by-hop headers are dropped, and a status no final
-/// response may have (1xx, or beyond 599) becomes a 502 naming `adapter`.
-fn built_response(
-    built: Built,
-    head: bool,
-    accepts_gzip: bool,
-    adapter: &str,
-) -> Result<Response<Body>, HttpError> {
-    let status = built.status.as_u16();
-    if !(200..=599).contains(&status) {
-        tracing::error!(adapter, status, "adapter answered an invalid status");
-        return Err(HttpError::Adapter(format!(
-            "the {adapter} adapter answered with status {status}, which no response may have; nothing was served"
-        )));
-    }
-    let compressible = built.compressible();
-    let gzipped = (compressible && accepts_gzip)
-        .then(|| built.gzipped())
-        .flatten();
-    let mut headers = built.headers;
-    let owned: Vec<_> = headers
-        .keys()
-        .filter(|name| {
-            HOST_OWNED_HEADERS.contains(&name.as_str()) || name.as_str().starts_with("proxy-")
-        })
-        .cloned()
-        .collect();
-    for name in owned {
-        headers.remove(name);
-    }
-    if compressible {
-        headers.append(VARY, HeaderValue::from_static("accept-encoding"));
-    }
-    let body = match gzipped {
-        Some(gzipped) => {
-            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            gzipped
-        }
-        None => built.body,
-    };
-    // 204 and 304 have no body; every other length is the body's own.
-    let bodiless = matches!(status, 204 | 304);
-    if !bodiless {
-        headers.insert(CONTENT_LENGTH, body.len().into());
-    }
-    let mut response = Response::new(if head || bodiless {
-        full(Bytes::new())
-    } else {
-        full(body)
-    });
-    *response.status_mut() = built.status;
-    *response.headers_mut() = headers;
-    Ok(response)
-}
-
-/// Whether the request's `Accept-Encoding` takes gzip.
-fn accepts_gzip(headers: &[(String, String)]) -> bool {
-    headers
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("accept-encoding"))
-        .flat_map(|(_, value)| value.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
 }
 
 impl Proxy {
@@ -340,6 +255,7 @@ impl Proxy {
     }
 
     /// The last-stop gate, then fetch-verify-cache, then the bytes.
+    // The request's own state, each from a different owner.
     #[allow(clippy::too_many_arguments)]
     async fn serve_artifact(
         &self,
@@ -463,6 +379,94 @@ impl Proxy {
         headers.insert(CONTENT_LENGTH, len.into());
         Ok(response)
     }
+}
+
+/// Response headers the host alone sets: framing and hop-by-hop headers an
+/// adapter could use to split a response or hijack the connection.
+const HOST_OWNED_HEADERS: [&str; 7] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+];
+
+/// A response the adapter built, gzipped when the client takes it and the
+/// compressed variant is ready. The host owns the framing: the adapter's
+/// framing and hop-by-hop headers are dropped, and a status no final
+/// response may have (1xx, or beyond 599) becomes a 502 naming `adapter`.
+fn built_response(
+    built: Built,
+    head: bool,
+    accepts_gzip: bool,
+    adapter: &str,
+) -> Result<Response<Body>, HttpError> {
+    let status = built.status.as_u16();
+    if !(200..=599).contains(&status) {
+        tracing::error!(adapter, status, "adapter answered an invalid status");
+        return Err(HttpError::Adapter(format!(
+            "the {adapter} adapter answered with status {status}, which no response may have; nothing was served"
+        )));
+    }
+    let compressible = built.compressible();
+    let gzipped = (compressible && accepts_gzip)
+        .then(|| built.gzipped())
+        .flatten();
+    let mut headers = built.headers;
+    let owned: Vec<_> = headers
+        .keys()
+        .filter(|name| {
+            HOST_OWNED_HEADERS.contains(&name.as_str()) || name.as_str().starts_with("proxy-")
+        })
+        .cloned()
+        .collect();
+    for name in owned {
+        headers.remove(name);
+    }
+    if compressible {
+        headers.append(VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    let body = match gzipped {
+        Some(gzipped) => {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            gzipped
+        }
+        None => built.body,
+    };
+    // 204 and 304 have no body; every other length is the body's own.
+    let bodiless = matches!(status, 204 | 304);
+    if !bodiless {
+        headers.insert(CONTENT_LENGTH, body.len().into());
+    }
+    let mut response = Response::new(if head || bodiless {
+        full(Bytes::new())
+    } else {
+        full(body)
+    });
+    *response.status_mut() = built.status;
+    *response.headers_mut() = headers;
+    Ok(response)
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip.
+fn accepts_gzip(headers: &[(String, String)]) -> bool {
+    headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("accept-encoding"))
+        .flat_map(|(_, value)| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 fn futures_map(
