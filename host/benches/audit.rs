@@ -212,7 +212,7 @@ async fn fake_registry() -> anyhow::Result<String> {
                     };
                     async move {
                         Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                            gatehouse::server::full(body),
+                            gatehouse::http::full(body),
                         ))
                     }
                 });

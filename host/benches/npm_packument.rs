@@ -10,19 +10,22 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gatehouse::adapter_route::AdapterRoute;
+use gatehouse::app::App;
 use gatehouse::artifact::ArtifactStore;
 use gatehouse::capabilities::Capabilities;
 use gatehouse::capabilities::audit::AuditLog;
 use gatehouse::capabilities::osv::FixedAdvisories;
 use gatehouse::capabilities::store::KvStore;
 use gatehouse::capabilities::upstream::{AdapterUpstream, UpstreamSettings, Upstreams};
+use gatehouse::http::{Body, full};
 use gatehouse::init::{ADAPTERS, POLICIES};
 use gatehouse::memo::{GateMemo, Memo};
+use gatehouse::proxy::Proxy;
 use gatehouse::reviews::Reviews;
 use gatehouse::runtime::engine::Engine;
 use gatehouse::runtime::guest::Limits;
 use gatehouse::runtime::{Layout, Runtime};
-use gatehouse::server::{AdapterRoute, App, Body, full};
 
 #[path = "../../adapters/npm/benches/generated.rs"]
 mod generated;
@@ -123,14 +126,16 @@ fn main() -> anyhow::Result<()> {
                 runtime.caps.store.clone(),
             )?),
             runtime,
-            routes: [("npm".to_owned(), route)].into(),
-            artifacts: ArtifactStore::open(&dir.join("artifacts"), u64::MAX)?,
-            public_url: None,
-            trust_forwarded: false,
+            proxy: Proxy {
+                routes: [("npm".to_owned(), route)].into(),
+                artifacts: ArtifactStore::open(&dir.join("artifacts"), u64::MAX)?,
+                public_url: None,
+                trust_forwarded: false,
+                // Off: every request runs the adapter and the policies.
+                memo: Memo::new(0),
+                gate_memo: GateMemo::new(Duration::ZERO, 0),
+            },
             mirror: None,
-            // Off: every request runs the adapter and the policies.
-            memo: Memo::new(0),
-            gate_memo: GateMemo::new(Duration::ZERO, 0),
             auth_failures: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

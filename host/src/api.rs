@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::admin;
+use crate::app::App;
 use crate::bounds::Bounds;
-use crate::preflight::{Answer, Preflight, PreflightError, Query};
-use crate::server::{App, Body, error, json};
+use crate::http::{Body, HttpError, json, read_body, read_json};
+use crate::preflight::{Answer, Preflight, Query};
 
 const MAX_DECIDE_BODY: usize = 8 << 20;
 
@@ -27,13 +27,9 @@ struct DecideOptions {
 }
 
 impl DecideOptions {
-    fn parse(request: &Request<Incoming>) -> Result<Self, Box<Response<Body>>> {
-        serde_urlencoded::from_str(request.uri().query().unwrap_or("")).map_err(|e| {
-            Box::new(error(
-                StatusCode::BAD_REQUEST,
-                &format!("decide's parameters: {e}"),
-            ))
-        })
+    fn parse(request: &Request<Incoming>) -> Result<Self, HttpError> {
+        serde_urlencoded::from_str(request.uri().query().unwrap_or(""))
+            .map_err(|e| HttpError::BadRequest(format!("decide's parameters: {e}")))
     }
 
     fn offline(&self) -> bool {
@@ -72,16 +68,16 @@ impl Query {
 
 /// Checks a decide request against the caps: the number of queries and each
 /// field's length. Why the request is refused when one is past its cap.
-fn check_queries(queries: &[Query], bounds: &Bounds) -> Result<(), String> {
+fn check_queries(queries: &[Query], bounds: &Bounds) -> Result<(), HttpError> {
     if queries.len() > bounds.decide_queries {
-        return Err(format!(
+        return Err(HttpError::BadRequest(format!(
             "{} queries in one decide request; at most {} are accepted (limits.decide_queries): split the batch",
             queries.len(),
             bounds.decide_queries
-        ));
+        )));
     }
     match queries.iter().find_map(|q| q.too_long(bounds)) {
-        Some(problem) => Err(problem),
+        Some(problem) => Err(HttpError::BadRequest(problem)),
         None => Ok(()),
     }
 }
@@ -91,19 +87,16 @@ async fn decide(
     queries: &[Query],
     offline: bool,
     requester: Option<&str>,
-) -> Result<Vec<Answer>, Response<Body>> {
-    check_queries(queries, &app.runtime.caps.bounds)
-        .map_err(|problem| error(StatusCode::BAD_REQUEST, &problem))?;
+) -> Result<Vec<Answer>, HttpError> {
+    check_queries(queries, &app.runtime.caps.bounds)?;
     // A misspelt ecosystem is the caller's mistake, not a package's verdict.
     for query in queries {
-        if let Err(unknown) = crate::preflight::ecosystem(&query.ecosystem) {
-            return Err(error(StatusCode::BAD_REQUEST, &unknown.to_string()));
-        }
+        crate::preflight::ecosystem(&query.ecosystem)?;
     }
     let preflight = Preflight {
         generation: app.runtime.current(),
         caps: &app.runtime.caps,
-        routes: &app.routes,
+        routes: &app.proxy.routes,
         offline,
         requester,
     };
@@ -115,128 +108,64 @@ pub async fn handle(
     request: Request<Incoming>,
     requester: Option<String>,
 ) -> Response<Body> {
+    HttpError::respond(answer(app, request, requester).await)
+}
+
+async fn answer(
+    app: &Arc<App>,
+    request: Request<Incoming>,
+    requester: Option<String>,
+) -> Result<Response<Body>, HttpError> {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
     match (method, path.as_str()) {
         (Method::GET, "/api/v1/decide") => {
-            let options = match DecideOptions::parse(&request) {
-                Ok(options) => options,
-                Err(response) => return *response,
-            };
+            let options = DecideOptions::parse(&request)?;
             let (Some(ecosystem), Some(name), Some(version)) =
                 (&options.ecosystem, &options.name, &options.version)
             else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "decide needs ecosystem, name and version",
-                );
+                return Err(HttpError::BadRequest(
+                    "decide needs ecosystem, name and version".into(),
+                ));
             };
             let query = Query {
                 ecosystem: ecosystem.clone(),
                 name: name.clone(),
                 version: version.clone(),
             };
-            let mut answers =
-                match decide(app, &[query], options.offline(), requester.as_deref()).await {
-                    Ok(answers) => answers,
-                    Err(response) => return response,
-                };
-            let Some(answer) = answers.pop() else {
-                return error(StatusCode::INTERNAL_SERVER_ERROR, "no answer");
-            };
+            let answer = decide(app, &[query], options.offline(), requester.as_deref())
+                .await?
+                .pop()
+                .ok_or_else(|| HttpError::Internal("no answer".into()))?;
+            // The answer is the body either way; a failure picks the status.
             let status = match &answer.outcome {
                 Ok(_) => StatusCode::OK,
-                Err(PreflightError::UnknownEcosystem(_) | PreflightError::Invalid(_)) => {
-                    StatusCode::BAD_REQUEST
-                }
-                Err(PreflightError::NotFound(_)) => StatusCode::NOT_FOUND,
-                Err(PreflightError::Upstream(_)) => StatusCode::BAD_GATEWAY,
+                Err(failure) => HttpError::from(failure.clone()).status(),
             };
-            json(status, &answer.to_json())
+            Ok(json(status, &answer.to_json()))
         }
         (Method::POST, "/api/v1/decide") => {
-            let options = match DecideOptions::parse(&request) {
-                Ok(options) => options,
-                Err(response) => return *response,
-            };
+            let options = DecideOptions::parse(&request)?;
+            let timeout = app.runtime.caps.bounds.request_body_timeout();
             let queries: Vec<Query> = match &options.lockfile {
-                Some(file) => match read_lockfile(app, request, file).await {
-                    Ok(queries) => queries,
-                    Err(response) => return *response,
-                },
-                None => match read_json(app, request, MAX_DECIDE_BODY).await {
-                    Ok(queries) => queries,
-                    Err(response) => return *response,
-                },
+                Some(file) => {
+                    let body = read_body(request, MAX_DECIDE_BODY, timeout).await?;
+                    let text = String::from_utf8(body.to_vec())
+                        .map_err(|_| HttpError::BadRequest("the lockfile is not UTF-8".into()))?;
+                    crate::lockfile::read(file, &text)?
+                }
+                None => read_json(request, MAX_DECIDE_BODY, timeout).await?,
             };
-            match decide(app, &queries, options.offline(), requester.as_deref()).await {
-                Ok(answers) => json(
-                    StatusCode::OK,
-                    &answers.iter().map(Answer::to_json).collect(),
-                ),
-                Err(response) => response,
-            }
+            let answers = decide(app, &queries, options.offline(), requester.as_deref()).await?;
+            Ok(json(
+                StatusCode::OK,
+                &answers.iter().map(Answer::to_json).collect(),
+            ))
         }
         _ if path.starts_with(admin::ADMIN) => {
-            match admin::authenticate(app, &request, requester.as_deref()) {
-                Ok(name) => admin::handle(app, request, &name).await,
-                Err(refused) => *refused,
-            }
+            let name = admin::authenticate(app, &request, requester.as_deref())?;
+            Ok(admin::handle(app, request, &name).await)
         }
-        _ => error(StatusCode::NOT_FOUND, &format!("no API at {path}")),
+        _ => Err(HttpError::NotFound(format!("no API at {path}"))),
     }
-}
-
-/// The packages a posted lockfile pins, or the 4xx to answer.
-async fn read_lockfile(
-    app: &App,
-    request: Request<Incoming>,
-    file: &str,
-) -> Result<Vec<Query>, Box<Response<Body>>> {
-    let body = read_body(app, request, MAX_DECIDE_BODY).await?;
-    let text = String::from_utf8(body.to_vec())
-        .map_err(|_| Box::new(error(StatusCode::BAD_REQUEST, "the lockfile is not UTF-8")))?;
-    crate::lockfile::read(file, &text)
-        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, &e.to_string())))
-}
-
-/// A request body of at most `limit` bytes that arrives within
-/// `limits.request_body_timeout_ms`, or the 4xx to answer.
-async fn read_body(
-    app: &App,
-    request: Request<Incoming>,
-    limit: usize,
-) -> Result<bytes::Bytes, Box<Response<Body>>> {
-    let timeout = app.runtime.caps.bounds.request_body_timeout();
-    let reading = Limited::new(request.into_body(), limit).collect();
-    Ok(tokio::time::timeout(timeout, reading)
-        .await
-        .map_err(|_| {
-            Box::new(error(
-                StatusCode::REQUEST_TIMEOUT,
-                &format!("the request body took longer than {timeout:?} to arrive"),
-            ))
-        })?
-        .map_err(|_| {
-            Box::new(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("body too large (at most {limit} bytes) or unreadable"),
-            ))
-        })?
-        .to_bytes())
-}
-
-/// Reads a JSON request body (see [`read_body`]), or the 4xx to answer.
-pub async fn read_json<T: serde::de::DeserializeOwned>(
-    app: &App,
-    request: Request<Incoming>,
-    limit: usize,
-) -> Result<T, Box<Response<Body>>> {
-    let body = read_body(app, request, limit).await?;
-    serde_json::from_slice(&body).map_err(|e| {
-        Box::new(error(
-            StatusCode::BAD_REQUEST,
-            &format!("the body is not the JSON expected here: {e}"),
-        ))
-    })
 }

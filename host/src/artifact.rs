@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
-use hyper::StatusCode;
 use sha1::Sha1;
 use sha2::{Digest as _, Sha256, Sha512};
 use tokio::io::AsyncWriteExt as _;
@@ -91,16 +90,6 @@ pub enum ArtifactError {
     Status(u16),
     #[error("artifact store: {0}")]
     Store(String),
-}
-
-impl ArtifactError {
-    /// The status a client is answered: 504 when upstream ran out of time.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ArtifactError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            _ => StatusCode::BAD_GATEWAY,
-        }
-    }
 }
 
 impl From<FetchError> for ArtifactError {

@@ -13,6 +13,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
+use crate::adapter_route::AdapterRoute;
+use crate::app::App;
 use crate::artifact::ArtifactStore;
 use crate::auth::Tokens;
 use crate::capabilities::Capabilities;
@@ -24,11 +26,11 @@ use crate::config::{Config, discover_upstream};
 use crate::exceptions::Exceptions;
 use crate::init::{ADMIN_TOKEN_FILE, CONFIG_FILE, write_layout};
 use crate::preflight::{Answer, Preflight, Query};
+use crate::proxy::Proxy;
 use crate::reviews::Reviews;
 use crate::runtime::engine::Engine;
 use crate::runtime::guest::Limits;
 use crate::runtime::{Layout, Runtime, watch};
-use crate::server::{AdapterRoute, App};
 
 #[derive(Parser)]
 #[command(
@@ -671,16 +673,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         },
         reviews: services.reviews.clone(),
         runtime: services.runtime.clone(),
-        routes,
-        artifacts: ArtifactStore::open(
-            &data_dir.join("artifacts"),
-            config.cache.max_store_mb.unwrap_or(20 << 10) << 20,
-        )?,
-        public_url: config.public_url.clone(),
-        trust_forwarded: config.trust_forwarded,
+        proxy: Proxy {
+            routes,
+            artifacts: ArtifactStore::open(
+                &data_dir.join("artifacts"),
+                config.cache.max_store_mb.unwrap_or(20 << 10) << 20,
+            )?,
+            public_url: config.public_url.clone(),
+            trust_forwarded: config.trust_forwarded,
+            memo: crate::memo::Memo::new(MEMO_BYTES),
+            gate_memo: crate::memo::GateMemo::new(GATE_MEMO_TTL, 100_000),
+        },
         mirror: Some(services.advisories.mirror.clone()),
-        memo: crate::memo::Memo::new(MEMO_BYTES),
-        gate_memo: crate::memo::GateMemo::new(GATE_MEMO_TTL, 100_000),
         auth_failures: Default::default(),
     });
     let _watcher = watch::watch(services.runtime.clone())?;

@@ -13,8 +13,10 @@
 //! health and the live fallback), [`preflight`] (`decide` and `check` judging
 //! on the adapter's own facts, with [`lockfile`] readers).
 
+pub mod adapter_route;
 pub mod admin;
 pub mod api;
+pub mod app;
 pub mod artifact;
 pub mod auth;
 pub mod bindings;
@@ -26,6 +28,7 @@ pub mod egress;
 pub mod exceptions;
 pub mod gate;
 pub mod gate_policy;
+pub mod http;
 pub mod init;
 pub mod lockfile;
 pub mod memo;
@@ -33,6 +36,7 @@ pub mod metrics;
 pub mod policy_project;
 pub mod policy_test;
 pub mod preflight;
+pub mod proxy;
 pub mod reviews;
 pub mod runtime;
 pub mod server;

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt as _;
 use serde_json::json;
 
+use crate::adapter_route::{AdapterRoute, call_adapter};
 use crate::bindings::FactReads;
 use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
 use crate::bindings::adapter::{Outcome, Request};
@@ -32,7 +33,6 @@ use crate::capabilities::gate::{Gated, PolicyGate, RecordBudget};
 use crate::gate::action_name;
 use crate::runtime::guest::GuestFailure;
 use crate::runtime::{Generation, Kind};
-use crate::server::AdapterRoute;
 
 /// A package version named by a client of the decide API or `gatehouse check`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -502,7 +502,7 @@ impl Preflight<'_> {
             body: Vec::new(),
             public_base: format!("http://localhost/{}", adapter.name),
         };
-        let (outcome, _) = crate::server::call_adapter(
+        let (outcome, _) = call_adapter(
             probe.clone(),
             self.caps,
             adapter,

@@ -331,6 +331,50 @@ async fn a_tampered_tarball_is_refused_and_not_cached() {
     }
 }
 
+/// A failure of gatehouse's own artifact store is answered 503 with the
+/// store's reason, not blamed on upstream with a 502: here a directory sits
+/// where one tarball's stored file belongs, so reading it fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failure_is_a_local_503_not_an_upstream_502() {
+    use sha2::{Digest as _, Sha512};
+
+    let registry = FakeNpm::start(vec![four_versions("stored")]);
+    let gatehouse = gatehouse(&registry, deny(&[]), Mode::Deprecate);
+    let genuine = registry.tarball("stored", "1.0.0").expect("a tarball");
+    let hex = hex::encode(Sha512::digest(genuine));
+    let entry = gatehouse.path(&format!("artifacts/sha512/{}/{hex}", &hex[..2]));
+    std::fs::create_dir_all(&entry).expect("a directory in the entry's place");
+
+    let upstream_path = "/stored/-/stored-1.0.0.tgz";
+    let response = Gatehouse::client()
+        .get(format!("{}/npm{upstream_path}", gatehouse.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.expect("a JSON error");
+    let message = body["error"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("stored@1.0.0: artifact store: "),
+        "{body}"
+    );
+    assert_eq!(
+        registry.hits(upstream_path),
+        0,
+        "the store failed before any fetch"
+    );
+
+    // The store as such works: the neighbour is fetched, stored and served.
+    let neighbour = Gatehouse::client()
+        .get(format!("{}/npm/stored/-/stored-1.1.0.tgz", gatehouse.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(neighbour.status(), StatusCode::OK);
+    let bytes = neighbour.bytes().await.expect("body");
+    assert_eq!(Some(bytes.as_ref()), registry.tarball("stored", "1.1.0"));
+}
+
 /// `path` as an argument (temporary paths are UTF-8).
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
