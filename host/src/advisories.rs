@@ -73,7 +73,7 @@ pub fn adapter_ecosystems(adapters_dir: &Path) -> Vec<String> {
             let path = entry.path();
             (path.extension()? == "wasm").then_some(())?;
             let stem = path.file_stem()?.to_str()?.to_owned();
-            crate::exceptions::canonical_ecosystem(&stem).map(str::to_owned)
+            crate::ecosystem::canonical_ecosystem(&stem).map(str::to_owned)
         })
         .collect();
     found.sort();

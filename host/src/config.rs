@@ -94,7 +94,7 @@ impl OsvConfig {
             .ecosystems
             .iter()
             .map(|name| {
-                crate::exceptions::canonical_ecosystem(name)
+                crate::ecosystem::canonical_ecosystem(name)
                     .map(str::to_owned)
                     .ok_or_else(|| {
                         anyhow::anyhow!(

@@ -24,6 +24,7 @@ pub mod bounds;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
+pub mod ecosystem;
 pub mod egress;
 pub mod exceptions;
 pub mod gate;

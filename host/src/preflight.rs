@@ -27,6 +27,7 @@ use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
 use crate::bindings::adapter::{Outcome, Request};
 use crate::bindings::{Action, Purpose, VersionFacts};
 use crate::capabilities::Capabilities;
+use crate::ecosystem::named;
 use crate::gate::{GuestFailure, action_name};
 use crate::runtime::{Generation, Kind};
 use crate::server::AdapterRoute;
@@ -308,24 +309,6 @@ pub struct Preflight<'a> {
     /// Judge names and versions alone, without asking upstream.
     pub offline: bool,
     pub requester: Option<&'a str>,
-}
-
-/// Facts for a version named and nothing more.
-pub fn named(ecosystem: &str, name: &str, version: &str) -> VersionFacts {
-    VersionFacts {
-        ecosystem: ecosystem.to_owned(),
-        name: name.to_owned(),
-        version: version.to_owned(),
-        published: None,
-        license: None,
-        install_scripts: Vec::new(),
-        deprecated: None,
-        yanked: None,
-        size: None,
-        digests: Vec::new(),
-        dependencies: Vec::new(),
-        raw: "{}".into(),
-    }
 }
 
 impl Preflight<'_> {
