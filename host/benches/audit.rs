@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use gatehouse::audit::{AuditLog, AuditQuery, AuditRecord, AuditSettings, Files, SyncMode};
+use gatehouse::audit::{AuditLog, AuditQuery, AuditRecord, Files};
+use gatehouse::config::{AuditSettings, SyncMode};
 
 fn record(n: usize) -> AuditRecord {
     AuditRecord {

@@ -15,6 +15,7 @@ use gatehouse::audit::AuditLog;
 use gatehouse::capabilities::Capabilities;
 use gatehouse::capabilities::osv::FixedAdvisories;
 use gatehouse::capabilities::store::KvStore;
+use gatehouse::config::UpstreamSettings;
 use gatehouse::init::{ADAPTERS, POLICIES};
 use gatehouse::memo::{GateMemo, Memo};
 use gatehouse::reviews::Reviews;
@@ -22,7 +23,7 @@ use gatehouse::runtime::engine::Engine;
 use gatehouse::runtime::guest::Limits;
 use gatehouse::runtime::{Layout, Runtime};
 use gatehouse::server::{AdapterRoute, App, Body, full};
-use gatehouse::upstream::{AdapterUpstream, UpstreamSettings, Upstreams};
+use gatehouse::upstream::{AdapterUpstream, Upstreams};
 
 #[path = "../../adapters/npm/benches/generated.rs"]
 mod generated;
