@@ -5,20 +5,55 @@
 
 use crate::bindings::VersionFacts;
 
-/// The ecosystem's spelling in OSV (and in version facts), from any case.
-pub fn canonical_ecosystem(text: &str) -> Option<&'static str> {
-    const KNOWN: &[&str] = &["npm", "PyPI", "crates.io", "Go", "Maven"];
-    let lower = text.trim().to_ascii_lowercase();
-    let lower = match lower.as_str() {
-        "pypi" | "pip" => "pypi",
-        "cargo" | "crates.io" => "crates.io",
-        "go" | "golang" => "go",
-        other => other,
-    };
-    KNOWN
+/// An ecosystem: its OSV name (what facts carry), the adapter that serves it
+/// (its default file stem) and the spellings users write.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Ecosystem {
+    pub osv: &'static str,
+    pub adapter: &'static str,
+    spellings: &'static [&'static str],
+}
+
+const ECOSYSTEMS: &[Ecosystem] = &[
+    Ecosystem {
+        osv: "npm",
+        adapter: "npm",
+        spellings: &["npm", "pnpm", "yarn"],
+    },
+    Ecosystem {
+        osv: "PyPI",
+        adapter: "pypi",
+        spellings: &["pypi", "pip", "python", "uv"],
+    },
+    Ecosystem {
+        osv: "crates.io",
+        adapter: "cargo",
+        spellings: &["crates.io", "cargo", "crates", "rust"],
+    },
+    Ecosystem {
+        osv: "Go",
+        adapter: "go",
+        spellings: &["go", "golang"],
+    },
+    Ecosystem {
+        osv: "Maven",
+        adapter: "maven",
+        spellings: &["maven", "mvn"],
+    },
+];
+
+/// The ecosystem `spelling` names, in any usual spelling and case.
+pub fn lookup(spelling: &str) -> Option<&'static Ecosystem> {
+    let wanted = spelling.trim();
+    ECOSYSTEMS
         .iter()
-        .copied()
-        .find(|known| known.eq_ignore_ascii_case(lower))
+        .find(|e| e.spellings.iter().any(|s| s.eq_ignore_ascii_case(wanted)))
+}
+
+/// The ecosystem's spelling in OSV (and in version facts), from any usual
+/// spelling and case.
+pub fn canonical_ecosystem(text: &str) -> Option<&'static str> {
+    lookup(text).map(|ecosystem| ecosystem.osv)
 }
 
 /// An operator's (ecosystem, package) in the spelling version facts use:
@@ -49,5 +84,27 @@ pub fn named(ecosystem: &str, name: &str, version: &str) -> VersionFacts {
         digests: Vec::new(),
         dependencies: Vec::new(),
         raw: "{}".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_usual_spelling_names_its_osv_ecosystem() {
+        for (spellings, osv) in [
+            (&["npm", "NPM", " yarn ", "pnpm"][..], "npm"),
+            (&["PyPI", "pypi", "pip", "uv", "python"], "PyPI"),
+            (&["crates.io", "cargo", "crates", "rust"], "crates.io"),
+            (&["Go", "go", "golang"], "Go"),
+            (&["Maven", "maven", "mvn"], "Maven"),
+        ] {
+            for spelling in spellings {
+                assert_eq!(canonical_ecosystem(spelling), Some(osv), "{spelling}");
+            }
+        }
+        assert_eq!(canonical_ecosystem("cobol"), None);
+        assert_eq!(lookup("cargo").map(|e| e.adapter), Some("cargo"));
     }
 }
