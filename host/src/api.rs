@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::admin;
-use crate::bounds::Bounds;
+use crate::config::Bounds;
 use crate::preflight::{Answer, Preflight, PreflightError, Query};
 use crate::server::{App, Body, error, json};
 

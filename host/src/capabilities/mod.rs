@@ -14,7 +14,7 @@ pub mod upstream;
 use std::sync::Arc;
 
 use crate::audit::AuditLog;
-use crate::bounds::Bounds;
+use crate::config::Bounds;
 use crate::exceptions::Exceptions;
 use crate::runtime::Generation;
 use crate::upstream::AdapterUpstream;

@@ -1,7 +1,6 @@
 //! Every default of `gatehouse.yaml`, and the host's fixed sizings, named in
 //! one place. The README documents those a user can set, and a test below
-//! checks that it still says what these say. (The caps under `limits:` are
-//! [`crate::bounds::Bounds`]'s own table, mirrored by the README's Limits table.)
+//! checks that it still says what these say.
 
 use std::time::Duration;
 
@@ -84,6 +83,47 @@ pub const MEMO_BYTES: usize = 96 << 20;
 pub const GATE_MEMO_TTL: Duration = Duration::from_secs(30);
 /// How many last-stop gate answers are kept (not configurable).
 pub const GATE_MEMO_ENTRIES: usize = 100_000;
+
+// `limits:` in gatehouse.yaml ([`super::Bounds`], the README's Limits table).
+
+/// `limits.reason_bytes`.
+pub const REASON_BYTES: usize = 1024;
+/// `limits.advisories_per_verdict`.
+pub const ADVISORIES_PER_VERDICT: usize = 32;
+/// `limits.log_lines_per_call`.
+pub const LOG_LINES_PER_CALL: usize = 200;
+/// `limits.log_bytes_per_call`.
+pub const LOG_BYTES_PER_CALL: usize = 64 << 10;
+/// `limits.audit_notes_per_call`.
+pub const AUDIT_NOTES_PER_CALL: usize = 100;
+/// `limits.store_bytes_per_component`.
+pub const STORE_BYTES_PER_COMPONENT: usize = 16 << 20;
+/// `limits.store_keys_per_component`.
+pub const STORE_KEYS_PER_COMPONENT: usize = 10_000;
+/// `limits.response_mb`.
+pub const RESPONSE_MB: usize = 256;
+/// `limits.gate_records_per_call`.
+pub const GATE_RECORDS_PER_CALL: usize = 1_000;
+/// `limits.osv_versions_per_call`.
+pub const OSV_VERSIONS_PER_CALL: usize = 20_000;
+/// `limits.decide_queries`.
+pub const DECIDE_QUERIES: usize = 1_000;
+/// `limits.name_bytes`.
+pub const NAME_BYTES: usize = 512;
+/// `limits.version_bytes`.
+pub const VERSION_BYTES: usize = 256;
+/// `limits.auth_failures_per_minute`.
+pub const AUTH_FAILURES_PER_MINUTE: usize = 10;
+/// `limits.audit_path_bytes`.
+pub const AUDIT_PATH_BYTES: usize = 256;
+/// `limits.header_read_timeout_ms`.
+pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// `limits.request_body_timeout_ms`.
+pub const REQUEST_BODY_TIMEOUT_MS: u64 = 30_000;
+/// `limits.write_timeout_ms`.
+pub const WRITE_TIMEOUT_MS: u64 = 60_000;
+/// `limits.max_connections`.
+pub const MAX_CONNECTIONS: usize = 512;
 
 #[cfg(test)]
 mod tests {

@@ -18,8 +18,10 @@ use serde_json::Value;
 use url::Url;
 
 pub mod defaults;
+mod limits;
 mod settings;
 
+pub use limits::Bounds;
 pub use settings::{
     AdapterSettings, AuditSettings, OsvSettings, Settings, SyncMode, UpstreamSettings,
 };
@@ -171,9 +173,9 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub clients: ClientsConfig,
-    /// Caps on guest output, client requests and connections (see [`crate::bounds`]).
+    /// Caps on guest output, client requests and connections (see [`Bounds`]).
     #[serde(default)]
-    pub limits: crate::bounds::Bounds,
+    pub limits: Bounds,
     #[serde(default)]
     pub audit: AuditConfig,
     /// How long in-flight requests may take to finish on shutdown (`30s`).
@@ -358,7 +360,7 @@ mod tests {
         assert_eq!(settings.upstream.deadline, defaults::EGRESS_DEADLINE);
         assert_eq!(settings.max_store_bytes, defaults::CACHE_MAX_STORE_MB << 20);
         assert_eq!(settings.shutdown_grace, defaults::SHUTDOWN_GRACE);
-        assert_eq!(settings.limits, crate::bounds::Bounds::default());
+        assert_eq!(settings.limits, Bounds::default());
     }
 
     #[test]

@@ -11,8 +11,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::defaults;
-use super::{AuditConfig, Config, OsvConfig, TokenConfig, parse_duration, parse_size};
-use crate::bounds::Bounds;
+use super::{AuditConfig, Bounds, Config, OsvConfig, TokenConfig, parse_duration, parse_size};
 use crate::ecosystem::canonical_ecosystem;
 
 /// Everything `gatehouse.yaml` (and the flags over it) says, with the
