@@ -230,7 +230,7 @@ async fn tarball_rate(dir: &std::path::Path, sync: &str) -> anyhow::Result<f64> 
     let registry = fake_registry().await?;
     std::fs::create_dir_all(dir.join("adapters"))?;
     std::fs::create_dir_all(dir.join("policies"))?;
-    let (_, npm) = gatehouse::init::ADAPTERS
+    let (_, npm) = gatehouse::components::ADAPTERS
         .iter()
         .find(|(name, _)| *name == "npm")
         .ok_or_else(|| anyhow::anyhow!("the npm adapter is built in"))?;

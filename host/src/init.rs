@@ -6,11 +6,7 @@
 
 use std::path::Path;
 
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/components.rs"));
-}
-
-pub use embedded::{ADAPTERS, POLICIES};
+use crate::components::{ADAPTERS, POLICIES};
 
 pub const CONFIG_FILE: &str = "gatehouse.yaml";
 

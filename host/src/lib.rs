@@ -23,6 +23,7 @@ pub mod bindings;
 pub mod bounds;
 pub mod capabilities;
 pub mod cli;
+pub mod components;
 pub mod config;
 pub mod ecosystem;
 pub mod egress;
