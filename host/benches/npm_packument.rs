@@ -106,7 +106,6 @@ fn main() -> anyhow::Result<()> {
         let shared = Upstreams::new(&dir.join("metadata"), UpstreamSettings::default())?;
         let route = AdapterRoute {
             upstream: Arc::new(AdapterUpstream::new(
-                "npm",
                 url::Url::parse(&upstream_url)?,
                 &[],
                 shared,

@@ -492,7 +492,7 @@ fn adapter_routes(settings: &Settings, shared: &Arc<Upstreams>) -> BTreeMap<Stri
                 }
             },
         };
-        let mut upstream = AdapterUpstream::new(name, url, &adapter.origins, shared.clone());
+        let mut upstream = AdapterUpstream::new(url, &adapter.origins, shared.clone());
         upstream.ttl = adapter.ttl;
         routes.insert(
             name.clone(),

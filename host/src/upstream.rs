@@ -548,7 +548,6 @@ async fn read_limited(
 
 /// One adapter's view of upstream: its base URL and the origins it may reach.
 pub struct AdapterUpstream {
-    pub name: String,
     pub base: Url,
     /// This adapter's metadata TTL, when it has its own.
     pub ttl: Option<Duration>,
@@ -557,13 +556,12 @@ pub struct AdapterUpstream {
 }
 
 impl AdapterUpstream {
-    pub fn new(name: &str, base: Url, extra_origins: &[Url], shared: Arc<Upstreams>) -> Self {
+    pub fn new(base: Url, extra_origins: &[Url], shared: Arc<Upstreams>) -> Self {
         let configured: Vec<&Url> = std::iter::once(&base).chain(extra_origins).collect();
         for origin in &configured {
             shared.egress().configure(origin);
         }
         AdapterUpstream {
-            name: name.to_owned(),
             origins: Origins::new(configured),
             base,
             ttl: None,
@@ -642,7 +640,7 @@ mod tests {
 
     fn upstream(base: Url, dir: &Path) -> AdapterUpstream {
         let shared = Upstreams::new(dir, UpstreamSettings::default()).expect("client");
-        AdapterUpstream::new("npm", base, &[], shared)
+        AdapterUpstream::new(base, &[], shared)
     }
 
     #[tokio::test]

@@ -30,7 +30,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::config::{AuditSettings, SyncMode};
-pub use chain::{Files, Verified, verify};
+pub use chain::{Files, verify};
 use chain::{GENESIS, seal};
 use index::{Index, Row, unix_ms};
 use writer::{Progress, Queue, Shared, Writer};
@@ -198,14 +198,6 @@ impl AuditLog {
             writer: Mutex::new(Some(handle)),
             _lock: lock,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.files.live
-    }
-
-    pub fn settings(&self) -> &AuditSettings {
-        &self.settings
     }
 
     /// Seals `record` as the chain's next line and hands it to the writer.
