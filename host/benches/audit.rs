@@ -23,9 +23,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use gatehouse::capabilities::audit::{
-    AuditLog, AuditQuery, AuditRecord, AuditSettings, Files, SyncMode,
-};
+use gatehouse::capabilities::audit::{AuditLog, AuditQuery, AuditRecord, Files};
+use gatehouse::config::{AuditSettings, SyncMode};
 
 fn record(n: usize) -> AuditRecord {
     AuditRecord {
@@ -231,7 +230,7 @@ async fn tarball_rate(dir: &std::path::Path, sync: &str) -> anyhow::Result<f64> 
     let registry = fake_registry().await?;
     std::fs::create_dir_all(dir.join("adapters"))?;
     std::fs::create_dir_all(dir.join("policies"))?;
-    let (_, npm) = gatehouse::init::ADAPTERS
+    let (_, npm) = gatehouse::components::ADAPTERS
         .iter()
         .find(|(name, _)| *name == "npm")
         .ok_or_else(|| anyhow::anyhow!("the npm adapter is built in"))?;

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use gatehouse::components::POLICIES;
 use gatehouse::gate::evaluate_policy;
 use gatehouse::gate_policy::GatePolicy;
-use gatehouse::init::POLICIES;
 use gatehouse::runtime::engine::{Engine, sha256_hex};
 use gatehouse::runtime::guest::Limits;
 use gatehouse::runtime::{Instantiable, Loaded};

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use gatehouse::init::{ADAPTERS, POLICIES};
+use gatehouse::components::{ADAPTERS, POLICIES};
 use gatehouse::runtime::engine::{Engine, sha256_hex};
 
 fn main() -> anyhow::Result<()> {

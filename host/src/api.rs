@@ -8,7 +8,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use crate::admin;
 use crate::app::App;
-use crate::bounds::Bounds;
+use crate::config::Bounds;
 use crate::http::{Body, HttpError, json, read_body, read_json};
 use crate::preflight::{Answer, Preflight, Query};
 

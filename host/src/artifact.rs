@@ -398,8 +398,9 @@ impl ArtifactStore {
         Ok(store)
     }
 
-    /// The bytes stored now (for tests and the admin view).
-    pub fn stored_bytes(&self) -> u64 {
+    /// The bytes stored now.
+    #[cfg(test)]
+    fn stored_bytes(&self) -> u64 {
         self.usage.lock().unwrap_or_else(|e| e.into_inner()).total
     }
 

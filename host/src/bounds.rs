@@ -1,100 +1,11 @@
-//! Caps on what guests and clients can make the host do: text lengths, counts
-//! per call, store size, request sizes, connections. One table in the README
-//! lists them; each is a key of the `limits:` section of `gatehouse.yaml`.
-//!
-//! Also here: cutting guest text to a cap ([`cut`]) and the per-address rate
-//! limit on auth-failure records ([`AuthFailureLog`]).
+//! Applying the caps of `limits:` ([`crate::config::Bounds`]): cutting guest
+//! text to a cap ([`cut`]) and the per-address rate limit on auth-failure
+//! records ([`AuthFailureLog`]).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-/// Every cap, with its default. Sizes are bytes unless the name says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Bounds {
-    /// A verdict's reason (and rule) in answers, packuments and the audit; cut with `…`.
-    pub reason_bytes: usize,
-    /// Advisory ids kept per verdict.
-    pub advisories_per_verdict: usize,
-    /// Log lines one guest call may write; the rest are counted in one summary line.
-    pub log_lines_per_call: usize,
-    /// Log bytes one guest call may write.
-    pub log_bytes_per_call: usize,
-    /// `audit.note` records one guest call may write; the rest are counted in one record.
-    pub audit_notes_per_call: usize,
-    /// Bytes (keys and values) one component may keep in its store.
-    pub store_bytes_per_component: usize,
-    /// Keys one component may keep in its store.
-    pub store_keys_per_component: usize,
-    /// The body of a response an adapter builds, in MiB.
-    pub response_mb: usize,
-    /// Gate audit records (decisions, policy errors) one adapter call may
-    /// write through `gate.evaluate`; the rest are counted in one record.
-    pub gate_records_per_call: usize,
-    /// Versions in one `osv.affecting` call.
-    pub osv_versions_per_call: usize,
-    /// Queries in one `POST /api/v1/decide`.
-    pub decide_queries: usize,
-    /// A package name in a decide query.
-    pub name_bytes: usize,
-    /// A version in a decide query.
-    pub version_bytes: usize,
-    /// Auth-failure records per client address per minute; the rest are counted in one record.
-    pub auth_failures_per_minute: usize,
-    /// How much of a refused request's path the auth-failure record keeps.
-    pub audit_path_bytes: usize,
-    /// How long a client may take to send a request's headers; also how long
-    /// a kept-alive connection may sit idle before its next request.
-    pub header_read_timeout_ms: u64,
-    /// How long a client may take to send a request body.
-    pub request_body_timeout_ms: u64,
-    /// How long a response may wait for a client that stopped reading it.
-    pub write_timeout_ms: u64,
-    /// Client connections open at once; past it new ones wait in the listen backlog.
-    pub max_connections: usize,
-}
-
-impl Default for Bounds {
-    fn default() -> Self {
-        Bounds {
-            reason_bytes: 1024,
-            advisories_per_verdict: 32,
-            log_lines_per_call: 200,
-            log_bytes_per_call: 64 << 10,
-            audit_notes_per_call: 100,
-            store_bytes_per_component: 16 << 20,
-            store_keys_per_component: 10_000,
-            response_mb: 256,
-            gate_records_per_call: 1_000,
-            osv_versions_per_call: 20_000,
-            decide_queries: 1_000,
-            name_bytes: 512,
-            version_bytes: 256,
-            auth_failures_per_minute: 10,
-            audit_path_bytes: 256,
-            header_read_timeout_ms: 10_000,
-            request_body_timeout_ms: 30_000,
-            write_timeout_ms: 60_000,
-            max_connections: 512,
-        }
-    }
-}
-
-impl Bounds {
-    pub fn header_read_timeout(&self) -> Duration {
-        Duration::from_millis(self.header_read_timeout_ms.max(1))
-    }
-
-    pub fn request_body_timeout(&self) -> Duration {
-        Duration::from_millis(self.request_body_timeout_ms.max(1))
-    }
-
-    pub fn write_timeout(&self) -> Duration {
-        Duration::from_millis(self.write_timeout_ms.max(1))
-    }
-}
 
 /// What marks text that was cut.
 pub const ELLIPSIS: &str = "…";

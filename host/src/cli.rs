@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -22,7 +21,7 @@ use crate::capabilities::audit::AuditLog;
 use crate::capabilities::osv::advisories::Advisories;
 use crate::capabilities::store::{KvStore, StoreCaps};
 use crate::capabilities::upstream::{AdapterUpstream, Upstreams};
-use crate::config::{Config, discover_upstream};
+use crate::config::{Config, Settings, defaults, discover_upstream};
 use crate::exceptions::Exceptions;
 use crate::init::{ADMIN_TOKEN_FILE, CONFIG_FILE, write_layout};
 use crate::preflight::{Answer, Preflight, Query};
@@ -206,21 +205,25 @@ impl Cli {
 }
 
 impl ConfigArgs {
-    /// Loads the config without writing anything: with none, the defaults.
-    fn load_or_defaults(&self) -> anyhow::Result<Config> {
-        let default_path = self
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("gatehouse-data"))
-            .join(CONFIG_FILE);
-        match &self.config {
+    /// The settings without writing anything: with no config, the defaults.
+    fn settings_or_defaults(&self) -> anyhow::Result<Settings> {
+        let default_path = self.data_dir().join(CONFIG_FILE);
+        let config = match &self.config {
             None if !default_path.exists() => {
                 let mut config = Config::default();
                 self.apply_overrides(&mut config);
-                Ok(config)
+                config
             }
-            _ => self.load(),
-        }
+            _ => self.load()?,
+        };
+        config.resolve()
+    }
+
+    /// `--data-dir`, or the default.
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR))
     }
 
     /// Loads the config; with none, initialises the data dir's default layout.
@@ -238,10 +241,7 @@ impl ConfigArgs {
         let path = match &self.config {
             Some(path) => path.clone(),
             None => {
-                let data_dir = self
-                    .data_dir
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("gatehouse-data"));
+                let data_dir = self.data_dir();
                 let path = data_dir.join(CONFIG_FILE);
                 anyhow::ensure!(
                     initialise || path.exists(),
@@ -299,16 +299,16 @@ fn open_mirror(data_dir: &Path) -> anyhow::Result<Arc<gatehouse_osv::Mirror>> {
 }
 
 impl Services {
-    async fn open(config: &Config) -> anyhow::Result<Self> {
-        let data_dir = config.data_dir();
+    async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let data_dir = &settings.data_dir;
         let advisories = Arc::new(Advisories::new(
-            open_mirror(&data_dir)?,
-            config.osv.settings()?,
-            &config.adapters_dir(),
+            open_mirror(data_dir)?,
+            settings.osv.clone(),
+            &settings.adapters_dir,
         )?);
         let store = Arc::new(KvStore::with_caps(StoreCaps {
-            keys: config.limits.store_keys_per_component,
-            bytes: config.limits.store_bytes_per_component,
+            keys: settings.limits.store_keys_per_component,
+            bytes: settings.limits.store_bytes_per_component,
         }));
         let reviews = Arc::new(Reviews::open(
             &data_dir.join("reviews.json"),
@@ -318,17 +318,17 @@ impl Services {
             osv: advisories.clone(),
             store,
             audit: Arc::new(AuditLog::open_with(
-                &config.audit_path(),
-                config.audit.settings()?,
+                &settings.audit_path,
+                settings.audit.clone(),
             )?),
             exceptions: Arc::new(Exceptions::open(&data_dir.join("exceptions.json"))?),
-            bounds: config.limits,
+            bounds: settings.limits,
         });
         let engine = Engine::new(&data_dir.join("cache").join("compiled"))?;
         let layout = Layout {
-            adapters_dir: config.adapters_dir(),
-            policies_dir: config.policies_dir(),
-            gate_policy: config.gate_policy(),
+            adapters_dir: settings.adapters_dir.clone(),
+            policies_dir: settings.policies_dir.clone(),
+            gate_policy: settings.gate_policy.clone(),
         };
         let runtime = Runtime::new(engine, caps, layout)?;
         runtime.reload().await;
@@ -425,7 +425,7 @@ async fn execute(cli: Cli) -> anyhow::Result<i32> {
 async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
     match command {
         OsvCommand::Import { path, config } => {
-            let mirror = open_mirror(&config.load()?.data_dir())?;
+            let mirror = open_mirror(&config.load()?.resolve()?.data_dir)?;
             let report = tokio::task::spawn_blocking(move || mirror.import_path(&path)).await??;
             println!(
                 "imported {}, unchanged {}, skipped {}",
@@ -443,15 +443,14 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
             url,
             config,
         } => {
-            let config = config.load()?;
-            let settings = config.osv.settings()?;
+            let settings = config.load()?.resolve()?;
             // With sync off, a configured url still serves hand-run syncs.
             let base = url
-                .or(settings.source.clone())
-                .or(config.osv.url.clone())
+                .or(settings.osv.source.clone())
+                .or(settings.osv_url.clone())
                 .context("no OSV feed: sync is off (osv.sync: false); pass --url")?;
             let ecosystems = if ecosystems.is_empty() {
-                crate::capabilities::osv::advisories::watched(&settings, &config.adapters_dir())
+                crate::capabilities::osv::advisories::watched(&settings.osv, &settings.adapters_dir)
             } else {
                 ecosystems
             };
@@ -459,45 +458,33 @@ async fn osv(command: OsvCommand) -> anyhow::Result<i32> {
                 !ecosystems.is_empty(),
                 "name the ecosystems to sync (--ecosystem PyPI ...)"
             );
-            let mirror = open_mirror(&config.data_dir())?;
+            let mirror = open_mirror(&settings.data_dir)?;
             let client = gatehouse_osv::http::client_builder().build()?;
             let report = gatehouse_osv::sync(&mirror, &client, &base, &ecosystems).await?;
             println!("{report:?}");
             Ok(0)
         }
         OsvCommand::Status { config } => {
-            crate::capabilities::osv::advisories::print_status(&config.load_or_defaults()?)
+            crate::capabilities::osv::advisories::print_status(&config.settings_or_defaults()?)
         }
     }
 }
 
-/// How much filtered metadata is kept ready to serve (bodies, bytes).
-const MEMO_BYTES: usize = 96 << 20;
-/// How long an artifact's last-stop gate answer is reused (same components,
-/// advisories, exceptions and reviews): clock-based rules lag at most this.
-const GATE_MEMO_TTL: Duration = Duration::from_secs(30);
-/// An adapter call's wall-clock budget unless `upstreams.NAME.timeout_ms` says
-/// otherwise: it covers the upstream fetches and the gate the call waits for.
-const DEFAULT_ADAPTER_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// The shared upstream client and metadata cache.
-fn upstreams(config: &Config) -> anyhow::Result<Arc<Upstreams>> {
+fn upstreams(settings: &Settings) -> anyhow::Result<Arc<Upstreams>> {
     Upstreams::new(
-        &config.data_dir().join("cache").join("metadata"),
-        config.upstream_settings()?,
+        &settings.data_dir.join("cache").join("metadata"),
+        settings.upstream.clone(),
     )
 }
 
 /// Each configured adapter's wiring: its upstream (through the shared
 /// metadata cache), settings and limits. Adapters with no upstream to be found
 /// are left out.
-fn adapter_routes(
-    config: &Config,
-    shared: &Arc<Upstreams>,
-) -> anyhow::Result<BTreeMap<String, AdapterRoute>> {
+fn adapter_routes(settings: &Settings, shared: &Arc<Upstreams>) -> BTreeMap<String, AdapterRoute> {
     let mut routes = BTreeMap::new();
-    for (name, upstream) in &config.upstreams {
-        let url = match &upstream.url {
+    for (name, adapter) in &settings.adapters {
+        let url = match &adapter.url {
             Some(url) => url.clone(),
             None => match discover_upstream(name) {
                 Some((url, source)) => {
@@ -510,45 +497,30 @@ fn adapter_routes(
                 }
             },
         };
-        let settings = upstream
-            .settings
-            .clone()
-            .unwrap_or_else(|| serde_json::json!({}));
-        let mut adapter_upstream = AdapterUpstream::new(url, &upstream.origins, shared.clone());
-        if let Some(ttl) = &upstream.ttl {
-            adapter_upstream.ttl = Some(crate::config::parse_duration(
-                &format!("upstreams.{name}.ttl"),
-                ttl,
-            )?);
-        }
+        let mut upstream = AdapterUpstream::new(url, &adapter.origins, shared.clone());
+        upstream.ttl = adapter.ttl;
         routes.insert(
             name.clone(),
             AdapterRoute {
-                upstream: Arc::new(adapter_upstream),
-                settings: settings.to_string(),
+                upstream: Arc::new(upstream),
+                settings: adapter.settings.clone(),
                 limits: Limits {
-                    timeout: upstream
-                        .timeout_ms
-                        .map_or(DEFAULT_ADAPTER_TIMEOUT, Duration::from_millis),
-                    memory_bytes: upstream.memory_mb.unwrap_or(1024) << 20,
+                    timeout: adapter.timeout,
+                    memory_bytes: adapter.memory_bytes,
                 },
             },
         );
     }
-    Ok(routes)
+    routes
 }
 
 /// `gatehouse check`: the pre-flight from the command line.
 async fn check(args: CheckArgs) -> anyhow::Result<i32> {
-    let mut config = args.config.load_existing()?;
+    let mut settings = args.config.load_existing()?.resolve()?;
     // A check only reads: its decisions go to a log of its own, never into the
     // chain a running `serve` writes (one writer per chain).
     let scratch = tempfile::tempdir().context("a scratch directory for check's audit log")?;
-    config.audit.path = Some(
-        scratch
-            .path()
-            .join(crate::capabilities::audit::DEFAULT_FILE),
-    );
+    settings.audit_path = scratch.path().join(defaults::AUDIT_FILE);
     let (queries, what) = match (&args.lockfile, args.ecosystem, args.name, args.version) {
         (Some(file), ..) => {
             let text = std::fs::read_to_string(file)
@@ -569,11 +541,11 @@ async fn check(args: CheckArgs) -> anyhow::Result<i32> {
     for query in &queries {
         crate::preflight::ecosystem(&query.ecosystem)?;
     }
-    let services = Services::open(&config).await?;
+    let services = Services::open(&settings).await?;
     let routes = if args.offline {
         BTreeMap::new()
     } else {
-        adapter_routes(&config, &upstreams(&config)?)?
+        adapter_routes(&settings, &upstreams(&settings)?)
     };
     let preflight = Preflight {
         generation: services.runtime.current(),
@@ -653,42 +625,45 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     for (name, url) in args.upstreams {
         config.upstreams.entry(name).or_default().url = Some(url);
     }
+    let settings = config.resolve()?;
     // Bound before the components load (seconds), so a taken port fails fast.
-    let listener = tokio::net::TcpListener::bind(config.listen())
+    let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .with_context(|| format!("listening on {}", config.listen()))?;
-    let services = Services::open(&config).await?;
-    let data_dir = config.data_dir();
-    let shared = upstreams(&config)?;
-    let routes = adapter_routes(&config, &shared)?;
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let services = Services::open(&settings).await?;
+    let shared = upstreams(&settings)?;
+    let routes = adapter_routes(&settings, &shared);
     services.advisories.log_state();
     services.advisories.spawn_upkeep();
     let app = Arc::new(App {
-        admin_tokens: Tokens::from_config("admin", &config.admin.tokens)?,
-        client_tokens: match Tokens::from_config("clients", &config.clients.tokens)? {
-            tokens if config.clients.required && tokens.is_empty() => {
+        admin_tokens: Tokens::from_config("admin", &settings.admin_tokens)?,
+        client_tokens: match Tokens::from_config("clients", &settings.client_tokens)? {
+            tokens if settings.clients_required && tokens.is_empty() => {
                 anyhow::bail!("clients.required is true but clients.tokens is empty")
             }
-            tokens => config.clients.required.then_some(tokens),
+            tokens => settings.clients_required.then_some(tokens),
         },
         reviews: services.reviews.clone(),
         runtime: services.runtime.clone(),
         proxy: Proxy {
             routes,
             artifacts: ArtifactStore::open(
-                &data_dir.join("artifacts"),
-                config.cache.max_store_mb.unwrap_or(20 << 10) << 20,
+                &settings.data_dir.join("artifacts"),
+                settings.max_store_bytes,
             )?,
-            public_url: config.public_url.clone(),
-            trust_forwarded: config.trust_forwarded,
-            memo: crate::memo::Memo::new(MEMO_BYTES),
-            gate_memo: crate::memo::GateMemo::new(GATE_MEMO_TTL, 100_000),
+            public_url: settings.public_url.clone(),
+            trust_forwarded: settings.trust_forwarded,
+            memo: crate::memo::Memo::new(defaults::MEMO_BYTES),
+            gate_memo: crate::memo::GateMemo::new(
+                defaults::GATE_MEMO_TTL,
+                defaults::GATE_MEMO_ENTRIES,
+            ),
         },
         mirror: Some(services.advisories.mirror.clone()),
         auth_failures: Default::default(),
     });
     let _watcher = watch::watch(services.runtime.clone())?;
-    let grace = config.shutdown_grace()?;
+    let grace = settings.shutdown_grace;
     let mut signals = Signals::new()?;
     let address = listener.local_addr()?;
     shared.egress().listening_on(address);

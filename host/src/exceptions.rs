@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bindings::{Action, Verdict, VersionFacts};
+use crate::ecosystem::named_package;
 use crate::state_file::{self, StateFileError};
 
 /// One exception as stored and listed.
@@ -85,35 +86,6 @@ impl Default for Exceptions {
             writes: AtomicU64::new(0),
         }
     }
-}
-
-/// The ecosystem's spelling in OSV (and in version facts), from any case.
-pub fn canonical_ecosystem(text: &str) -> Option<&'static str> {
-    const KNOWN: &[&str] = &["npm", "PyPI", "crates.io", "Go", "Maven"];
-    let lower = text.trim().to_ascii_lowercase();
-    let lower = match lower.as_str() {
-        "pypi" | "pip" => "pypi",
-        "cargo" | "crates.io" => "crates.io",
-        "go" | "golang" => "go",
-        other => other,
-    };
-    KNOWN
-        .iter()
-        .copied()
-        .find(|known| known.eq_ignore_ascii_case(lower))
-}
-
-/// An operator's (ecosystem, package) in the spelling version facts use:
-/// the OSV ecosystem name and the registry's normalised package name.
-pub fn named_package(ecosystem: &str, package: &str) -> Result<(&'static str, String), String> {
-    let canonical = canonical_ecosystem(ecosystem).ok_or_else(|| {
-        format!("unknown ecosystem {ecosystem:?} (npm, PyPI, crates.io, Go, Maven)")
-    })?;
-    let package = gatehouse_osv::normalize_name(canonical, package.trim());
-    if package.is_empty() || package.contains(char::is_whitespace) {
-        return Err(format!("package {package:?} is not a package name"));
-    }
-    Ok((canonical, package))
 }
 
 impl Exceptions {
@@ -316,7 +288,7 @@ mod tests {
     use super::*;
 
     fn facts(version: &str) -> VersionFacts {
-        crate::preflight::named("npm", "left-pad", version)
+        crate::ecosystem::named("npm", "left-pad", version)
     }
 
     fn block(rule: &str) -> Verdict {

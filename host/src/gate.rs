@@ -13,10 +13,11 @@ use std::time::{Instant, SystemTime};
 
 use crate::bindings::adapter::gatehouse::plugin::gate::Decision;
 use crate::bindings::{Action, Context, FactReads, Purpose, Verdict, VersionFacts};
-use crate::bounds::{Bounds, cut, cut_str};
+use crate::bounds::{cut, cut_str};
 use crate::capabilities::audit::AuditRecord;
 use crate::capabilities::gate::{Gated, PolicyGate, RecordBudget};
 use crate::capabilities::{CallScope, Capabilities};
+use crate::config::Bounds;
 use crate::gate_policy::{Controls, Mode, OnError, OnStale};
 use crate::runtime::guest::{GuestFailure, Limits, new_store, within_deadline};
 use crate::runtime::{Generation, Kind, LoadedPolicy};

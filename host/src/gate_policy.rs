@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::config::defaults;
+
 /// What the host does with a policy's verdicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -67,9 +69,6 @@ pub struct Controls {
     pub memory_bytes: usize,
 }
 
-pub const DEFAULT_POLICY_TIMEOUT: Duration = Duration::from_secs(2);
-pub const DEFAULT_POLICY_MEMORY_MB: usize = 512;
-
 impl Default for Controls {
     fn default() -> Self {
         Controls {
@@ -77,8 +76,8 @@ impl Default for Controls {
             mode: Mode::Enforce,
             on_error: OnError::Block,
             on_stale: OnStale::Warn,
-            timeout: DEFAULT_POLICY_TIMEOUT,
-            memory_bytes: DEFAULT_POLICY_MEMORY_MB << 20,
+            timeout: defaults::POLICY_TIMEOUT,
+            memory_bytes: defaults::POLICY_MEMORY_MB << 20,
         }
     }
 }

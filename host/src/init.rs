@@ -6,11 +6,7 @@
 
 use std::path::Path;
 
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/components.rs"));
-}
-
-pub use embedded::{ADAPTERS, POLICIES};
+use crate::components::{ADAPTERS, POLICIES};
 
 pub const CONFIG_FILE: &str = "gatehouse.yaml";
 
@@ -184,9 +180,9 @@ mod tests {
         let (controls, settings) = gate_policy.settings_for("malicious", "npm");
         assert_eq!(controls.on_stale, crate::gate_policy::OnStale::Warn);
         assert!(!settings.contains("on_stale"), "a host key: {settings}");
-        let osv = config.osv.settings().expect("osv settings");
+        let osv = config.resolve().expect("settings").osv;
         assert!(osv.source.is_some(), "the default layout syncs");
-        assert_eq!(osv.max_age, crate::config::DEFAULT_OSV_MAX_AGE);
+        assert_eq!(osv.max_age, crate::config::defaults::OSV_MAX_AGE);
         assert!(
             write_layout(dir.path(), false)
                 .expect("idempotent")

@@ -14,32 +14,37 @@
 //! on the adapter's own facts, with [`lockfile`] readers).
 
 pub mod adapter_route;
-pub mod admin;
-pub mod api;
+pub(crate) mod admin;
+pub(crate) mod api;
 pub mod app;
 pub mod artifact;
 pub mod auth;
 pub mod bindings;
-pub mod bounds;
+pub(crate) mod bounds;
 pub mod capabilities;
-pub mod cli;
+pub(crate) mod cli;
+pub mod components;
 pub mod config;
-pub mod egress;
-pub mod exceptions;
+pub(crate) mod ecosystem;
+pub(crate) mod egress;
+pub(crate) mod exceptions;
 pub mod gate;
 pub mod gate_policy;
 pub mod http;
-pub mod init;
-pub mod lockfile;
+pub(crate) mod init;
+pub(crate) mod lockfile;
 pub mod memo;
-pub mod metrics;
-pub mod policy_project;
-pub mod policy_test;
-pub mod preflight;
+pub(crate) mod metrics;
+pub(crate) mod policy_project;
+pub(crate) mod policy_test;
+pub(crate) mod preflight;
 pub mod proxy;
 pub mod reviews;
 pub mod runtime;
 pub mod server;
-pub mod single_flight;
-pub mod state_file;
-pub mod text;
+pub(crate) mod single_flight;
+pub(crate) mod state_file;
+pub(crate) mod text;
+
+/// The command line, the binary's one entry point into the library.
+pub use cli::{Cli, run};

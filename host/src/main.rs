@@ -1,4 +1,4 @@
-//! The `gatehouse` binary: parses the command line and hands over to [`gatehouse::cli`].
+//! The `gatehouse` binary: parses the command line and hands over to [`gatehouse::run`].
 
 use std::io::IsTerminal as _;
 
@@ -6,7 +6,7 @@ use clap::Parser as _;
 
 fn main() {
     tune_allocator();
-    let cli = gatehouse::cli::Cli::parse();
+    let cli = gatehouse::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
@@ -17,7 +17,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
-    let code = runtime.block_on(gatehouse::cli::run(cli));
+    let code = runtime.block_on(gatehouse::run(cli));
     // Exit without waiting for background work (an OSV sync, say).
     runtime.shutdown_background();
     std::process::exit(code);

@@ -30,6 +30,7 @@ use crate::bindings::adapter::{Outcome, Request};
 use crate::bindings::{Action, Purpose, VersionFacts};
 use crate::capabilities::Capabilities;
 use crate::capabilities::gate::{Gated, PolicyGate, RecordBudget};
+use crate::ecosystem::{Ecosystem, named};
 use crate::gate::action_name;
 use crate::runtime::guest::GuestFailure;
 use crate::runtime::{Generation, Kind};
@@ -41,43 +42,6 @@ pub struct Query {
     pub name: String,
     pub version: String,
 }
-
-/// An ecosystem: its OSV name (what facts carry), the adapter that serves it
-/// (its default file stem) and the spellings users write.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Ecosystem {
-    pub osv: &'static str,
-    pub adapter: &'static str,
-    spellings: &'static [&'static str],
-}
-
-const ECOSYSTEMS: &[Ecosystem] = &[
-    Ecosystem {
-        osv: "npm",
-        adapter: "npm",
-        spellings: &["npm", "pnpm", "yarn"],
-    },
-    Ecosystem {
-        osv: "PyPI",
-        adapter: "pypi",
-        spellings: &["pypi", "pip", "python", "uv"],
-    },
-    Ecosystem {
-        osv: "crates.io",
-        adapter: "cargo",
-        spellings: &["crates.io", "cargo", "crates", "rust"],
-    },
-    Ecosystem {
-        osv: "Go",
-        adapter: "go",
-        spellings: &["go", "golang"],
-    },
-    Ecosystem {
-        osv: "Maven",
-        adapter: "maven",
-        spellings: &["maven", "mvn"],
-    },
-];
 
 /// Why a version could not be judged.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -99,10 +63,7 @@ pub enum PreflightError {
 
 /// The ecosystem `spelling` names, in any usual spelling and case.
 pub fn ecosystem(spelling: &str) -> Result<&'static Ecosystem, PreflightError> {
-    let wanted = spelling.trim();
-    ECOSYSTEMS
-        .iter()
-        .find(|e| e.spellings.iter().any(|s| s.eq_ignore_ascii_case(wanted)))
+    crate::ecosystem::lookup(spelling)
         .ok_or_else(|| PreflightError::UnknownEcosystem(spelling.to_owned()))
 }
 
@@ -338,24 +299,6 @@ pub struct Preflight<'a> {
     /// Judge names and versions alone, without asking upstream.
     pub offline: bool,
     pub requester: Option<&'a str>,
-}
-
-/// Facts for a version named and nothing more.
-pub fn named(ecosystem: &str, name: &str, version: &str) -> VersionFacts {
-    VersionFacts {
-        ecosystem: ecosystem.to_owned(),
-        name: name.to_owned(),
-        version: version.to_owned(),
-        published: None,
-        license: None,
-        install_scripts: Vec::new(),
-        deprecated: None,
-        yanked: None,
-        size: None,
-        digests: Vec::new(),
-        dependencies: Vec::new(),
-        raw: "{}".into(),
-    }
 }
 
 impl Preflight<'_> {

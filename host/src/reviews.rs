@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::capabilities::store::{HOST_NAMESPACE, KvStore};
-use crate::exceptions::{canonical_ecosystem, named_package};
+use crate::ecosystem::{canonical_ecosystem, named_package};
 use crate::state_file::{self, StateFileError};
 
 /// One review as stored and listed.

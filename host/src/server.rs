@@ -74,7 +74,7 @@ struct Connections {
 }
 
 impl Connections {
-    fn new(bounds: &crate::bounds::Bounds) -> Self {
+    fn new(bounds: &crate::config::Bounds) -> Self {
         Connections {
             open: Arc::new(tokio::sync::Semaphore::new(bounds.max_connections.max(1))),
             header_read_timeout: bounds.header_read_timeout(),

@@ -18,7 +18,7 @@ pub mod upstream;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::bounds::Bounds;
+use crate::config::Bounds;
 use crate::exceptions::Exceptions;
 use audit::AuditLog;
 use gate::PolicyGate;

@@ -555,7 +555,7 @@ mod tests {
     fn only_the_advisory_policies_import_osv() {
         let cache = tempfile::tempdir().expect("tempdir");
         let engine = Engine::new(cache.path()).expect("engine");
-        let importing: Vec<&str> = crate::init::POLICIES
+        let importing: Vec<&str> = crate::components::POLICIES
             .iter()
             .filter(|(_, bytes)| {
                 let digest = sha256_hex(bytes);

@@ -47,7 +47,7 @@ impl Files {
     /// is a directory.
     pub fn of(path: &Path) -> Self {
         let live = if path.is_dir() {
-            path.join(super::DEFAULT_FILE)
+            path.join(crate::config::defaults::AUDIT_FILE)
         } else {
             path.to_owned()
         };

@@ -8,8 +8,9 @@ use wasmtime::component::{HasData, Linker};
 
 use super::{AuditLog, AuditRecord};
 use crate::bindings::policy::gatehouse::plugin::audit::{self, Host};
-use crate::bounds::{Bounds, cut};
+use crate::bounds::cut;
 use crate::capabilities::Call;
+use crate::config::Bounds;
 
 const MAX_NOTE: usize = 4096;
 

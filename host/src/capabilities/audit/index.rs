@@ -247,7 +247,7 @@ pub fn query(
     };
     let text = |s: &str| rusqlite::types::Value::Text(s.to_owned());
     if let Some(wanted) = &query.ecosystem {
-        let canonical = crate::exceptions::canonical_ecosystem(wanted).unwrap_or(wanted);
+        let canonical = crate::ecosystem::canonical_ecosystem(wanted).unwrap_or(wanted);
         bind("ecosystem = {}", text(canonical));
     }
     for (wanted, column) in [

@@ -28,64 +28,20 @@ pub use host::{AuditState, AuditView, add_to_linker};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
-pub use chain::{Files, Verified, verify};
+use crate::config::{AuditSettings, SyncMode};
+pub use chain::{Files, verify};
 use chain::{GENESIS, seal};
 use index::{Index, Row, unix_ms};
 use writer::{Progress, Queue, Shared, Writer};
 
-/// The live file's name in the data directory.
-pub const DEFAULT_FILE: &str = "audit.log";
 /// The event of the record that seals a torn tail.
 pub const RECOVERED: &str = "recovered";
 /// The index file beside the log: `audit.log.index.sqlite`.
 const INDEX_SUFFIX: &str = "index.sqlite";
-
-/// When appended records reach the disk.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SyncMode {
-    /// fsync before a request that appended records is answered (group
-    /// commit: one fsync covers every request waiting at that moment).
-    #[default]
-    Always,
-    /// Write and fsync at most every `batch_ms`; answers do not wait, so a
-    /// power loss can lose up to that much.
-    Batch,
-}
-
-/// The default group-commit interval of `sync: batch`.
-pub const DEFAULT_BATCH_INTERVAL: Duration = Duration::from_millis(100);
-/// The default size at which the live file is rotated.
-pub const DEFAULT_ROTATE_BYTES: u64 = 256 << 20;
-
-/// How the log is written, rotated and kept (`audit:` in gatehouse.yaml).
-#[derive(Debug, Clone)]
-pub struct AuditSettings {
-    pub sync: SyncMode,
-    pub batch_interval: Duration,
-    /// Rotate once the live file reaches this size.
-    pub rotate_bytes: Option<u64>,
-    /// Rotate when the UTC day changes.
-    pub rotate_daily: bool,
-    /// Keep at most this many rotated files (all when `None`).
-    pub keep_files: Option<usize>,
-}
-
-impl Default for AuditSettings {
-    fn default() -> Self {
-        AuditSettings {
-            sync: SyncMode::default(),
-            batch_interval: DEFAULT_BATCH_INTERVAL,
-            rotate_bytes: Some(DEFAULT_ROTATE_BYTES),
-            rotate_daily: false,
-            keep_files: None,
-        }
-    }
-}
 
 /// One audited event. Empty fields are left out of the line.
 #[derive(Debug, Default, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -245,10 +201,6 @@ impl AuditLog {
             writer: Mutex::new(Some(handle)),
             _lock: lock,
         })
-    }
-
-    pub fn settings(&self) -> &AuditSettings {
-        &self.settings
     }
 
     /// Seals `record` as the chain's next line and hands it to the writer.
@@ -493,7 +445,7 @@ mod tests {
     #[test]
     fn a_second_writer_on_the_same_log_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join(DEFAULT_FILE);
+        let path = dir.path().join(crate::config::defaults::AUDIT_FILE);
         let first = AuditLog::open(&path).expect("opens");
         assert!(matches!(AuditLog::open(&path), Err(AuditError::InUse(_))));
         drop(first);
@@ -535,7 +487,7 @@ mod tests {
         let path = dir.path().join("audit.log");
         let settings = AuditSettings {
             sync: SyncMode::Batch,
-            batch_interval: Duration::from_secs(3600),
+            batch_interval: std::time::Duration::from_secs(3600),
             ..AuditSettings::default()
         };
         let log = AuditLog::open_with(&path, settings).expect("open");

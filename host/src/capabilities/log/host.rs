@@ -5,8 +5,8 @@
 use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::policy::gatehouse::plugin::log::{self, Host, Level};
-use crate::bounds::Bounds;
 use crate::capabilities::Call;
+use crate::config::Bounds;
 
 /// What one call has logged, against its caps.
 pub struct LogState {

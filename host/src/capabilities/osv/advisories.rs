@@ -18,7 +18,7 @@ use gatehouse_osv::{EcosystemStatus, Mirror};
 
 use super::{AdvisorySource, Prepare};
 use crate::bindings::{Advisory, PackageAdvisory};
-use crate::config::{Config, OsvSettings};
+use crate::config::{OsvSettings, Settings};
 
 /// The OSV mirror's database, in the data dir.
 pub const OSV_DATABASE: &str = "osv.sqlite";
@@ -85,7 +85,7 @@ pub fn adapter_ecosystems(adapters_dir: &Path) -> Vec<String> {
             let path = entry.path();
             (path.extension()? == "wasm").then_some(())?;
             let stem = path.file_stem()?.to_str()?.to_owned();
-            crate::exceptions::canonical_ecosystem(&stem).map(str::to_owned)
+            crate::ecosystem::canonical_ecosystem(&stem).map(str::to_owned)
         })
         .collect();
     found.sort();
@@ -393,10 +393,10 @@ impl Advisories {
 
 /// `gatehouse osv status`: a table of what the mirror holds, and plain words
 /// when it is empty or stale (exit 1 then).
-pub fn print_status(config: &Config) -> anyhow::Result<i32> {
-    let settings = config.osv.settings()?;
-    let watched = watched(&settings, &config.adapters_dir());
-    let path = config.data_dir().join(OSV_DATABASE);
+pub fn print_status(config: &Settings) -> anyhow::Result<i32> {
+    let settings = &config.osv;
+    let watched = watched(settings, &config.adapters_dir);
+    let path = config.data_dir.join(OSV_DATABASE);
     // A read: a missing database is reported, not created.
     let snapshot = if path.is_file() {
         Mirror::open(&path)
@@ -405,7 +405,7 @@ pub fn print_status(config: &Config) -> anyhow::Result<i32> {
     } else {
         Vec::new()
     };
-    let report = health(&snapshot, &watched, &settings, now_seconds());
+    let report = health(&snapshot, &watched, settings, now_seconds());
     let mut rows = vec![[
         "ECOSYSTEM".to_owned(),
         "RECORDS".to_owned(),

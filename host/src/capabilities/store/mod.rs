@@ -64,7 +64,7 @@ pub struct StoreCaps {
 
 impl Default for StoreCaps {
     fn default() -> Self {
-        let bounds = crate::bounds::Bounds::default();
+        let bounds = crate::config::Bounds::default();
         StoreCaps {
             keys: bounds.store_keys_per_component,
             bytes: bounds.store_bytes_per_component,

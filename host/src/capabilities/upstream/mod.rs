@@ -17,55 +17,13 @@ use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
+use crate::config::UpstreamSettings;
 use crate::egress::{Egress, EgressResolver, MAX_REDIRECTS, Origins, refusal_in};
 use crate::metrics::metrics;
 use crate::single_flight::SingleFlight;
 
-/// How long one upstream request may take at most, unless its body keeps
-/// arriving at [`DEFAULT_MIN_RATE`] (`egress.deadline`).
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
-/// Bytes per second a body must average to earn time past the deadline
-/// (`egress.min_rate_kib`: 64 KiB/s).
-pub const DEFAULT_MIN_RATE: u64 = 64 << 10;
 /// Fresh copies no adapter has settled yet are dropped after this long.
 const PENDING_FOR: Duration = Duration::from_secs(300);
-
-/// Limits and timings for upstream traffic.
-#[derive(Debug, Clone)]
-pub struct UpstreamSettings {
-    /// Metadata younger than this is served without asking upstream.
-    pub ttl: Duration,
-    /// How old cached metadata may be and still be served when upstream is down.
-    pub max_stale: Duration,
-    /// The largest metadata body accepted (after decompression).
-    pub max_metadata_bytes: u64,
-    /// The largest artifact accepted.
-    pub max_artifact_bytes: u64,
-    pub connect_timeout: Duration,
-    pub read_timeout: Duration,
-    /// The overall time one upstream request may take (redirects and body) ...
-    pub deadline: Duration,
-    /// ... plus one second per this many bytes of body received.
-    pub min_rate: u64,
-    /// Address ranges learned origins may resolve to besides public ones.
-    pub allow: Vec<ipnet::IpNet>,
-}
-
-impl Default for UpstreamSettings {
-    fn default() -> Self {
-        UpstreamSettings {
-            ttl: Duration::from_secs(300),
-            max_stale: Duration::from_secs(7 * 86400),
-            max_metadata_bytes: 256 << 20,
-            max_artifact_bytes: 2 << 30,
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
-            deadline: DEFAULT_DEADLINE,
-            min_rate: DEFAULT_MIN_RATE,
-            allow: Vec::new(),
-        }
-    }
-}
 
 /// Why an upstream fetch produced nothing usable.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,6 +1,10 @@
 //! `gatehouse.yaml`: where things live, which upstream each adapter uses, and
 //! the limits. Every key can also be set by a `serve` flag; paths are relative
 //! to the config file.
+//!
+//! [`Config`] is the file as written; [`Config::resolve`] turns it into the
+//! one [`Settings`] the services are built from, with every default from
+//! [`defaults`] applied and every duration parsed.
 
 // Configuration is read once, at start-up.
 #![allow(clippy::disallowed_methods)]
@@ -13,9 +17,14 @@ use std::time::Duration;
 use serde_json::Value;
 use url::Url;
 
-use crate::capabilities::upstream::UpstreamSettings;
+pub mod defaults;
+mod limits;
+mod settings;
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub use limits::Bounds;
+pub use settings::{
+    AdapterSettings, AuditSettings, OsvSettings, Settings, SyncMode, UpstreamSettings,
+};
 
 /// One adapter's upstream and settings.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -37,21 +46,11 @@ pub struct UpstreamConfig {
     pub memory_mb: Option<usize>,
 }
 
-/// The public OSV data set's bucket (`{base}/{Ecosystem}/all.zip`): advisory
-/// data, not a package registry, so it may be a default.
-pub const DEFAULT_OSV_URL: &str = "https://osv-vulnerabilities.storage.googleapis.com";
-/// How often `serve` syncs the mirror.
-pub const DEFAULT_OSV_INTERVAL: Duration = Duration::from_secs(3600);
-/// Advisory data older than this is stale (`/healthz` degraded, `on_stale` applies).
-pub const DEFAULT_OSV_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
-/// How long a live-fallback answer is reused.
-pub const DEFAULT_OSV_LIVE_TTL: Duration = Duration::from_secs(3600);
-
 /// The OSV mirror: where it syncs from, how often, and how old it may get.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OsvConfig {
-    /// Base of an OSV bucket layout (`{base}/{Ecosystem}/all.zip`); default [`DEFAULT_OSV_URL`].
+    /// Base of an OSV bucket layout (`{base}/{Ecosystem}/all.zip`); default [`defaults::OSV_URL`].
     pub url: Option<String>,
     /// `false`: `serve` never syncs (fill the mirror with `gatehouse osv import`).
     pub sync: Option<bool>,
@@ -68,64 +67,6 @@ pub struct OsvConfig {
     pub live: Option<String>,
     /// How long a live answer is reused, e.g. `1h`.
     pub live_ttl: Option<String>,
-}
-
-/// [`OsvConfig`] with its defaults applied and its durations parsed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OsvSettings {
-    /// The bucket `serve` syncs from; `None` when sync is off.
-    pub source: Option<String>,
-    pub interval: Duration,
-    /// Ecosystems named in the config (OSV spelling); empty means "the adapters'".
-    pub ecosystems: Vec<String>,
-    pub max_age: Duration,
-    /// The live fallback's base URL and answer TTL.
-    pub live: Option<(String, Duration)>,
-}
-
-impl OsvConfig {
-    pub fn settings(&self) -> anyhow::Result<OsvSettings> {
-        let duration = |key: &str, text: &Option<String>, default: Duration| {
-            text.as_deref().map_or(Ok(default), |text| {
-                parse_duration(&format!("osv.{key}"), text)
-            })
-        };
-        let ecosystems = self
-            .ecosystems
-            .iter()
-            .map(|name| {
-                crate::exceptions::canonical_ecosystem(name)
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "osv.ecosystems: unknown ecosystem {name:?} (npm, PyPI, crates.io, Go, Maven)"
-                        )
-                    })
-            })
-            .collect::<anyhow::Result<_>>()?;
-        for (key, url) in [("url", &self.url), ("live", &self.live)] {
-            if let Some(url) = url {
-                Url::parse(url).map_err(|e| anyhow::anyhow!("osv.{key}: {url:?}: {e}"))?;
-            }
-        }
-        Ok(OsvSettings {
-            source: self.sync.unwrap_or(true).then(|| {
-                self.url
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_OSV_URL.to_owned())
-            }),
-            interval: duration("interval", &self.interval, DEFAULT_OSV_INTERVAL)?,
-            ecosystems,
-            max_age: duration("max_age", &self.max_age, DEFAULT_OSV_MAX_AGE)?,
-            live: match &self.live {
-                Some(url) => Some((
-                    url.clone(),
-                    duration("live_ttl", &self.live_ttl, DEFAULT_OSV_LIVE_TTL)?,
-                )),
-                None => None,
-            },
-        })
-    }
 }
 
 /// Upstream cache behaviour.
@@ -194,7 +135,7 @@ pub struct AuditConfig {
     pub path: Option<PathBuf>,
     /// `always` (default): fsync before answering; `batch`: group commit
     /// every `batch_ms`, answers do not wait.
-    pub sync: Option<crate::capabilities::audit::SyncMode>,
+    pub sync: Option<SyncMode>,
     pub batch_ms: Option<u64>,
     /// Rotate the live file past this size: `256MiB` (default), `64KiB`, or
     /// `off`.
@@ -205,33 +146,6 @@ pub struct AuditConfig {
     /// Keep this many rotated files (default: all).
     pub keep: Option<usize>,
 }
-
-impl AuditConfig {
-    pub fn settings(&self) -> anyhow::Result<crate::capabilities::audit::AuditSettings> {
-        let defaults = crate::capabilities::audit::AuditSettings::default();
-        let rotate_bytes = match self.rotate_size.as_deref().map(str::trim) {
-            None => defaults.rotate_bytes,
-            Some("off") => None,
-            Some(text) => Some(parse_size("audit.rotate_size", text)?),
-        };
-        anyhow::ensure!(
-            self.keep != Some(0),
-            "audit.keep: 0 would remove every rotated file; leave it out to keep them all"
-        );
-        Ok(crate::capabilities::audit::AuditSettings {
-            sync: self.sync.unwrap_or(defaults.sync),
-            batch_interval: self
-                .batch_ms
-                .map_or(defaults.batch_interval, Duration::from_millis),
-            rotate_bytes,
-            rotate_daily: self.rotate_daily,
-            keep_files: self.keep,
-        })
-    }
-}
-
-/// How long `serve` lets in-flight requests finish after SIGTERM or SIGINT.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -259,9 +173,9 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub clients: ClientsConfig,
-    /// Caps on guest output, client requests and connections (see [`crate::bounds`]).
+    /// Caps on guest output, client requests and connections (see [`Bounds`]).
     #[serde(default)]
-    pub limits: crate::bounds::Bounds,
+    pub limits: Bounds,
     #[serde(default)]
     pub audit: AuditConfig,
     /// How long in-flight requests may take to finish on shutdown (`30s`).
@@ -296,84 +210,6 @@ impl Config {
             }
         }
         Ok(config)
-    }
-
-    pub fn data_dir(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("gatehouse-data"))
-    }
-
-    pub fn adapters_dir(&self) -> PathBuf {
-        self.adapters_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir().join("adapters"))
-    }
-
-    pub fn policies_dir(&self) -> PathBuf {
-        self.policies_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir().join("policies"))
-    }
-
-    pub fn gate_policy(&self) -> PathBuf {
-        self.gate_policy
-            .clone()
-            .unwrap_or_else(|| self.data_dir().join("gate-policy.yaml"))
-    }
-
-    pub fn audit_path(&self) -> PathBuf {
-        self.audit.path.clone().unwrap_or_else(|| {
-            self.data_dir()
-                .join(crate::capabilities::audit::DEFAULT_FILE)
-        })
-    }
-
-    pub fn shutdown_grace(&self) -> anyhow::Result<Duration> {
-        self.shutdown_grace
-            .as_deref()
-            .map_or(Ok(DEFAULT_SHUTDOWN_GRACE), |text| {
-                parse_duration("shutdown_grace", text)
-            })
-    }
-
-    pub fn listen(&self) -> SocketAddr {
-        self.listen
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"))
-    }
-
-    pub fn upstream_settings(&self) -> anyhow::Result<UpstreamSettings> {
-        let mut settings = UpstreamSettings::default();
-        if let Some(ttl) = &self.cache.ttl {
-            settings.ttl = parse_duration("cache.ttl", ttl)?;
-        }
-        if let Some(stale) = &self.cache.max_stale {
-            settings.max_stale = parse_duration("cache.max_stale", stale)?;
-        }
-        if let Some(mb) = self.cache.max_metadata_mb {
-            settings.max_metadata_bytes = mb << 20;
-        }
-        if let Some(mb) = self.cache.max_artifact_mb {
-            settings.max_artifact_bytes = mb << 20;
-        }
-        if let Some(deadline) = &self.egress.deadline {
-            settings.deadline = parse_duration("egress.deadline", deadline)?;
-        }
-        if let Some(kib) = self.egress.min_rate_kib {
-            anyhow::ensure!(kib > 0, "egress.min_rate_kib must be at least 1");
-            settings.min_rate = kib << 10;
-        }
-        settings.allow = self
-            .egress
-            .allow
-            .iter()
-            .map(|range| {
-                range.trim().parse().map_err(|e| {
-                    anyhow::anyhow!("egress.allow: {range:?} is not an address range (CIDR): {e}")
-                })
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Ok(settings)
     }
 }
 
@@ -486,16 +322,16 @@ mod tests {
     fn osv(yaml: &str) -> anyhow::Result<OsvSettings> {
         serde_yaml::from_str::<OsvConfig>(yaml)
             .map_err(anyhow::Error::from)?
-            .settings()
+            .resolve()
     }
 
     #[test]
     fn osv_syncs_by_default_and_checks_its_keys() {
-        let defaults = osv("{}").expect("defaults");
-        assert_eq!(defaults.source.as_deref(), Some(DEFAULT_OSV_URL));
-        assert_eq!(defaults.interval, DEFAULT_OSV_INTERVAL);
-        assert_eq!(defaults.max_age, DEFAULT_OSV_MAX_AGE);
-        assert_eq!(defaults.live, None);
+        let default = osv("{}").expect("defaults");
+        assert_eq!(default.source.as_deref(), Some(defaults::OSV_URL));
+        assert_eq!(default.interval, defaults::OSV_INTERVAL);
+        assert_eq!(default.max_age, defaults::OSV_MAX_AGE);
+        assert_eq!(default.live, None);
         assert_eq!(osv("sync: false").expect("off").source, None);
         let named = osv("ecosystems: [cargo, pypi]\nlive: http://127.0.0.1:1\nlive_ttl: 5m")
             .expect("named");
@@ -510,5 +346,41 @@ mod tests {
         assert!(error.contains("osv.live"), "{error}");
         let error = osv("max_age: soon").expect_err("bad duration").to_string();
         assert!(error.contains("osv.max_age"), "{error}");
+    }
+
+    #[test]
+    fn an_empty_config_resolves_to_the_defaults() {
+        let settings = Config::default().resolve().expect("defaults");
+        assert_eq!(settings.listen.to_string(), defaults::LISTEN);
+        let data_dir = Path::new(defaults::DATA_DIR);
+        assert_eq!(settings.data_dir, data_dir);
+        assert_eq!(settings.adapters_dir, data_dir.join(defaults::ADAPTERS_DIR));
+        assert_eq!(settings.audit_path, data_dir.join(defaults::AUDIT_FILE));
+        assert_eq!(settings.upstream.ttl, defaults::CACHE_TTL);
+        assert_eq!(settings.upstream.deadline, defaults::EGRESS_DEADLINE);
+        assert_eq!(settings.max_store_bytes, defaults::CACHE_MAX_STORE_MB << 20);
+        assert_eq!(settings.shutdown_grace, defaults::SHUTDOWN_GRACE);
+        assert_eq!(settings.limits, Bounds::default());
+    }
+
+    #[test]
+    fn adapter_settings_resolve_with_their_keys_named() {
+        let config: Config = serde_yaml::from_str(
+            "upstreams:\n  npm: {ttl: 1m, timeout_ms: 500}\n  pypi: {memory_mb: 64}\n",
+        )
+        .expect("parses");
+        let settings = config.resolve().expect("resolves");
+        let npm = &settings.adapters["npm"];
+        assert_eq!(npm.ttl, Some(Duration::from_secs(60)));
+        assert_eq!(npm.timeout, Duration::from_millis(500));
+        assert_eq!(npm.memory_bytes, defaults::ADAPTER_MEMORY_MB << 20);
+        assert_eq!(npm.settings, "{}");
+        let pypi = &settings.adapters["pypi"];
+        assert_eq!((pypi.ttl, pypi.timeout), (None, defaults::ADAPTER_TIMEOUT));
+        assert_eq!(pypi.memory_bytes, 64 << 20);
+        let config: Config =
+            serde_yaml::from_str("upstreams:\n  npm: {ttl: soon}\n").expect("parses");
+        let error = config.resolve().expect_err("bad ttl").to_string();
+        assert!(error.contains("upstreams.npm.ttl"), "{error}");
     }
 }
