@@ -13,7 +13,6 @@ use std::path::Path;
 type ModulePath = Vec<String>;
 
 #[test]
-#[ignore = "issue 15: the cycles are being untangled; run with --ignored"]
 fn host_modules_import_one_way() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut sources = BTreeMap::new();
