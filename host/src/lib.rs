@@ -1,17 +1,37 @@
 //! gatehouse: a package firewall. A pull-through proxy for package registries
 //! whose ecosystem adapters and policy rules are WebAssembly components.
 //!
-//! One way through the code: [`server`] receives a request → the adapter
-//! component ([`runtime`]) turns it into a response or an artifact plan, using
-//! [`upstream`] (fetch + cache, only where [`egress`] allows) and [`gate`] (the
-//! policy batch) through the [`capabilities`] → [`artifact`] fetches, verifies
-//! and serves bytes natively.
+//! Imports flow one way, like the data (`tests/all/architecture.rs` fails on
+//! a cycle). From the top:
 //!
-//! Beside that path: [`bounds`] (every cap and the guest deadline's
-//! settings), [`audit`] (the crash-safe hash chain, its writer thread,
-//! rotation and index), [`advisories`] (the OSV mirror kept current, its
-//! health and the live fallback), [`preflight`] (`decide` and `check` judging
-//! on the adapter's own facts, with [`lockfile`] readers).
+//! - The HTTP layer: [`server`] accepts connections and routes; [`app`] is
+//!   what a request can reach; [`proxy`] runs an ecosystem's request through
+//!   its adapter and serves the outcome; `api` (`decide`) and `admin` answer
+//!   the JSON APIs; [`http`] holds the shared body and response helpers and
+//!   `HttpError`, the one place a failure becomes a status and a message.
+//! - Beside the proxy: `preflight` (`decide` and `check` on the adapter's own
+//!   facts, with `lockfile` readers), [`artifact`] (fetch, hash, verify,
+//!   store and serve bytes natively), [`memo`] (adapter outcomes reused while
+//!   what they were built from holds), [`gate`] (one package's facts through
+//!   every policy, the last-stop gate's batch), [`adapter_route`] (one call of
+//!   an adapter component on its route).
+//! - [`runtime`]: the wasmtime engine, loaded generations of components, hot
+//!   swap, and each call's store ([`runtime::guest`]), which composes the
+//!   capabilities' per-call states.
+//! - [`capabilities`]: one folder per WIT interface the host offers, each its
+//!   service (`mod.rs`) and its WIT side (`host.rs`: a view with
+//!   `impl Host`, and `add_to_linker`): `audit` (the crash-safe hash chain),
+//!   `upstream` (fetch + cache, only where `egress` allows), `osv` (the
+//!   mirror, its sync and health), `store`, `log`, and `gate` (the narrow
+//!   handle adapters evaluate facts through).
+//! - Below: [`config`] (the YAML read once into one resolved `Settings`,
+//!   every default in `config::defaults`), `exceptions`, [`reviews`],
+//!   [`auth`], `metrics`, and leaves: `bounds` (applying the caps), `egress`
+//!   (where bytes may come from), `ecosystem` (names and spellings),
+//!   [`bindings`] (the generated WIT types), `text`, `single_flight`,
+//!   `state_file`.
+//! - The command line (`cli`, `init`, `policy_project`, `policy_test`) sits
+//!   on top; the binary calls [`run`].
 
 pub mod adapter_route;
 pub(crate) mod admin;
