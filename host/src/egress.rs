@@ -51,10 +51,20 @@ pub enum Refused {
     Unresolved(String),
 }
 
-/// Whether `ip` is one of this machine's own addresses: only those can be
-/// bound (a UDP bind sends nothing).
+/// Whether `ip` is one of this machine's own addresses: the kernel routes
+/// to those from themselves. A connected UDP socket sends nothing; binding
+/// would not do, as `ip_nonlocal_bind` lets any address be bound.
 fn is_this_machine(ip: IpAddr) -> bool {
-    std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+    let any = match ip {
+        IpAddr::V4(_) => IpAddr::from([0u8; 4]),
+        IpAddr::V6(_) => IpAddr::from([0u16; 8]),
+    };
+    std::net::UdpSocket::bind(SocketAddr::new(any, 0))
+        .and_then(|socket| {
+            socket.connect(SocketAddr::new(ip, 9))?;
+            socket.local_addr()
+        })
+        .is_ok_and(|local| local.ip() == ip)
 }
 
 /// The kind of a non-public address, or `None` for a public one.
