@@ -9,7 +9,10 @@ mod response;
 pub use failure::{Failure, upstream_answer};
 pub use host::{Host, WitHost};
 
-pub use bindings::gatehouse::plugin::gate::{Decision, evaluate as gate, reads as gate_reads};
+/// The raw gate import, without the decision-count check: adapters call
+/// [`Host::gate`], which fails closed on a miscount.
+pub use bindings::gatehouse::plugin::gate::evaluate as gate_unchecked;
+pub use bindings::gatehouse::plugin::gate::{Decision, reads as gate_reads};
 pub use bindings::gatehouse::plugin::types::{
     Action, Dependency, Digest, FactFields, FactReads, Purpose, Verdict, VersionFacts,
 };

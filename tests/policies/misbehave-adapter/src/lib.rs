@@ -4,7 +4,7 @@
 //! of that many MiB.
 
 use gatehouse_adapter_sdk::{
-    Guest, Outcome, Purpose, Request, Response, VersionFacts, gate, upstream,
+    Guest, Outcome, Purpose, Request, Response, VersionFacts, gate_unchecked, upstream,
 };
 
 pub struct MisbehaveAdapter;
@@ -13,7 +13,7 @@ impl Guest for MisbehaveAdapter {
     fn handle(_settings: String, request: Request) -> Outcome {
         match request.path.as_str() {
             "/gate-loop" => loop {
-                std::hint::black_box(gate(
+                std::hint::black_box(gate_unchecked(
                     Purpose::Check,
                     &[VersionFacts::named("npm", "looped", "1.0.0")],
                 ));
