@@ -117,7 +117,7 @@ mod tests {
     use std::collections::HashMap;
 
     use gatehouse_adapter_sdk::osv::PackageAdvisory;
-    use gatehouse_adapter_sdk::{Action, Decision, FetchError, Verdict};
+    use gatehouse_adapter_sdk::{Action, Decision, FetchError};
 
     use super::*;
 
@@ -185,20 +185,9 @@ mod tests {
                 .map(|f| {
                     assert_eq!(f.ecosystem, "crates.io");
                     if self.blocked.contains(&f.version.as_str()) {
-                        Decision {
-                            action: Action::Block,
-                            verdicts: vec![Verdict {
-                                action: Action::Block,
-                                rule: "deny-list".into(),
-                                reason: "denied".into(),
-                                advisories: Vec::new(),
-                            }],
-                        }
+                        Decision::by_rule(Action::Block, "deny-list", "denied".into())
                     } else {
-                        Decision {
-                            action: Action::Allow,
-                            verdicts: Vec::new(),
-                        }
+                        Decision::allow()
                     }
                 })
                 .collect()

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use gatehouse_adapter_sdk::osv::PackageAdvisory;
 use gatehouse_adapter_sdk::{
     Action, ArtifactPlan, Decision, FetchError, Fetched, Host, Outcome, Purpose, Request, Response,
-    Verdict, VersionFacts,
+    VersionFacts,
 };
 use pypi::handle;
 
@@ -74,19 +74,11 @@ impl Host for FakeHost {
         facts[..answered]
             .iter()
             .map(|f| match self.verdicts.get(&f.version) {
-                Some(&action) => Decision {
-                    action,
-                    verdicts: vec![Verdict {
-                        action,
-                        rule: "deny-list".into(),
-                        reason: format!("{}=={} is listed", f.name, f.version),
-                        advisories: vec![],
-                    }],
-                },
-                None => Decision {
-                    action: Action::Allow,
-                    verdicts: vec![],
-                },
+                Some(&action) => {
+                    let reason = format!("{}=={} is listed", f.name, f.version);
+                    Decision::by_rule(action, "deny-list", reason)
+                }
+                None => Decision::allow(),
             })
             .collect()
     }

@@ -69,6 +69,29 @@ impl VersionFacts {
     }
 }
 
+impl Decision {
+    /// Allowed, with no verdicts.
+    pub fn allow() -> Self {
+        Decision {
+            action: Action::Allow,
+            verdicts: Vec::new(),
+        }
+    }
+
+    /// `action`, by one verdict of `rule` (what fake hosts answer in tests).
+    pub fn by_rule(action: Action, rule: &str, reason: String) -> Self {
+        Decision {
+            action,
+            verdicts: vec![Verdict {
+                action,
+                rule: rule.into(),
+                reason,
+                advisories: Vec::new(),
+            }],
+        }
+    }
+}
+
 /// The reason a decision gives, as `rule: reason; rule: reason`.
 pub fn decision_message(decision: &Decision) -> String {
     decision

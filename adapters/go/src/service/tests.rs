@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{Cursor, Write};
 
+use gatehouse_adapter_sdk::FetchError;
 use gatehouse_adapter_sdk::osv::PackageAdvisory;
-use gatehouse_adapter_sdk::{FetchError, Verdict};
 
 use super::*;
 use crate::dirhash::hash_zip;
@@ -94,20 +94,10 @@ impl Host for FakeHost {
             .iter()
             .map(|f| {
                 if self.blocked.contains(&f.version.as_str()) {
-                    Decision {
-                        action: Action::Block,
-                        verdicts: vec![Verdict {
-                            action: Action::Block,
-                            rule: "deny-list".into(),
-                            reason: format!("{}@{} is on the deny list", f.name, f.version),
-                            advisories: Vec::new(),
-                        }],
-                    }
+                    let reason = format!("{}@{} is on the deny list", f.name, f.version);
+                    Decision::by_rule(Action::Block, "deny-list", reason)
                 } else {
-                    Decision {
-                        action: Action::Allow,
-                        verdicts: Vec::new(),
-                    }
+                    Decision::allow()
                 }
             })
             .collect()

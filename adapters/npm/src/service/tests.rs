@@ -5,9 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use gatehouse_adapter_sdk::osv::{Advisory, Interval, PackageAdvisory, Severity};
-use gatehouse_adapter_sdk::{
-    Action, Decision, FactFields, FactReads, FetchError, Verdict, VersionFacts,
-};
+use gatehouse_adapter_sdk::{Action, Decision, FactFields, FactReads, FetchError, VersionFacts};
 use serde_json::{Value, json};
 
 use super::*;
@@ -98,20 +96,10 @@ impl Host for FakeHost {
             .iter()
             .map(|f| {
                 if self.blocked.contains(&f.version.as_str()) {
-                    Decision {
-                        action: Action::Block,
-                        verdicts: vec![Verdict {
-                            action: Action::Block,
-                            rule: "deny-list".into(),
-                            reason: format!("{}@{} is on the deny list", f.name, f.version),
-                            advisories: Vec::new(),
-                        }],
-                    }
+                    let reason = format!("{}@{} is on the deny list", f.name, f.version);
+                    Decision::by_rule(Action::Block, "deny-list", reason)
                 } else {
-                    Decision {
-                        action: Action::Allow,
-                        verdicts: Vec::new(),
-                    }
+                    Decision::allow()
                 }
             })
             .collect()
