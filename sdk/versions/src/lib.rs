@@ -9,6 +9,8 @@
 use std::cmp::Ordering;
 use std::str::FromStr;
 
+mod npm;
+
 /// A version or range that does not parse in its ecosystem's syntax.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum VersionError {
@@ -53,8 +55,8 @@ fn cargo_version(ecosystem: &str, text: &str) -> Result<semver::Version, Version
     semver::Version::parse(bare).map_err(|e| version_error(ecosystem, text, e))
 }
 
-fn npm_version(text: &str) -> Result<nodejs_semver::Version, VersionError> {
-    nodejs_semver::Version::parse(text).map_err(|e| version_error("npm", text, e))
+fn npm_version(text: &str) -> Result<npm::Version, VersionError> {
+    npm::Version::parse(text).map_err(|e| version_error("npm", text, e))
 }
 
 fn pep440_version(text: &str) -> Result<pep440_rs::Version, VersionError> {
@@ -105,8 +107,7 @@ fn strip_go_v(range: &str) -> String {
 pub fn satisfies(ecosystem: &str, version: &str, range: &str) -> Result<bool, VersionError> {
     match ecosystem {
         "npm" => {
-            let range =
-                nodejs_semver::Range::parse(range).map_err(|e| range_error(ecosystem, range, e))?;
+            let range = npm::Range::parse(range).map_err(|e| range_error(ecosystem, range, e))?;
             Ok(range.satisfies(&npm_version(version)?))
         }
         "crates.io" | "Go" => {
