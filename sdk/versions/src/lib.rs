@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 use std::str::FromStr;
 
 mod npm;
+mod pypi;
 
 /// A version or range that does not parse in its ecosystem's syntax.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -122,13 +123,14 @@ pub fn satisfies(ecosystem: &str, version: &str, range: &str) -> Result<bool, Ve
             Ok(req.matches(&version))
         }
         "PyPI" => {
+            let raw = version;
             let version = pep440_version(version)?;
             if let Ok(exact) = pep440_rs::Version::from_str(range) {
                 return Ok(exact == version);
             }
             let specifiers = pep440_rs::VersionSpecifiers::from_str(range)
                 .map_err(|e| range_error(ecosystem, range, e))?;
-            Ok(specifiers.contains(&version))
+            Ok(specifiers.iter().all(|s| pypi::contains(s, &version, raw)))
         }
         _ => Ok(version == range),
     }

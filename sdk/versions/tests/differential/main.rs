@@ -10,3 +10,4 @@
 
 mod harness;
 mod npm;
+mod pypi;
