@@ -90,14 +90,17 @@ pub fn is_prerelease(ecosystem: &str, version: &str) -> bool {
     }
 }
 
+/// A Go range with the `v` taken off each version (`>=v1.2.0` to `>=1.2.0`);
+/// only a `v` that begins a version goes, not one inside a pre-release.
 fn strip_go_v(range: &str) -> String {
     let mut out = String::with_capacity(range.len());
     let mut chars = range.chars().peekable();
+    let mut starts_version = true;
     while let Some(c) = chars.next() {
-        if c == 'v' && chars.peek().is_some_and(char::is_ascii_digit) {
-            continue;
+        if !(starts_version && c == 'v' && chars.peek().is_some_and(char::is_ascii_digit)) {
+            out.push(c);
         }
-        out.push(c);
+        starts_version = c.is_whitespace() || "=<>~^,".contains(c);
     }
     out
 }
@@ -116,8 +119,12 @@ pub fn satisfies(ecosystem: &str, version: &str, range: &str) -> Result<bool, Ve
             if let Ok(exact) = cargo_version(ecosystem, range) {
                 return Ok(exact == version);
             }
-            // Go writes `v1.2.3`; requirements are parsed on the bare numbers.
-            let bare = strip_go_v(range);
+            // Go writes `v1.2.3`; its requirements are parsed on the bare numbers.
+            let bare = if ecosystem == "Go" {
+                strip_go_v(range)
+            } else {
+                range.to_owned()
+            };
             let req =
                 semver::VersionReq::parse(&bare).map_err(|e| range_error(ecosystem, range, e))?;
             Ok(req.matches(&version))
@@ -168,6 +175,18 @@ mod tests {
         assert_eq!(satisfies("Go", "v1.4.0", "v1.4.0"), Ok(true));
         assert_eq!(satisfies("Go", "v1.4.0", ">=1.2, <2"), Ok(true));
         assert_eq!(compare("Go", "v1.10.0", "v1.9.0"), Ok(Ordering::Greater));
+    }
+
+    // Found by the differential test: the Go `v` was taken off crates.io
+    // ranges too (accepting `v0.0.4`, which cargo refuses), and off a `v`
+    // inside a Go pre-release.
+    #[test]
+    fn only_go_ranges_lose_a_leading_v() {
+        assert!(satisfies("crates.io", "0.0.4", "v0.0.4").is_err());
+        assert!(satisfies("crates.io", "3.0.1", "=v3.0.1").is_err());
+        assert_eq!(satisfies("Go", "v1.0.0-v2", "=v1.0.0-v2"), Ok(true));
+        assert_eq!(satisfies("Go", "v1.0.0-2", "=v1.0.0-v2"), Ok(false));
+        assert_eq!(satisfies("Go", "v1.3.0", ">= v1.2, <v2"), Ok(true));
     }
 
     #[test]

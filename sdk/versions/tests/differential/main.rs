@@ -8,6 +8,7 @@
 // Synchronous tests: blocking file access is what they need.
 #![allow(clippy::disallowed_methods)]
 
+mod cargo;
 mod harness;
 mod npm;
 mod pypi;
