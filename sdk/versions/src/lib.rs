@@ -48,12 +48,28 @@ fn range_error(ecosystem: &str, text: &str, reason: impl ToString) -> VersionErr
 }
 
 fn cargo_version(ecosystem: &str, text: &str) -> Result<semver::Version, VersionError> {
-    let bare = if ecosystem == "Go" {
-        text.strip_prefix('v').unwrap_or(text)
+    let parsed = if ecosystem == "Go" {
+        semver::Version::parse(&go_semver(text))
     } else {
-        text
+        semver::Version::parse(text)
     };
-    semver::Version::parse(bare).map_err(|e| version_error(ecosystem, text, e))
+    parsed.map_err(|e| version_error(ecosystem, text, e))
+}
+
+/// A Go version as semver: without its `v`, and Go's shorthands `v1` and
+/// `v1.2` (nothing after them) written out as `1.0.0` and `1.2.0`.
+fn go_semver(text: &str) -> String {
+    let bare = text.strip_prefix('v').unwrap_or(text);
+    let parts = bare.split('.').count();
+    let shorthand = parts < 3
+        && bare
+            .split('.')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if shorthand {
+        format!("{bare}{}", ".0".repeat(3 - parts))
+    } else {
+        bare.to_owned()
+    }
 }
 
 fn npm_version(text: &str) -> Result<npm::Version, VersionError> {
@@ -187,6 +203,15 @@ mod tests {
         assert_eq!(satisfies("Go", "v1.0.0-v2", "=v1.0.0-v2"), Ok(true));
         assert_eq!(satisfies("Go", "v1.0.0-2", "=v1.0.0-v2"), Ok(false));
         assert_eq!(satisfies("Go", "v1.3.0", ">= v1.2, <v2"), Ok(true));
+    }
+
+    // Found by the differential test: Go's shorthands were refused.
+    #[test]
+    fn go_shorthands_are_their_zero_versions() {
+        assert_eq!(compare("Go", "v1.2", "v1.2.0"), Ok(Ordering::Equal));
+        assert_eq!(compare("Go", "v1", "v0.9.9"), Ok(Ordering::Greater));
+        assert!(compare("Go", "v1.2-pre", "v1.2.0").is_err());
+        assert!(compare("Go", "v1.", "v1.0.0").is_err());
     }
 
     #[test]

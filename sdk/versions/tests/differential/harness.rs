@@ -146,6 +146,14 @@ pub fn versions(seed: u64, mut generate: impl FnMut(&mut Rng) -> String) -> Vec<
     out
 }
 
+/// True when `text` holds a number of 2^64 - 1 or more: past what gatehouse's
+/// version libraries keep (allow-lists name it).
+pub fn past_u64(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_digit())
+        .map(|run| run.trim_start_matches('0'))
+        .any(|run| run.len() > 20 || (run.len() == 20 && run >= "18446744073709551615"))
+}
+
 /// What a reference implementation is asked, in one batch.
 pub struct Batch {
     pub versions: Vec<String>,
@@ -404,7 +412,8 @@ pub fn compare(gatehouse: &Gatehouse, batch: &Batch, answers: &Answers) {
         "{ecosystem}: gatehouse disagrees with the reference (listed above)"
     );
     assert!(
-        both.len() >= GENERATED_VERSIONS / 3 && matched >= 20_000 && inside >= matched / 20,
+        both.len() >= GENERATED_VERSIONS / 3
+            && (batch.pairs.is_empty() || (matched >= 20_000 && inside >= matched / 20)),
         "{ecosystem}: too few valid versions or pairs to compare"
     );
 }

@@ -9,6 +9,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod cargo;
+mod go;
 mod harness;
 mod npm;
 mod pypi;

@@ -106,16 +106,9 @@ fn range(rng: &mut Rng) -> String {
         .join(join)
 }
 
-/// True when `text` holds a number of 2^64 - 1 or more.
-fn past_u64(text: &str) -> bool {
-    text.split(|c: char| !c.is_ascii_digit())
-        .map(|run| run.trim_start_matches('0'))
-        .any(|run| run.len() > 20 || (run.len() == 20 && run >= "18446744073709551615"))
-}
-
 /// Disagreements gatehouse intends, with why.
 fn allowed(d: &Disagreement) -> Option<&'static str> {
-    if past_u64(d.version) || past_u64(d.other) {
+    if harness::past_u64(d.version) || harness::past_u64(d.other) {
         return Some(
             "numbers from 2^64 - 1 up: pep440_rs keeps every number in 64 bits (the \
              largest a marker), so such versions are refused and such local segments \
