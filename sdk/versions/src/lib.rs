@@ -127,7 +127,8 @@ fn strip_go_v(range: &str) -> String {
 pub fn satisfies(ecosystem: &str, version: &str, range: &str) -> Result<bool, VersionError> {
     match ecosystem {
         "npm" => {
-            let range = npm::Range::parse(range).map_err(|e| range_error(ecosystem, range, e))?;
+            let range =
+                npm::Range::parse(range, false).map_err(|e| range_error(ecosystem, range, e))?;
             Ok(range.satisfies(&npm_version(version)?))
         }
         "crates.io" | "Go" => {
@@ -156,6 +157,26 @@ pub fn satisfies(ecosystem: &str, version: &str, range: &str) -> Result<bool, Ve
             Ok(specifiers.iter().all(|s| pypi::contains(s, &version, raw)))
         }
         _ => Ok(version == range),
+    }
+}
+
+/// Like [`satisfies`], but a pre-release matches wherever the order puts it,
+/// as a security tool asks "is this installed version affected". In npm that
+/// is node-semver's `includePrerelease`, which `npm audit` tests vulnerable
+/// ranges with; PyPI's specifiers already match pre-releases so; cargo and Go
+/// requirements have no such mode and answer as [`satisfies`].
+pub fn satisfies_including_prereleases(
+    ecosystem: &str,
+    version: &str,
+    range: &str,
+) -> Result<bool, VersionError> {
+    match ecosystem {
+        "npm" => {
+            let range =
+                npm::Range::parse(range, true).map_err(|e| range_error(ecosystem, range, e))?;
+            Ok(range.satisfies(&npm_version(version)?))
+        }
+        _ => satisfies(ecosystem, version, range),
     }
 }
 

@@ -55,6 +55,7 @@ struct Patterns {
     xrange: Regex,
     star: Regex,
     gte0: Regex,
+    gte0_pre: Regex,
     comparator: Regex,
     spaces: Regex,
 }
@@ -95,6 +96,7 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
         xrange: regex(&format!(r"^{gtlt}\s*{xrange_plain}$")),
         star: regex(r"(<|>)?=?\s*\*"),
         gte0: regex(r"^\s*>=\s*0\.0\.0\s*$"),
+        gte0_pre: regex(r"^\s*>=\s*0\.0\.0-0\s*$"),
         comparator: regex(&format!(r"^{gtlt}\s*({full_plain})$|^$")),
         spaces: Regex::new(&format!("{JS_SPACE}+")).expect("compiles"),
     }
@@ -291,16 +293,20 @@ impl Comparator {
 #[derive(Debug, Clone)]
 pub struct Range {
     sets: Vec<Vec<Comparator>>,
+    include_prerelease: bool,
 }
 
 const NULL_SET: &str = "<0.0.0-0";
 
 impl Range {
-    pub fn parse(text: &str) -> Result<Range, String> {
+    /// `include_prerelease` is node's option of that name: pre-releases match
+    /// wherever their place in the order puts them (as `npm audit` tests
+    /// vulnerable ranges), and widened lower bounds start at their `-0`.
+    pub fn parse(text: &str, include_prerelease: bool) -> Result<Range, String> {
         let raw = PATTERNS.spaces.replace_all(js_trim(text), " ");
         let mut sets = raw
             .split("||")
-            .map(|part| parse_set(js_trim(part)))
+            .map(|part| parse_set(js_trim(part), include_prerelease))
             .collect::<Result<Vec<_>, _>>()?;
         if sets.len() > 1 {
             let first = sets[0].clone();
@@ -314,20 +320,26 @@ impl Range {
                 sets = vec![any.clone()];
             }
         }
-        Ok(Range { sets })
+        Ok(Range {
+            sets,
+            include_prerelease,
+        })
     }
 
     pub fn satisfies(&self, version: &Version) -> bool {
-        self.sets.iter().any(|set| test_set(set, version))
+        self.sets
+            .iter()
+            .any(|set| test_set(set, version, self.include_prerelease))
     }
 }
 
-fn test_set(set: &[Comparator], version: &Version) -> bool {
+fn test_set(set: &[Comparator], version: &Version, include_prerelease: bool) -> bool {
     if !set.iter().all(|c| c.test(version)) {
         return false;
     }
     // A pre-release passes only where a comparator opts into its release.
-    !version.is_prerelease()
+    include_prerelease
+        || !version.is_prerelease()
         || set.iter().any(|c| {
             c.version
                 .as_ref()
@@ -335,21 +347,27 @@ fn test_set(set: &[Comparator], version: &Version) -> bool {
         })
 }
 
-fn parse_set(range: &str) -> Result<Vec<Comparator>, String> {
+fn parse_set(range: &str, include_prerelease: bool) -> Result<Vec<Comparator>, String> {
     let patterns = &*PATTERNS;
+    let z = if include_prerelease { "-0" } else { "" };
+    let gte0 = if include_prerelease {
+        &patterns.gte0_pre
+    } else {
+        &patterns.gte0
+    };
     let range = patterns.build_all.replace_all(range, "");
     let range = patterns
         .hyphen_range
-        .replace(&range, |c: &Captures| hyphen(c));
+        .replace(&range, |c: &Captures| hyphen(c, z));
     let range = patterns.comparator_trim.replace_all(&range, "${1}${2}${3}");
     let range = patterns.tilde_trim.replace_all(&range, "${1}~");
     let range = patterns.caret_trim.replace_all(&range, "${1}^");
-    let rewritten: Vec<String> = range.split(' ').map(parse_comparator).collect();
+    let rewritten: Vec<String> = range.split(' ').map(|c| parse_comparator(c, z)).collect();
     let rewritten = rewritten.join(" ");
     let comparators = patterns
         .spaces
         .split(&rewritten)
-        .map(|text| Comparator::parse(&patterns.gte0.replace(js_trim(text), "")))
+        .map(|text| Comparator::parse(&gte0.replace(js_trim(text), "")))
         .collect::<Result<Vec<_>, _>>()?;
     let mut set: Vec<Comparator> = Vec::new();
     for comparator in comparators {
@@ -367,8 +385,9 @@ fn parse_set(range: &str) -> Result<Vec<Comparator>, String> {
     Ok(set)
 }
 
-/// `parseComparator`: carets, tildes, x-ranges and stars to plain comparators.
-fn parse_comparator(comp: &str) -> String {
+/// `parseComparator`: carets, tildes, x-ranges and stars to plain comparators;
+/// `z` (`-0` under `includePrerelease`) ends widened lower bounds.
+fn parse_comparator(comp: &str, z: &str) -> String {
     let patterns = &*PATTERNS;
     let comp = patterns.build.replace(comp, "");
     let each = |text: &str, one: &dyn Fn(&str) -> String| {
@@ -382,16 +401,16 @@ fn parse_comparator(comp: &str) -> String {
     let comp = each(js_trim(&comp), &|c| {
         patterns
             .caret
-            .replace(c, |c: &Captures| caret(c))
+            .replace(c, |c: &Captures| caret(c, z))
             .into_owned()
     });
     let comp = each(js_trim(&comp), &|c| {
         patterns
             .tilde
-            .replace(c, |c: &Captures| tilde(c))
+            .replace(c, |c: &Captures| tilde(c, z))
             .into_owned()
     });
-    let comp = each(&comp, &|c| xrange(js_trim(c)));
+    let comp = each(&comp, &|c| xrange(js_trim(c), z));
     patterns.star.replace(js_trim(&comp), "").into_owned()
 }
 
@@ -413,7 +432,7 @@ fn plus_one(id: &str) -> String {
     }
 }
 
-fn caret(caps: &Captures) -> String {
+fn caret(caps: &Captures, z: &str) -> String {
     let (major, minor, patch, pre) = (
         group(caps, 1),
         group(caps, 2),
@@ -428,12 +447,12 @@ fn caret(caps: &Captures) -> String {
     if is_x(major) {
         String::new()
     } else if is_x(minor) {
-        format!(">={major}.0.0 <{}.0.0-0", plus_one(major))
+        format!(">={major}.0.0{z} <{}.0.0-0", plus_one(major))
     } else if is_x(patch) {
         if major == "0" {
-            format!(">={major}.{minor}.0 <{major}.{}.0-0", plus_one(minor))
+            format!(">={major}.{minor}.0{z} <{major}.{}.0-0", plus_one(minor))
         } else {
-            format!(">={major}.{minor}.0 <{}.0.0-0", plus_one(major))
+            format!(">={major}.{minor}.0{z} <{}.0.0-0", plus_one(major))
         }
     } else if major == "0" && minor == "0" {
         format!(
@@ -450,7 +469,7 @@ fn caret(caps: &Captures) -> String {
     }
 }
 
-fn tilde(caps: &Captures) -> String {
+fn tilde(caps: &Captures, z: &str) -> String {
     let (major, minor, patch, pre) = (
         group(caps, 1),
         group(caps, 2),
@@ -465,9 +484,9 @@ fn tilde(caps: &Captures) -> String {
     if is_x(major) {
         String::new()
     } else if is_x(minor) {
-        format!(">={major}.0.0 <{}.0.0-0", plus_one(major))
+        format!(">={major}.0.0{z} <{}.0.0-0", plus_one(major))
     } else if is_x(patch) {
-        format!(">={major}.{minor}.0 <{major}.{}.0-0", plus_one(minor))
+        format!(">={major}.{minor}.0{z} <{major}.{}.0-0", plus_one(minor))
     } else {
         format!(
             ">={major}.{minor}.{patch}{pre} <{major}.{}.0-0",
@@ -476,7 +495,7 @@ fn tilde(caps: &Captures) -> String {
     }
 }
 
-fn xrange(comp: &str) -> String {
+fn xrange(comp: &str, z: &str) -> String {
     let Some(caps) = PATTERNS.xrange.captures(comp) else {
         return comp.to_owned();
     };
@@ -523,24 +542,30 @@ fn xrange(comp: &str) -> String {
             }
             _ => {}
         }
-        let pre = if operator == "<" { "-0" } else { "" };
+        let pre = if operator == "<" { "-0" } else { z };
         format!("{operator}{major}.{minor}.0{pre}")
     } else if x_minor {
-        format!(">={major}.0.0 <{}.0.0-0", plus_one(major))
+        format!(">={major}.0.0{z} <{}.0.0-0", plus_one(major))
     } else if any_x {
-        format!(">={major}.{minor}.0 <{major}.{}.0-0", plus_one(minor))
+        format!(">={major}.{minor}.0{z} <{major}.{}.0-0", plus_one(minor))
     } else {
         comp.to_owned()
     }
 }
 
 /// `hyphenReplace`: `A - B` to `>=A <=B`, partial ends widened.
-fn hyphen(caps: &Captures) -> String {
-    let from = match (group(caps, 2), group(caps, 3), group(caps, 4)) {
-        (major, _, _) if is_x(major) => String::new(),
-        (major, minor, _) if is_x(minor) => format!(">={major}.0.0"),
-        (major, minor, patch) if is_x(patch) => format!(">={major}.{minor}.0"),
-        _ => format!(">={}", group(caps, 1)),
+fn hyphen(caps: &Captures, z: &str) -> String {
+    let from = match (
+        group(caps, 2),
+        group(caps, 3),
+        group(caps, 4),
+        group(caps, 5),
+    ) {
+        (major, _, _, _) if is_x(major) => String::new(),
+        (major, minor, _, _) if is_x(minor) => format!(">={major}.0.0{z}"),
+        (major, minor, patch, _) if is_x(patch) => format!(">={major}.{minor}.0{z}"),
+        (_, _, _, pre) if !pre.is_empty() => format!(">={}", group(caps, 1)),
+        _ => format!(">={}{z}", group(caps, 1)),
     };
     let to = match (
         group(caps, 8),
@@ -554,6 +579,9 @@ fn hyphen(caps: &Captures) -> String {
             format!("<{major}.{}.0-0", plus_one(minor))
         }
         (major, minor, patch, pre) if !pre.is_empty() => format!("<={major}.{minor}.{patch}-{pre}"),
+        (major, minor, patch, _) if !z.is_empty() => {
+            format!("<{major}.{minor}.{}-0", plus_one(patch))
+        }
         _ => format!("<={}", group(caps, 7)),
     };
     js_trim(&format!("{from} {to}")).to_owned()
@@ -564,7 +592,7 @@ mod tests {
     use super::*;
 
     fn satisfies(version: &str, range: &str) -> bool {
-        Range::parse(range)
+        Range::parse(range, false)
             .unwrap()
             .satisfies(&Version::parse(version).unwrap())
     }
@@ -611,9 +639,24 @@ mod tests {
         assert!(satisfies("0.2.5", "^0.2"));
         assert!(!satisfies("0.3.0", "^0.2"));
         assert!(satisfies("1.2.3", "=1.2.3+build"));
-        assert!(Range::parse("^01.2.3").is_err());
-        assert!(Range::parse(">=9007199254740992.0.0").is_err());
-        assert!(Range::parse("^9007199254740991.1.0").is_err());
+        assert!(Range::parse("^01.2.3", false).is_err());
+        assert!(Range::parse(">=9007199254740992.0.0", false).is_err());
+        assert!(Range::parse("^9007199254740991.1.0", false).is_err());
+    }
+
+    #[test]
+    fn including_prereleases_matches_them_by_order_alone() {
+        let including = |version: &str, range: &str| {
+            Range::parse(range, true)
+                .unwrap()
+                .satisfies(&Version::parse(version).unwrap())
+        };
+        assert!(including("2.0.0-beta.1", ">=1.0.0"));
+        assert!(including("1.5.0-rc.1", ">=1.0.0 <2.0.0"));
+        assert!(!including("2.0.0-rc.1", "^1.2.3"));
+        assert!(including("1.0.0-alpha", "1.x"));
+        assert!(!satisfies("1.0.0-alpha", "1.x"));
+        assert!(!including("1.2.4-0", "1.0.0 - 1.2.3"));
     }
 
     #[test]

@@ -102,6 +102,7 @@ fn cargo_answers(batch: &Batch) -> Answers {
             .iter()
             .map(|&(v, r)| Some(ranges[r].as_ref()?.matches(parsed[v].as_ref()?)))
             .collect(),
+        satisfies_including_prereleases: Vec::new(),
     }
 }
 

@@ -189,12 +189,14 @@ impl Batch {
 /// The reference's answers: `valid[i]` for each version, `rank[i]` its place
 /// among the valid ones (equal versions share a rank), `range_valid[j]` for
 /// each range, and `satisfies[k]` for each pair (null when either side is
-/// invalid).
+/// invalid); `satisfies_including_prereleases` likewise where the ecosystem
+/// has such a mode (else empty).
 pub struct Answers {
     pub valid: Vec<bool>,
     pub rank: Vec<Option<u64>>,
     pub range_valid: Vec<bool>,
     pub satisfies: Vec<Option<bool>>,
+    pub satisfies_including_prereleases: Vec<Option<bool>>,
 }
 
 /// Runs `command` once with the batch in a JSON file named by its last
@@ -236,6 +238,10 @@ pub fn run_reference(tool: &str, mut command: Command, batch: &Batch) -> Option<
             .map(|v| v.as_bool() == Some(true))
             .collect(),
         satisfies: list("satisfies").iter().map(Value::as_bool).collect(),
+        satisfies_including_prereleases: list("satisfies_including_prereleases")
+            .iter()
+            .map(Value::as_bool)
+            .collect(),
     };
     assert_eq!(answers.valid.len(), batch.versions.len(), "{tool}: valid[]");
     assert_eq!(answers.rank.len(), batch.versions.len(), "{tool}: rank[]");
@@ -249,8 +255,16 @@ pub fn run_reference(tool: &str, mut command: Command, batch: &Batch) -> Option<
         batch.pairs.len(),
         "{tool}: satisfies[]"
     );
+    assert!(
+        answers.satisfies_including_prereleases.is_empty()
+            || answers.satisfies_including_prereleases.len() == batch.pairs.len(),
+        "{tool}: satisfies_including_prereleases[]"
+    );
     Some(answers)
 }
+
+/// `gatehouse_versions::satisfies` and its variants.
+type MatchFn = fn(&str, &str, &str) -> Result<bool, gatehouse_versions::VersionError>;
 
 /// What differs between gatehouse and the reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -263,6 +277,8 @@ pub enum Kind {
     RangeValidity,
     /// A version and range valid in both match in one and not the other.
     Satisfies,
+    /// The same, pre-releases matching wherever the order puts them.
+    SatisfiesIncludingPrereleases,
 }
 
 /// One disagreement, described by what was asked.
@@ -357,25 +373,41 @@ pub fn compare(gatehouse: &Gatehouse, batch: &Batch, answers: &Answers) {
         }
     }
     let (mut matched, mut inside) = (0, 0);
-    for (k, &(i, j)) in batch.pairs.iter().enumerate() {
-        let Some(expected) = answers.satisfies[k] else {
-            continue;
-        };
-        if !ours[i] || !range_ours[j] {
-            continue;
-        }
-        matched += 1;
-        inside += usize::from(expected);
-        let (version, range) = (&batch.versions[i], &batch.ranges[j]);
-        let actual = gatehouse_versions::satisfies(ecosystem, version, range);
-        if actual != Ok(expected) {
-            found.push(Disagreement {
-                kind: Kind::Satisfies,
-                version,
-                other: range,
-                gatehouse: format!("{actual:?}"),
-                reference: expected.to_string(),
-            });
+    let modes: [(Kind, &[Option<bool>], MatchFn); 2] = [
+        (
+            Kind::Satisfies,
+            &answers.satisfies,
+            gatehouse_versions::satisfies,
+        ),
+        (
+            Kind::SatisfiesIncludingPrereleases,
+            &answers.satisfies_including_prereleases,
+            gatehouse_versions::satisfies_including_prereleases,
+        ),
+    ];
+    for (kind, expectations, ours_fn) in modes {
+        for (&(i, j), expected) in batch.pairs.iter().zip(expectations) {
+            let Some(expected) = *expected else {
+                continue;
+            };
+            if !ours[i] || !range_ours[j] {
+                continue;
+            }
+            if kind == Kind::Satisfies {
+                matched += 1;
+                inside += usize::from(expected);
+            }
+            let (version, range) = (&batch.versions[i], &batch.ranges[j]);
+            let actual = ours_fn(ecosystem, version, range);
+            if actual != Ok(expected) {
+                found.push(Disagreement {
+                    kind,
+                    version,
+                    other: range,
+                    gatehouse: format!("{actual:?}"),
+                    reference: expected.to_string(),
+                });
+            }
         }
     }
 

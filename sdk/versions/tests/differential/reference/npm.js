@@ -1,5 +1,6 @@
 // node's `semver` (the package npm itself uses) answering a differential batch:
-// node npm.js BATCH.json, prints {valid, rank, range_valid, satisfies}.
+// node npm.js BATCH.json, prints {valid, rank, range_valid, satisfies,
+// satisfies_including_prereleases}.
 const fs = require("fs");
 const semver = require("semver");
 
@@ -30,6 +31,23 @@ const ranges = batch.ranges.map((r) => {
 const satisfies = batch.pairs.map(([v, r]) =>
   parsed[v] && ranges[r] ? ranges[r].test(parsed[v]) : null,
 );
+// As `npm audit` tests vulnerable ranges.
+const including = batch.ranges.map((r) => {
+  try {
+    return new semver.Range(r, { includePrerelease: true });
+  } catch {
+    return null;
+  }
+});
+const satisfiesIncludingPrereleases = batch.pairs.map(([v, r]) =>
+  parsed[v] && including[r] ? including[r].test(parsed[v]) : null,
+);
 process.stdout.write(
-  JSON.stringify({ valid, rank, range_valid: ranges.map((r) => r !== null), satisfies }),
+  JSON.stringify({
+    valid,
+    rank,
+    range_valid: ranges.map((r) => r !== null),
+    satisfies,
+    satisfies_including_prereleases: satisfiesIncludingPrereleases,
+  }),
 );
