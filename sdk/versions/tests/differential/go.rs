@@ -119,9 +119,5 @@ fn go_agrees_with_x_mod_semver() {
     let Some(answers) = harness::run_reference("go (x/mod/semver)", go, &batch) else {
         return;
     };
-    let gatehouse = Gatehouse {
-        ecosystem: "Go",
-        allowed: &allowed,
-    };
-    harness::compare(&gatehouse, &batch, &answers);
+    harness::compare(&Gatehouse::versions("Go", &allowed), &batch, &answers);
 }

@@ -138,9 +138,5 @@ fn pypi_agrees_with_packaging() {
     let Some(answers) = harness::run_reference("Python's packaging", python, &batch) else {
         return;
     };
-    let gatehouse = Gatehouse {
-        ecosystem: "PyPI",
-        allowed: &allowed,
-    };
-    harness::compare(&gatehouse, &batch, &answers);
+    harness::compare(&Gatehouse::versions("PyPI", &allowed), &batch, &answers);
 }
