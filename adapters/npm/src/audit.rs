@@ -72,10 +72,13 @@ fn severity(severity: Severity, malicious: bool) -> &'static str {
     }
 }
 
-/// Whether `version` is affected: listed by the record, or inside its range.
+/// Whether `version` is affected: listed by the record, or inside its range,
+/// pre-releases included (npm tests `vulnerable_versions` so, and an advisory
+/// left out here never reaches it).
 fn affects(entry: &PackageAdvisory, range: &str, version: &str) -> bool {
     entry.versions.iter().any(|listed| listed == version)
-        || gatehouse_versions::satisfies("npm", version, range).unwrap_or(false)
+        || gatehouse_versions::satisfies_including_prereleases("npm", version, range)
+            .unwrap_or(false)
 }
 
 /// The affected stretches and listed versions as one npm range (`||` between them).
@@ -189,6 +192,17 @@ mod tests {
             linked[0]["url"],
             "https://advisories.example/GHSA-test-0001"
         );
+    }
+
+    #[test]
+    fn an_installed_prerelease_inside_the_range_is_affected() {
+        let advisories = [entry(
+            vec![interval(Some("1.0.0"), Some("1.2.3"), None)],
+            vec![],
+        )];
+        let hit = package_report(&["1.2.3-rc.1".into()], &advisories, None);
+        assert_eq!(hit.len(), 1);
+        assert!(package_report(&["1.2.4-rc.1".into()], &advisories, None).is_empty());
     }
 
     #[test]

@@ -5,9 +5,17 @@
 //! `PyPI` (PEP 440 specifiers such as `>=1.0,!=1.3.*`) and `Go` (semver with a
 //! leading `v`; a range is a Cargo-style requirement on the version without `v`).
 //! Anything else compares only for equality.
+//!
+//! Each answers as the ecosystem's own library does (node's `semver`, Python's
+//! `packaging`, the `semver` crate, Go's `x/mod/semver`): `tests/differential`
+//! holds them to those libraries over 100,000 versions each, and lists the few
+//! intended differences (a bare version as a range means exactly that version).
 
 use std::cmp::Ordering;
 use std::str::FromStr;
+
+mod npm;
+mod pypi;
 
 /// A version or range that does not parse in its ecosystem's syntax.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -45,16 +53,32 @@ fn range_error(ecosystem: &str, text: &str, reason: impl ToString) -> VersionErr
 }
 
 fn cargo_version(ecosystem: &str, text: &str) -> Result<semver::Version, VersionError> {
-    let bare = if ecosystem == "Go" {
-        text.strip_prefix('v').unwrap_or(text)
+    let parsed = if ecosystem == "Go" {
+        semver::Version::parse(&go_semver(text))
     } else {
-        text
+        semver::Version::parse(text)
     };
-    semver::Version::parse(bare).map_err(|e| version_error(ecosystem, text, e))
+    parsed.map_err(|e| version_error(ecosystem, text, e))
 }
 
-fn npm_version(text: &str) -> Result<nodejs_semver::Version, VersionError> {
-    nodejs_semver::Version::parse(text).map_err(|e| version_error("npm", text, e))
+/// A Go version as semver: without its `v`, and Go's shorthands `v1` and
+/// `v1.2` (nothing after them) written out as `1.0.0` and `1.2.0`.
+fn go_semver(text: &str) -> String {
+    let bare = text.strip_prefix('v').unwrap_or(text);
+    let parts = bare.split('.').count();
+    let shorthand = parts < 3
+        && bare
+            .split('.')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if shorthand {
+        format!("{bare}{}", ".0".repeat(3 - parts))
+    } else {
+        bare.to_owned()
+    }
+}
+
+fn npm_version(text: &str) -> Result<npm::Version, VersionError> {
+    npm::Version::parse(text).map_err(|e| version_error("npm", text, e))
 }
 
 fn pep440_version(text: &str) -> Result<pep440_rs::Version, VersionError> {
@@ -87,14 +111,17 @@ pub fn is_prerelease(ecosystem: &str, version: &str) -> bool {
     }
 }
 
+/// A Go range with the `v` taken off each version (`>=v1.2.0` to `>=1.2.0`);
+/// only a `v` that begins a version goes, not one inside a pre-release.
 fn strip_go_v(range: &str) -> String {
     let mut out = String::with_capacity(range.len());
     let mut chars = range.chars().peekable();
+    let mut starts_version = true;
     while let Some(c) = chars.next() {
-        if c == 'v' && chars.peek().is_some_and(char::is_ascii_digit) {
-            continue;
+        if !(starts_version && c == 'v' && chars.peek().is_some_and(char::is_ascii_digit)) {
+            out.push(c);
         }
-        out.push(c);
+        starts_version = c.is_whitespace() || "=<>~^,".contains(c);
     }
     out
 }
@@ -106,7 +133,7 @@ pub fn satisfies(ecosystem: &str, version: &str, range: &str) -> Result<bool, Ve
     match ecosystem {
         "npm" => {
             let range =
-                nodejs_semver::Range::parse(range).map_err(|e| range_error(ecosystem, range, e))?;
+                npm::Range::parse(range, false).map_err(|e| range_error(ecosystem, range, e))?;
             Ok(range.satisfies(&npm_version(version)?))
         }
         "crates.io" | "Go" => {
@@ -114,22 +141,47 @@ pub fn satisfies(ecosystem: &str, version: &str, range: &str) -> Result<bool, Ve
             if let Ok(exact) = cargo_version(ecosystem, range) {
                 return Ok(exact == version);
             }
-            // Go writes `v1.2.3`; requirements are parsed on the bare numbers.
-            let bare = strip_go_v(range);
+            // Go writes `v1.2.3`; its requirements are parsed on the bare numbers.
+            let bare = if ecosystem == "Go" {
+                strip_go_v(range)
+            } else {
+                range.to_owned()
+            };
             let req =
                 semver::VersionReq::parse(&bare).map_err(|e| range_error(ecosystem, range, e))?;
             Ok(req.matches(&version))
         }
         "PyPI" => {
+            let raw = version;
             let version = pep440_version(version)?;
             if let Ok(exact) = pep440_rs::Version::from_str(range) {
                 return Ok(exact == version);
             }
             let specifiers = pep440_rs::VersionSpecifiers::from_str(range)
                 .map_err(|e| range_error(ecosystem, range, e))?;
-            Ok(specifiers.contains(&version))
+            Ok(specifiers.iter().all(|s| pypi::contains(s, &version, raw)))
         }
         _ => Ok(version == range),
+    }
+}
+
+/// Like [`satisfies`], but a pre-release matches wherever the order puts it,
+/// as a security tool asks "is this installed version affected". In npm that
+/// is node-semver's `includePrerelease`, which `npm audit` tests vulnerable
+/// ranges with; PyPI's specifiers already match pre-releases so; cargo and Go
+/// requirements have no such mode and answer as [`satisfies`].
+pub fn satisfies_including_prereleases(
+    ecosystem: &str,
+    version: &str,
+    range: &str,
+) -> Result<bool, VersionError> {
+    match ecosystem {
+        "npm" => {
+            let range =
+                npm::Range::parse(range, true).map_err(|e| range_error(ecosystem, range, e))?;
+            Ok(range.satisfies(&npm_version(version)?))
+        }
+        _ => satisfies(ecosystem, version, range),
     }
 }
 
@@ -165,6 +217,27 @@ mod tests {
         assert_eq!(satisfies("Go", "v1.4.0", "v1.4.0"), Ok(true));
         assert_eq!(satisfies("Go", "v1.4.0", ">=1.2, <2"), Ok(true));
         assert_eq!(compare("Go", "v1.10.0", "v1.9.0"), Ok(Ordering::Greater));
+    }
+
+    // Found by the differential test: the Go `v` was taken off crates.io
+    // ranges too (accepting `v0.0.4`, which cargo refuses), and off a `v`
+    // inside a Go pre-release.
+    #[test]
+    fn only_go_ranges_lose_a_leading_v() {
+        assert!(satisfies("crates.io", "0.0.4", "v0.0.4").is_err());
+        assert!(satisfies("crates.io", "3.0.1", "=v3.0.1").is_err());
+        assert_eq!(satisfies("Go", "v1.0.0-v2", "=v1.0.0-v2"), Ok(true));
+        assert_eq!(satisfies("Go", "v1.0.0-2", "=v1.0.0-v2"), Ok(false));
+        assert_eq!(satisfies("Go", "v1.3.0", ">= v1.2, <v2"), Ok(true));
+    }
+
+    // Found by the differential test: Go's shorthands were refused.
+    #[test]
+    fn go_shorthands_are_their_zero_versions() {
+        assert_eq!(compare("Go", "v1.2", "v1.2.0"), Ok(Ordering::Equal));
+        assert_eq!(compare("Go", "v1", "v0.9.9"), Ok(Ordering::Greater));
+        assert!(compare("Go", "v1.2-pre", "v1.2.0").is_err());
+        assert!(compare("Go", "v1.", "v1.0.0").is_err());
     }
 
     #[test]
