@@ -1,7 +1,7 @@
 //! The host's module graph flows one way: no two modules of `host/src`
 //! import each other, directly or through others, and neither do two
 //! siblings inside one folder. Imports are read from the sources
-//! (`crate::…`, `super::…` paths, `use` trees included), so a cycle fails
+//! (`crate::…`, `super::…` paths, `use` trees and doc links included), so a cycle fails
 //! here before it settles in. `cargo test --test all -- architecture
 //! --nocapture` prints the graph.
 
@@ -86,9 +86,14 @@ fn collect(dir: &Path, prefix: &mut Vec<String>, out: &mut BTreeMap<ModulePath, 
 
 /// Every crate path the module's code names, made absolute.
 fn references(module: &ModulePath, text: &str) -> Vec<ModulePath> {
+    // Doc comments count: a doc that sends the reader upward is coupling
+    // too. Plain comments do not.
     let code: String = text
         .lines()
-        .map(|line| line.split("//").next().unwrap_or(""))
+        .map(|line| match line.trim_start() {
+            doc if doc.starts_with("///") || doc.starts_with("//!") => line,
+            _ => line.split("//").next().unwrap_or(""),
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let mut found = Vec::new();

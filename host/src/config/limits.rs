@@ -2,7 +2,7 @@
 //! the host do (text lengths, counts per call, store size, request sizes,
 //! connections). The README's Limits table lists them; their defaults are in
 //! [`super::defaults`]. Cutting text to a cap and the auth-failure rate limit
-//! that apply them are in [`crate::bounds`].
+//! that apply them are in `bounds.rs`.
 
 use std::time::Duration;
 

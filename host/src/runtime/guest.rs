@@ -111,7 +111,7 @@ impl GuestState {
         }
     }
 
-    /// What the call read (see [`crate::memo`]), taken once it is over.
+    /// What the call read (the memo reuses an outcome while it holds), taken once it is over.
     pub fn take_trace(&mut self) -> Trace {
         let mut trace = self
             .upstream

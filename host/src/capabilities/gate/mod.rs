@@ -1,6 +1,6 @@
 //! The `gate` capability: an adapter asks the active policy set about a
 //! batch. The capability holds a narrow handle ([`PolicyGate`]), not the
-//! policies: the policy-batch evaluator implements it (`crate::gate`), and so
+//! policies: the policy-batch evaluator implements it (`gate.rs`), and so
 //! does the pre-flight's gate that records the facts it is given.
 
 mod host;
