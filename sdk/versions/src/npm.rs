@@ -432,18 +432,20 @@ fn plus_one(id: &str) -> String {
     }
 }
 
-fn caret(caps: &Captures, z: &str) -> String {
-    let (major, minor, patch, pre) = (
-        group(caps, 1),
-        group(caps, 2),
-        group(caps, 3),
-        group(caps, 4),
-    );
+/// A caret or tilde comparator's major, minor and patch (each possibly an
+/// x), and its pre-release with the `-` it needs, or nothing.
+fn partial<'c>(caps: &'c Captures) -> (&'c str, &'c str, &'c str, String) {
+    let pre = group(caps, 4);
     let pre = if pre.is_empty() {
         String::new()
     } else {
         format!("-{pre}")
     };
+    (group(caps, 1), group(caps, 2), group(caps, 3), pre)
+}
+
+fn caret(caps: &Captures, z: &str) -> String {
+    let (major, minor, patch, pre) = partial(caps);
     if is_x(major) {
         String::new()
     } else if is_x(minor) {
@@ -470,17 +472,7 @@ fn caret(caps: &Captures, z: &str) -> String {
 }
 
 fn tilde(caps: &Captures, z: &str) -> String {
-    let (major, minor, patch, pre) = (
-        group(caps, 1),
-        group(caps, 2),
-        group(caps, 3),
-        group(caps, 4),
-    );
-    let pre = if pre.is_empty() {
-        String::new()
-    } else {
-        format!("-{pre}")
-    };
+    let (major, minor, patch, pre) = partial(caps);
     if is_x(major) {
         String::new()
     } else if is_x(minor) {
