@@ -1,11 +1,15 @@
 //! One adapter route: its wiring ([`AdapterRoute`]: upstream, settings,
 //! limits) and one call of the adapter component on it. The proxy calls it
-//! for client requests, the pre-flight for a package's facts.
+//! for client requests, the pre-flight for a package's facts; the artifact
+//! check asks the adapter what an artifact's own manifest says.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::archive::Member;
+use crate::bindings::VersionFacts;
 use crate::bindings::adapter::{Outcome, Request};
+use crate::bindings::manifest_reader::exports::gatehouse::plugin::manifest;
 use crate::capabilities::gate::PolicyGate;
 use crate::capabilities::upstream::{AdapterUpstream, Trace};
 use crate::capabilities::{CallScope, Capabilities};
@@ -32,7 +36,7 @@ pub async fn call_adapter(
     request: &Request,
 ) -> (wasmtime::Result<Outcome>, Trace) {
     let mut store = new_store(
-        adapter.pre.engine(),
+        adapter.pre.handle.engine(),
         caps.clone(),
         CallScope::Adapter {
             upstream: route.upstream.clone(),
@@ -44,7 +48,7 @@ pub async fn call_adapter(
     );
     let started = Instant::now();
     let call = async {
-        let instance = adapter.pre.instantiate_async(&mut store).await?;
+        let instance = adapter.pre.handle.instantiate_async(&mut store).await?;
         instance
             .call_handle(&mut store, &route.settings, request)
             .await
@@ -74,4 +78,55 @@ pub async fn call_adapter(
         .settle(&trace.stamps, accepted)
         .await;
     (outcome, trace)
+}
+
+/// Runs `adapter`'s `manifest.read` on the manifest files read from one of
+/// its artifacts, within the route's deadline. `None` when the adapter reads
+/// no manifests (it was built against 0.1.0 or 0.1.1).
+pub async fn read_manifest(
+    gate: Arc<dyn PolicyGate>,
+    caps: &Arc<Capabilities>,
+    adapter: &LoadedAdapter,
+    route: &AdapterRoute,
+    registry: &VersionFacts,
+    members: Vec<Member>,
+) -> Option<wasmtime::Result<Result<Option<VersionFacts>, String>>> {
+    let reader = adapter.pre.manifest.as_ref()?;
+    let mut store = new_store(
+        reader.engine(),
+        caps.clone(),
+        CallScope::Adapter {
+            upstream: route.upstream.clone(),
+            gate,
+        },
+        adapter.name.clone(),
+        None,
+        route.limits,
+    );
+    let members: Vec<manifest::Member> = members
+        .into_iter()
+        .map(|member| manifest::Member {
+            path: member.path,
+            contents: member.contents,
+        })
+        .collect();
+    let started = Instant::now();
+    let call = async {
+        let instance = reader.instantiate_async(&mut store).await?;
+        instance
+            .gatehouse_plugin_manifest()
+            .call_read(&mut store, &route.settings, registry, &members)
+            .await
+    };
+    let outcome = within_deadline(&route.limits, call).await;
+    metrics().guest_call(
+        "adapter",
+        &adapter.name,
+        started.elapsed(),
+        outcome
+            .as_ref()
+            .err()
+            .map(|e| GuestFailure::classify(e).class()),
+    );
+    Some(outcome)
 }

@@ -125,7 +125,7 @@ impl Expected {
     }
 
     /// The store path: `{algorithm}/{first two hex}/{hex}` of the strongest digest.
-    fn key(&self) -> String {
+    pub fn key(&self) -> String {
         let (algorithm, hex) = &self.0[0];
         format!("{}/{}/{hex}", algorithm.name(), &hex[..2])
     }

@@ -654,6 +654,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             public_url: settings.public_url.clone(),
             trust_forwarded: settings.trust_forwarded,
             memo: crate::memo::Memo::new(defaults::MEMO_BYTES),
+            contents: crate::contents::ContentsMemo::default(),
             gate_memo: crate::memo::GateMemo::new(
                 defaults::GATE_MEMO_TTL,
                 defaults::GATE_MEMO_ENTRIES,

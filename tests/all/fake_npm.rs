@@ -46,6 +46,8 @@ pub struct FakeVersion {
     published: Option<i64>,
     dependencies: Vec<(String, String)>,
     scripts: Vec<(String, String)>,
+    /// Scripts in the tarball's `package.json` that the packument leaves out.
+    hidden_scripts: Vec<(String, String)>,
     deprecated: Option<String>,
     license: String,
     tampered: bool,
@@ -58,6 +60,7 @@ impl FakeVersion {
             published: None,
             dependencies: Vec::new(),
             scripts: Vec::new(),
+            hidden_scripts: Vec::new(),
             deprecated: None,
             license: "MIT".into(),
             tampered: false,
@@ -78,6 +81,13 @@ impl FakeVersion {
     /// A `scripts` entry, e.g. `("postinstall", "node setup.js")`.
     pub fn script(mut self, hook: &str, command: &str) -> Self {
         self.scripts.push((hook.into(), command.into()));
+        self
+    }
+
+    /// A `scripts` entry only the tarball's `package.json` has: the
+    /// packument hides it ("manifest confusion").
+    pub fn hidden_script(mut self, hook: &str, command: &str) -> Self {
+        self.hidden_scripts.push((hook.into(), command.into()));
         self
     }
 
@@ -325,9 +335,13 @@ fn build_routes(base: &str, packages: &[FakePackage]) -> Routes {
             latest_published = latest_published.max(published);
             time.insert(version.version.clone(), json!(rfc3339(published)));
             let manifest = manifest(package, version);
-            let genuine = tarball(&manifest, "module.exports = 'genuine';\n");
+            let mut packed = manifest.clone();
+            for (hook, command) in &version.hidden_scripts {
+                packed["scripts"][hook] = json!(command);
+            }
+            let genuine = tarball(&packed, "module.exports = 'genuine';\n");
             let served = if version.tampered {
-                tarball(&manifest, "module.exports = 'tampered';\n")
+                tarball(&packed, "module.exports = 'tampered';\n")
             } else {
                 genuine.clone()
             };

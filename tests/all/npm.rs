@@ -782,3 +782,49 @@ async fn one_install_audits_one_metadata_record_per_packument() {
     assert_eq!(own[0]["version"], "1.299.0");
     assert_eq!(own[0]["action"], "warn");
 }
+
+/// Manifest confusion: the packument shows no install script, the
+/// tarball's own `package.json` declares a `postinstall`. npm runs what the
+/// tarball says, so the artifact check sends the tarball's facts through
+/// install-scripts, and npm prints a refusal that says the registry
+/// metadata hid the script. The version without hidden scripts installs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postinstall_the_packument_hid_is_blocked_at_the_tarball() {
+    let Some(npm) = npm() else {
+        return;
+    };
+    let registry = FakeNpm::start(vec![
+        FakePackage::new("confused")
+            .version(FakeVersion::new("1.0.0"))
+            .version(FakeVersion::new("1.1.0").hidden_script("postinstall", "node steal.js"))
+            .tag("latest", "1.0.0"),
+    ]);
+    let gatehouse = Gatehouse::start(Setup {
+        policies: vec!["install-scripts"],
+        adapters: vec!["npm"],
+        gate_policy: "policies:\n  default:\n    install-scripts: {action: block}\n".into(),
+        upstreams: vec![("npm".into(), registry.url())],
+        extra_config: String::new(),
+    });
+    let project = Project::new(&gatehouse);
+    let ran = project.npm(&npm, &["install", "confused@1.1.0"]).await;
+    assert!(
+        !ran.success,
+        "the hidden postinstall is refused:\n{}",
+        ran.output
+    );
+    assert!(
+        ran.output.contains("install-scripts")
+            && ran.output.contains("postinstall")
+            && ran.output.contains("registry metadata hid"),
+        "npm prints the rule and that the registry metadata hid the script:\n{}",
+        ran.output
+    );
+    assert_eq!(project.installed_version("confused"), None);
+    let clean = project.npm(&npm, &["install", "confused@1.0.0"]).await;
+    assert!(clean.success, "{}", clean.output);
+    assert_eq!(
+        project.installed_version("confused").as_deref(),
+        Some("1.0.0")
+    );
+}

@@ -637,3 +637,28 @@ async fn the_default_policies_raise_no_license_alarm_on_a_pip_install() {
     );
     assert!(!gatehouse.audited("demo-pkg", "allow").await.is_empty());
 }
+
+/// A wheel (and sdist, and `.metadata` file) whose core metadata names
+/// another project than the one requested is refused by the artifact check
+/// with both names, in pip's own output.
+#[tokio::test]
+async fn a_distribution_whose_metadata_names_another_project_is_blocked() {
+    let Some(python3) = Installer::Pip.python3() else {
+        return;
+    };
+    let index = FakePypi::start(vec![
+        FakeProject::new("honest-pkg").release(FakeRelease::new("1.0").metadata_naming("evil-pkg")),
+    ]);
+    let gatehouse = gatehouse(&index, vec!["deny-list"], deny(&[]), Mode::Yank);
+    let client = Client::new(&python3, &gatehouse).await;
+    let ran = client.install(Installer::Pip, &["honest-pkg==1.0"]).await;
+    assert!(!ran.success, "{}", ran.output);
+    assert!(
+        ran.output.contains("artifact-manifest")
+            && ran.output.contains("evil-pkg")
+            && ran.output.contains("honest-pkg"),
+        "pip prints the rule and both names:\n{}",
+        ran.output
+    );
+    assert_eq!(client.installed("honest-pkg").await, None);
+}

@@ -10,14 +10,20 @@
 //! upstream `config.json`'s `dl` template; the request only names a crate and
 //! a version, never where the bytes come from.
 //!
+//! A crate's own `Cargo.toml` is read for the host's artifact check (see
+//! `manifest`).
+//!
 //! Settings: none; the adapter's config block is ignored.
 
 mod index;
+mod manifest;
 mod registry;
 mod route;
 mod service;
 
-use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
+use gatehouse_adapter_sdk::{
+    Guest, ManifestGuest, ManifestMember, Outcome, Request, VersionFacts, WitHost,
+};
 
 pub use service::handle;
 
@@ -26,6 +32,16 @@ pub struct CargoRegistry;
 impl Guest for CargoRegistry {
     fn handle(_settings: String, request: Request) -> Outcome {
         handle(&WitHost, &request)
+    }
+}
+
+impl ManifestGuest for CargoRegistry {
+    fn read(
+        _settings: String,
+        registry: VersionFacts,
+        members: Vec<ManifestMember>,
+    ) -> Result<Option<VersionFacts>, String> {
+        manifest::read(&registry, &members)
     }
 }
 

@@ -31,4 +31,4 @@ impl Guest for Maven {
     }
 }
 
-gatehouse_adapter_sdk::export_adapter!(Maven);
+gatehouse_adapter_sdk::export_adapter!(Maven without_manifest);

@@ -9,6 +9,8 @@
 //! - `POST /-/npm/v1/security/advisories/bulk`: `npm audit`, answered from the
 //!   host's OSV mirror (see [`audit`]).
 //! - `/-/ping` and the root.
+//! - The tarball's own `package.json`, for the host's artifact check (see
+//!   [`manifest`]).
 //!
 //! The request flow lives in `service`, over the SDK's `Host` trait, so it
 //! runs natively in tests against a fake host; this file is only the glue to
@@ -18,6 +20,7 @@ pub mod audit;
 pub mod facts;
 pub mod integrity;
 pub mod json;
+pub mod manifest;
 pub mod packument;
 pub mod route;
 pub mod settings;
@@ -25,7 +28,9 @@ pub mod tags;
 
 mod service;
 
-use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
+use gatehouse_adapter_sdk::{
+    Guest, ManifestGuest, ManifestMember, Outcome, Request, VersionFacts, WitHost,
+};
 
 pub use service::handle;
 
@@ -34,6 +39,16 @@ struct NpmAdapter;
 impl Guest for NpmAdapter {
     fn handle(settings: String, request: Request) -> Outcome {
         handle(&WitHost, &settings, &request)
+    }
+}
+
+impl ManifestGuest for NpmAdapter {
+    fn read(
+        _settings: String,
+        registry: VersionFacts,
+        members: Vec<ManifestMember>,
+    ) -> Result<Option<VersionFacts>, String> {
+        manifest::read(&registry, &members)
     }
 }
 

@@ -7,12 +7,16 @@
 //! below this adapter. A download is resolved through the upstream page
 //! again; the request only names a file, never where it comes from.
 //!
+//! A distribution's own core metadata is read for the host's artifact check
+//! (see `manifest`).
+//!
 //! Settings: `{"blocked_files": "yank" | "hide"}` (default `yank`).
 
 mod download;
 mod filename;
 mod html;
 mod json;
+mod manifest;
 mod name;
 mod negotiate;
 mod page;
@@ -20,7 +24,9 @@ mod release;
 mod route;
 mod service;
 
-use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
+use gatehouse_adapter_sdk::{
+    Guest, ManifestGuest, ManifestMember, Outcome, Request, VersionFacts, WitHost,
+};
 
 pub use service::{Settings, handle};
 
@@ -29,6 +35,16 @@ pub struct Pypi;
 impl Guest for Pypi {
     fn handle(settings: String, request: Request) -> Outcome {
         handle(&WitHost, &settings, &request)
+    }
+}
+
+impl ManifestGuest for Pypi {
+    fn read(
+        _settings: String,
+        registry: VersionFacts,
+        members: Vec<ManifestMember>,
+    ) -> Result<Option<VersionFacts>, String> {
+        manifest::read(&registry, &members)
     }
 }
 

@@ -9,6 +9,9 @@ mod response;
 pub use failure::{Failure, upstream_answer};
 pub use host::{Host, WitHost};
 
+pub use bindings::exports::gatehouse::plugin::manifest::{
+    Guest as ManifestGuest, Member as ManifestMember,
+};
 /// The raw gate import, without the decision-count check: adapters call
 /// [`Host::gate`], which fails closed on a miscount.
 pub use bindings::gatehouse::plugin::gate::evaluate as gate_unchecked;
@@ -20,11 +23,26 @@ pub use bindings::gatehouse::plugin::upstream::{self, FetchError, Fetched};
 pub use bindings::gatehouse::plugin::{audit, log, osv, store};
 pub use bindings::{ArtifactPlan, ErrorFormat, Guest, Outcome, Request, Response};
 
-/// Exports an adapter: `$adapter` implements [`Guest`].
+/// Exports an adapter: `$adapter` implements [`Guest`] (its registry
+/// protocol) and [`ManifestGuest`] (reading its ecosystem's manifests out of
+/// artifacts). `export_adapter!(X without_manifest)` exports one that reads
+/// no manifest: the host then has nothing to compare its artifacts with.
 #[macro_export]
 macro_rules! export_adapter {
     ($adapter:ident) => {
         $crate::bindings::__export_adapter!($adapter with_types_in $crate::bindings);
+    };
+    ($adapter:ident without_manifest) => {
+        impl $crate::ManifestGuest for $adapter {
+            fn read(
+                _settings: String,
+                _registry: $crate::VersionFacts,
+                _members: Vec<$crate::ManifestMember>,
+            ) -> Result<Option<$crate::VersionFacts>, String> {
+                Ok(None)
+            }
+        }
+        $crate::export_adapter!($adapter);
     };
 }
 

@@ -124,6 +124,15 @@ pub const REQUEST_BODY_TIMEOUT_MS: u64 = 30_000;
 pub const WRITE_TIMEOUT_MS: u64 = 60_000;
 /// `limits.max_connections`.
 pub const MAX_CONNECTIONS: usize = 512;
+/// `limits.archive_entries`: more files than any package of the public
+/// registries ships (the largest npm tarballs hold a few tens of thousands).
+pub const ARCHIVE_ENTRIES: usize = 50_000;
+/// `limits.archive_inflated_mb`.
+pub const ARCHIVE_INFLATED_MB: u64 = 512;
+/// `limits.archive_ratio`: packages compress a few times, bombs a thousand.
+pub const ARCHIVE_RATIO: u64 = 100;
+/// `limits.manifest_bytes`.
+pub const MANIFEST_BYTES: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -52,6 +52,14 @@ pub struct Bounds {
     pub write_timeout_ms: u64,
     /// Client connections open at once; past it new ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Entries read from one artifact's archive for its own manifest.
+    pub archive_entries: usize,
+    /// Bytes one artifact's archive may expand to while it is read, in MiB.
+    pub archive_inflated_mb: u64,
+    /// How many times its own size an archive may expand to.
+    pub archive_ratio: u64,
+    /// One manifest file read from an artifact.
+    pub manifest_bytes: usize,
 }
 
 impl Default for Bounds {
@@ -76,6 +84,10 @@ impl Default for Bounds {
             request_body_timeout_ms: defaults::REQUEST_BODY_TIMEOUT_MS,
             write_timeout_ms: defaults::WRITE_TIMEOUT_MS,
             max_connections: defaults::MAX_CONNECTIONS,
+            archive_entries: defaults::ARCHIVE_ENTRIES,
+            archive_inflated_mb: defaults::ARCHIVE_INFLATED_MB,
+            archive_ratio: defaults::ARCHIVE_RATIO,
+            manifest_bytes: defaults::MANIFEST_BYTES,
         }
     }
 }

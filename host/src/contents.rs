@@ -1,0 +1,411 @@
+//! The artifact check: what a verified artifact's own manifest says against
+//! what registry metadata said of it. npm's "manifest confusion" is the
+//! case in point: the registry's copy of `package.json` can hide install
+//! scripts or dependencies the tarball declares, and clients install what
+//! the tarball says.
+//!
+//! The host reads the manifest files natively ([`crate::archive`]); the
+//! ecosystem's adapter says what they declare (`manifest.read`, 0.1.2).
+//! A name or version other than the one requested is refused outright
+//! (rule `artifact-manifest`); any other difference sends the artifact's own
+//! facts (its license, install scripts and dependencies) through the
+//! last-stop gate again, and a block says what the registry metadata hid.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{Cursor, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
+
+use crate::adapter_route::{AdapterRoute, read_manifest};
+use crate::archive::{ArchiveLimits, manifest_members};
+use crate::artifact::Ready;
+use crate::bindings::{Action, Purpose, VersionFacts};
+use crate::capabilities::Capabilities;
+use crate::capabilities::audit::AuditRecord;
+use crate::runtime::guest::GuestFailure;
+use crate::runtime::{Generation, LoadedAdapter};
+
+/// The rule a name or version mismatch is refused by.
+pub const IDENTITY_RULE: &str = "artifact-manifest";
+
+/// What an artifact's own manifest says differently from registry metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    Name {
+        registry: String,
+        artifact: String,
+    },
+    Version {
+        registry: String,
+        artifact: String,
+    },
+    /// Install hooks the artifact declares that registry metadata did not show.
+    HiddenInstallScripts(Vec<String>),
+    /// Dependencies the artifact declares that registry metadata did not list.
+    HiddenDependencies(Vec<String>),
+    License {
+        registry: Option<String>,
+        artifact: Option<String>,
+    },
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Difference::Name { registry, artifact } => write!(
+                f,
+                "the artifact's own manifest names the package {artifact:?}, the registry metadata {registry:?}"
+            ),
+            Difference::Version { registry, artifact } => write!(
+                f,
+                "the artifact's own manifest says version {artifact:?}, the registry metadata {registry:?}"
+            ),
+            Difference::HiddenInstallScripts(hooks) => write!(
+                f,
+                "the artifact's own manifest declares the install script(s) {}, which the registry metadata hid",
+                hooks.join(", ")
+            ),
+            Difference::HiddenDependencies(names) => write!(
+                f,
+                "the artifact's own manifest declares the dependencies {}, which the registry metadata hid",
+                names.join(", ")
+            ),
+            Difference::License { registry, artifact } => write!(
+                f,
+                "the artifact's own manifest declares the license {}, the registry metadata {}",
+                artifact.as_deref().unwrap_or("(none)"),
+                registry.as_deref().unwrap_or("(none)")
+            ),
+        }
+    }
+}
+
+/// How `artifact` (the manifest's facts) differs from `registry`.
+///
+/// Install scripts and dependencies count only when the artifact adds
+/// some: registry metadata that says nothing of dependencies (a simple page,
+/// or facts filled in only as far as policies read them) hides nothing.
+pub fn differences(registry: &VersionFacts, artifact: &VersionFacts) -> Vec<Difference> {
+    let mut found = Vec::new();
+    if artifact.name != registry.name {
+        found.push(Difference::Name {
+            registry: registry.name.clone(),
+            artifact: artifact.name.clone(),
+        });
+    }
+    if artifact.version != registry.version {
+        found.push(Difference::Version {
+            registry: registry.version.clone(),
+            artifact: artifact.version.clone(),
+        });
+    }
+    let hidden_hooks: Vec<String> = artifact
+        .install_scripts
+        .iter()
+        .filter(|hook| !registry.install_scripts.contains(hook))
+        .cloned()
+        .collect();
+    if !hidden_hooks.is_empty() {
+        found.push(Difference::HiddenInstallScripts(hidden_hooks));
+    }
+    let installed = |facts: &VersionFacts| -> Vec<String> {
+        facts
+            .dependencies
+            .iter()
+            .filter(|d| d.kind != "dev")
+            .map(|d| d.name.clone())
+            .collect()
+    };
+    let listed = installed(registry);
+    if !listed.is_empty() {
+        let hidden: Vec<String> = installed(artifact)
+            .into_iter()
+            .filter(|name| !listed.contains(name))
+            .collect();
+        if !hidden.is_empty() {
+            found.push(Difference::HiddenDependencies(hidden));
+        }
+    }
+    if artifact.license.is_some() && artifact.license != registry.license {
+        found.push(Difference::License {
+            registry: registry.license.clone(),
+            artifact: artifact.license.clone(),
+        });
+    }
+    found
+}
+
+/// What an artifact was found to be, remembered per artifact digest.
+#[derive(Debug, Clone)]
+pub enum Contents {
+    /// Its manifest could not be read or mapped; the reason.
+    Unread(String),
+    /// The adapter reads no manifest of this kind, or there was none.
+    NoManifest,
+    /// The facts its manifest declares.
+    Read(VersionFacts),
+}
+
+/// Artifact contents read since start, by artifact digest, first in first
+/// out: a warm artifact is not unpacked again.
+#[derive(Default)]
+pub struct ContentsMemo(Mutex<(HashMap<String, Arc<Contents>>, VecDeque<String>)>);
+
+/// Contents remembered at most.
+const REMEMBERED: usize = 10_000;
+
+impl ContentsMemo {
+    fn get(&self, key: &str) -> Option<Arc<Contents>> {
+        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        guard.0.get(key).cloned()
+    }
+
+    fn put(&self, key: String, contents: Arc<Contents>) {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (entries, order) = &mut *guard;
+        if entries.insert(key.clone(), contents).is_none() {
+            order.push_back(key);
+        }
+        while order.len() > REMEMBERED {
+            if let Some(oldest) = order.pop_front() {
+                entries.remove(&oldest);
+            }
+        }
+    }
+}
+
+/// One artifact to check, and what checking it needs.
+pub struct Check<'a> {
+    pub caps: &'a Arc<Capabilities>,
+    pub route: &'a AdapterRoute,
+    pub adapter: &'a LoadedAdapter,
+    pub generation: &'a Arc<Generation>,
+    /// The facts the artifact plan carried.
+    pub registry: &'a VersionFacts,
+    /// The artifact's file name upstream (a bare manifest is named by it).
+    pub file_name: &'a str,
+    pub requester: Option<&'a str>,
+}
+
+impl Check<'_> {
+    /// Why the verified artifact in `ready` must not be served, if it must
+    /// not: the blocking rules and the message for the client. `ready` is
+    /// left at its start.
+    pub async fn refusal(
+        &self,
+        memo: &ContentsMemo,
+        digest: &str,
+        ready: &Ready,
+    ) -> Option<(String, String)> {
+        let contents = match memo.get(digest) {
+            Some(contents) => contents,
+            None => {
+                let contents = Arc::new(self.read(ready).await);
+                if let Contents::Unread(why) = &*contents {
+                    self.audit("contents-unread", why.clone(), "", "");
+                }
+                memo.put(digest.to_owned(), contents.clone());
+                contents
+            }
+        };
+        let Contents::Read(artifact) = &*contents else {
+            return None;
+        };
+        let found = differences(self.registry, artifact);
+        if found.is_empty() {
+            return None;
+        }
+        let explained = found
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        if found
+            .iter()
+            .any(|d| matches!(d, Difference::Name { .. } | Difference::Version { .. }))
+        {
+            let message = format!("{IDENTITY_RULE}: {explained}");
+            self.audit("artifact", explained, "block", IDENTITY_RULE);
+            return Some((IDENTITY_RULE.to_owned(), message));
+        }
+        let merged = VersionFacts {
+            license: artifact
+                .license
+                .clone()
+                .or_else(|| self.registry.license.clone()),
+            install_scripts: artifact.install_scripts.clone(),
+            dependencies: artifact.dependencies.clone(),
+            ..self.registry.clone()
+        };
+        let decision = self
+            .generation
+            .gate(
+                self.caps,
+                Purpose::Artifact,
+                std::slice::from_ref(&merged),
+                self.requester,
+            )
+            .await
+            .pop()?;
+        if decision.action != Action::Block {
+            return None;
+        }
+        let blocking: Vec<_> = decision
+            .verdicts
+            .iter()
+            .filter(|v| v.action == Action::Block)
+            .collect();
+        let rules = blocking
+            .iter()
+            .map(|v| v.rule.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let message = blocking
+            .iter()
+            .map(|v| format!("{}: {} ({explained})", v.rule, v.reason))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Some((rules, message))
+    }
+
+    /// Reads the manifest out of `ready` and asks the adapter what it says.
+    async fn read(&self, ready: &Ready) -> Contents {
+        let limits = ArchiveLimits::from(&self.caps.bounds);
+        let file_name = self.file_name.to_owned();
+        let members = match ready {
+            Ready::Memory(bytes) => {
+                let bytes = bytes.clone();
+                tokio::task::spawn_blocking(move || {
+                    manifest_members(Cursor::new(bytes), &file_name, limits)
+                        .map_err(|e| e.to_string())
+                })
+                .await
+            }
+            Ready::File { file, .. } => {
+                let Ok(mut file) = file.try_clone() else {
+                    return Contents::Unread("the stored artifact could not be reopened".into());
+                };
+                tokio::task::spawn_blocking(move || {
+                    let members =
+                        manifest_members(&mut file, &file_name, limits).map_err(|e| e.to_string());
+                    // The clone shares the position: leave it at the start for serving.
+                    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+                    members
+                })
+                .await
+            }
+        };
+        let members = match members {
+            Ok(Ok(members)) if members.is_empty() => return Contents::NoManifest,
+            Ok(Ok(members)) => members,
+            Ok(Err(error)) => return Contents::Unread(error),
+            Err(join) => return Contents::Unread(join.to_string()),
+        };
+        let answer = read_manifest(
+            crate::gate::PolicyBatch::handle(self.generation, self.caps),
+            self.caps,
+            self.adapter,
+            self.route,
+            self.registry,
+            members,
+        )
+        .await;
+        match answer {
+            None | Some(Ok(Ok(None))) => Contents::NoManifest,
+            Some(Ok(Ok(Some(facts)))) => Contents::Read(facts),
+            Some(Ok(Err(why))) => Contents::Unread(format!("the adapter could not read it: {why}")),
+            Some(Err(failure)) => {
+                let failure = GuestFailure::classify(&failure);
+                self.generation.failures.record(
+                    crate::runtime::Kind::Adapter,
+                    &self.adapter.name,
+                    &failure,
+                );
+                Contents::Unread(format!("the adapter failed reading it: {failure}"))
+            }
+        }
+    }
+
+    fn audit(&self, event: &str, reason: String, action: &str, rule: &str) {
+        self.caps.audit.append(&AuditRecord {
+            event: event.into(),
+            requester: self.requester.map(str::to_owned),
+            ecosystem: self.registry.ecosystem.clone(),
+            package: self.registry.name.clone(),
+            version: self.registry.version.clone(),
+            action: action.into(),
+            rule: rule.into(),
+            reason: crate::bounds::cut_str(&reason, self.caps.bounds.reason_bytes),
+            ..AuditRecord::default()
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::Dependency;
+
+    fn facts(name: &str, version: &str) -> VersionFacts {
+        VersionFacts {
+            ecosystem: "npm".into(),
+            name: name.into(),
+            version: version.into(),
+            published: None,
+            license: None,
+            install_scripts: Vec::new(),
+            deprecated: None,
+            yanked: None,
+            size: None,
+            digests: Vec::new(),
+            dependencies: Vec::new(),
+            raw: "{}".into(),
+        }
+    }
+
+    fn dependency(name: &str) -> Dependency {
+        Dependency {
+            name: name.into(),
+            requirement: "1".into(),
+            kind: "normal".into(),
+        }
+    }
+
+    #[test]
+    fn the_same_manifest_differs_in_nothing() {
+        assert!(differences(&facts("a", "1.0.0"), &facts("a", "1.0.0")).is_empty());
+    }
+
+    #[test]
+    fn hidden_scripts_and_another_identity_are_named_with_both_values() {
+        let registry = facts("a", "1.0.0");
+        let artifact = VersionFacts {
+            install_scripts: vec!["postinstall".into()],
+            ..facts("b", "2.0.0")
+        };
+        let found = differences(&registry, &artifact);
+        let text: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert!(
+            text[0].contains("\"b\"") && text[0].contains("\"a\""),
+            "{text:?}"
+        );
+        assert!(text[1].contains("\"2.0.0\"") && text[1].contains("\"1.0.0\""));
+        assert!(text[2].contains("postinstall") && text[2].contains("hid"));
+    }
+
+    #[test]
+    fn dependencies_count_only_against_a_registry_that_lists_some() {
+        let artifact = VersionFacts {
+            dependencies: vec![dependency("x"), dependency("evil")],
+            ..facts("a", "1.0.0")
+        };
+        assert!(differences(&facts("a", "1.0.0"), &artifact).is_empty());
+        let registry = VersionFacts {
+            dependencies: vec![dependency("x")],
+            ..facts("a", "1.0.0")
+        };
+        assert_eq!(
+            differences(&registry, &artifact),
+            [Difference::HiddenDependencies(vec!["evil".into()])]
+        );
+    }
+}
