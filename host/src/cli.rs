@@ -655,6 +655,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             trust_forwarded: settings.trust_forwarded,
             memo: crate::memo::Memo::new(defaults::MEMO_BYTES),
             contents: crate::contents::ContentsMemo::default(),
+            sboms: crate::sbom_store::SbomStore::open(
+                &settings.data_dir.join("artifacts").join("sbom.sqlite"),
+                settings.limits.sbom_documents,
+            )?,
             gate_memo: crate::memo::GateMemo::new(
                 defaults::GATE_MEMO_TTL,
                 defaults::GATE_MEMO_ENTRIES,

@@ -10,6 +10,8 @@
 //! (rule `artifact-manifest`); any other difference sends the artifact's own
 //! facts (its license, install scripts and dependencies) through the
 //! last-stop gate again, and a block says what the registry metadata hid.
+//! The first read of an artifact also keeps its SBOM; with `sbom.require`,
+//! an artifact whose manifest cannot be read within bounds is refused.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{Cursor, Seek, SeekFrom};
@@ -18,11 +20,13 @@ use std::sync::{Arc, Mutex};
 use crate::adapter_route::{AdapterRoute, read_manifest};
 use crate::archive::{ArchiveLimits, manifest_members};
 use crate::artifact::Ready;
-use crate::bindings::{Action, Purpose, VersionFacts};
+use crate::bindings::{Action, Digest, Purpose, VersionFacts};
 use crate::capabilities::Capabilities;
 use crate::capabilities::audit::AuditRecord;
 use crate::runtime::guest::GuestFailure;
 use crate::runtime::{Generation, LoadedAdapter};
+use crate::sbom::Served;
+use crate::sbom_store::SbomStore;
 
 /// The rule a name or version mismatch is refused by.
 pub const IDENTITY_RULE: &str = "artifact-manifest";
@@ -173,6 +177,30 @@ impl ContentsMemo {
     }
 }
 
+/// The rule an artifact without an SBOM is refused by under `sbom.require`.
+pub const SBOM_RULE: &str = "sbom";
+
+/// Why an artifact is refused: the blocking rules and the client's message,
+/// and what its manifest says differently from the registry.
+struct Refusal {
+    blocked: (String, String),
+    differences: Vec<String>,
+}
+
+/// The registry's facts with what the artifact's own manifest declares of
+/// what it installs: its license, install scripts and dependencies.
+fn merged(registry: &VersionFacts, artifact: &VersionFacts) -> VersionFacts {
+    VersionFacts {
+        license: artifact
+            .license
+            .clone()
+            .or_else(|| registry.license.clone()),
+        install_scripts: artifact.install_scripts.clone(),
+        dependencies: artifact.dependencies.clone(),
+        ..registry.clone()
+    }
+}
+
 /// One artifact to check, and what checking it needs.
 pub struct Check<'a> {
     pub caps: &'a Arc<Capabilities>,
@@ -181,6 +209,8 @@ pub struct Check<'a> {
     pub generation: &'a Arc<Generation>,
     /// The facts the artifact plan carried.
     pub registry: &'a VersionFacts,
+    /// The digests the artifact's bytes were verified against.
+    pub verified: &'a [Digest],
     /// The artifact's file name upstream (a bare manifest is named by it).
     pub file_name: &'a str,
     pub requester: Option<&'a str>,
@@ -188,60 +218,76 @@ pub struct Check<'a> {
 
 impl Check<'_> {
     /// Why the verified artifact in `ready` must not be served, if it must
-    /// not: the blocking rules and the message for the client. `ready` is
-    /// left at its start.
+    /// not: the blocking rules and the message for the client. The first
+    /// time an artifact is read, its SBOM is kept in `sboms`.
     pub async fn refusal(
         &self,
         memo: &ContentsMemo,
-        digest: &str,
+        sboms: &Arc<SbomStore>,
+        key: &str,
         ready: &Ready,
     ) -> Option<(String, String)> {
-        let contents = match memo.get(digest) {
-            Some(contents) => contents,
-            None => {
-                let contents = Arc::new(self.read(ready).await);
-                if let Contents::Unread(why) = &*contents {
-                    self.audit("contents-unread", why.clone(), "", "");
+        if let Some(contents) = memo.get(key) {
+            return self.judge(&contents).await.map(|refusal| refusal.blocked);
+        }
+        let contents = Arc::new(self.read(ready).await);
+        if let Contents::Unread(why) = &*contents {
+            self.audit("contents-unread", why.clone(), "", "");
+        }
+        memo.put(key.to_owned(), contents.clone());
+        let refusal = self.judge(&contents).await;
+        self.keep_sbom(sboms, key, &contents, refusal.as_ref())
+            .await;
+        refusal.map(|refusal| refusal.blocked)
+    }
+
+    /// What `contents` mean for serving the artifact.
+    async fn judge(&self, contents: &Contents) -> Option<Refusal> {
+        let artifact = match contents {
+            Contents::Read(artifact) => artifact,
+            Contents::NoManifest => return None,
+            Contents::Unread(why) => {
+                if !self
+                    .generation
+                    .gate_policy
+                    .sbom_required(&self.registry.ecosystem)
+                {
+                    return None;
                 }
-                memo.put(digest.to_owned(), contents.clone());
-                contents
+                let message = format!(
+                    "{SBOM_RULE}: no SBOM can be produced for {}@{} ({why}), and the gate policy requires one (sbom.require)",
+                    self.registry.name, self.registry.version
+                );
+                self.audit("artifact", message.clone(), "block", SBOM_RULE);
+                return Some(Refusal {
+                    blocked: (SBOM_RULE.to_owned(), message),
+                    differences: Vec::new(),
+                });
             }
-        };
-        let Contents::Read(artifact) = &*contents else {
-            return None;
         };
         let found = differences(self.registry, artifact);
         if found.is_empty() {
             return None;
         }
-        let explained = found
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
+        let differences: Vec<String> = found.iter().map(ToString::to_string).collect();
+        let explained = differences.join("; ");
         if found
             .iter()
             .any(|d| matches!(d, Difference::Name { .. } | Difference::Version { .. }))
         {
             let message = format!("{IDENTITY_RULE}: {explained}");
             self.audit("artifact", explained, "block", IDENTITY_RULE);
-            return Some((IDENTITY_RULE.to_owned(), message));
+            return Some(Refusal {
+                blocked: (IDENTITY_RULE.to_owned(), message),
+                differences,
+            });
         }
-        let merged = VersionFacts {
-            license: artifact
-                .license
-                .clone()
-                .or_else(|| self.registry.license.clone()),
-            install_scripts: artifact.install_scripts.clone(),
-            dependencies: artifact.dependencies.clone(),
-            ..self.registry.clone()
-        };
         let decision = self
             .generation
             .gate(
                 self.caps,
                 Purpose::Artifact,
-                std::slice::from_ref(&merged),
+                std::slice::from_ref(&merged(self.registry, artifact)),
                 self.requester,
             )
             .await
@@ -264,7 +310,58 @@ impl Check<'_> {
             .map(|v| format!("{}: {} ({explained})", v.rule, v.reason))
             .collect::<Vec<_>>()
             .join("; ");
-        Some((rules, message))
+        Some(Refusal {
+            blocked: (rules, message),
+            differences,
+        })
+    }
+
+    /// Keeps the artifact's SBOM: its own manifest's facts where it has one,
+    /// the registry's otherwise, with the hashes gatehouse verified.
+    async fn keep_sbom(
+        &self,
+        sboms: &Arc<SbomStore>,
+        key: &str,
+        contents: &Contents,
+        refusal: Option<&Refusal>,
+    ) {
+        let mut facts = match contents {
+            Contents::Read(artifact) => merged(self.registry, artifact),
+            Contents::NoManifest => self.registry.clone(),
+            Contents::Unread(_) => return,
+        };
+        facts.digests = self.verified.to_vec();
+        let (action, reasons, differences) = match refusal {
+            Some(refusal) => (
+                Action::Block,
+                vec![refusal.blocked.1.clone()],
+                refusal.differences.clone(),
+            ),
+            None => (Action::Allow, Vec::new(), Vec::new()),
+        };
+        let document = crate::sbom::artifact(
+            &facts,
+            &Served {
+                action,
+                reasons: &reasons,
+                differences: &differences,
+            },
+        )
+        .to_string();
+        let (sboms, key) = (sboms.clone(), key.to_owned());
+        let kept = tokio::task::spawn_blocking(move || {
+            sboms.put(
+                &facts.ecosystem,
+                &facts.name,
+                &facts.version,
+                &key,
+                &document,
+            )
+        })
+        .await;
+        if let Ok(Err(error)) = kept {
+            tracing::warn!(%error, "an artifact SBOM could not be kept");
+        }
     }
 
     /// Reads the manifest out of `ready` and asks the adapter what it says.
@@ -346,20 +443,7 @@ mod tests {
     use crate::bindings::Dependency;
 
     fn facts(name: &str, version: &str) -> VersionFacts {
-        VersionFacts {
-            ecosystem: "npm".into(),
-            name: name.into(),
-            version: version.into(),
-            published: None,
-            license: None,
-            install_scripts: Vec::new(),
-            deprecated: None,
-            yanked: None,
-            size: None,
-            digests: Vec::new(),
-            dependencies: Vec::new(),
-            raw: "{}".into(),
-        }
+        crate::ecosystem::named("npm", name, version)
     }
 
     fn dependency(name: &str) -> Dependency {

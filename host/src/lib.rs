@@ -63,6 +63,8 @@ pub(crate) mod preflight;
 pub mod proxy;
 pub mod reviews;
 pub mod runtime;
+pub(crate) mod sbom;
+pub(crate) mod sbom_store;
 pub mod server;
 pub(crate) mod single_flight;
 pub(crate) mod state_file;

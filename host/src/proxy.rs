@@ -25,6 +25,7 @@ use crate::http::{Body, HttpError, blocked, full, read_body};
 use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered};
 use crate::runtime::guest::GuestFailure;
 use crate::runtime::{Generation, LoadedAdapter, Runtime};
+use crate::sbom_store::SbomStore;
 
 /// The request header that tells adapters the authenticated client user
 /// (present only when client authentication is on).
@@ -49,6 +50,8 @@ pub struct Proxy {
     pub gate_memo: GateMemo,
     /// What verified artifacts' own manifests say, by store key.
     pub contents: ContentsMemo,
+    /// Artifact SBOMs.
+    pub sboms: Arc<SbomStore>,
 }
 
 impl Proxy {
@@ -376,10 +379,14 @@ impl Proxy {
             adapter,
             generation,
             registry: facts,
+            verified: &plan.digests,
             file_name: file_name(&plan.url),
             requester: requester.as_deref(),
         };
-        if let Some((_, message)) = check.refusal(&self.contents, &key, &ready).await {
+        if let Some((_, message)) = check
+            .refusal(&self.contents, &self.sboms, &key, &ready)
+            .await
+        {
             return Ok(blocked(plan.error_format, &message));
         }
         caps.audit.append(&record("serve", plan.url.clone()));

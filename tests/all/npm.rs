@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use crate::fake_npm::{FakeNpm, FakePackage, FakeVersion};
 use crate::support::{
-    Gatehouse, Ran, Setup, eventually, gatehouse_command, real_client, replace_file, run_client,
+    Gatehouse, Ran, Setup, assert_valid_cyclonedx, eventually, gatehouse_command, real_client,
+    replace_file, run_client,
 };
 
 /// The npm adapter's `blocked_versions` setting.
@@ -826,5 +827,73 @@ async fn a_postinstall_the_packument_hid_is_blocked_at_the_tarball() {
     assert_eq!(
         project.installed_version("confused").as_deref(),
         Some("1.0.0")
+    );
+}
+
+/// A project's `package-lock.json` of a few hundred packages (real npm
+/// against the fake registry) gives one valid CycloneDX document: one
+/// component per package, each with gatehouse's decision, the one the deny
+/// list now names marked `block` with its rule and reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_lockfile_gives_one_sbom_with_every_decision() {
+    let Some(npm) = npm() else {
+        return;
+    };
+    const PACKAGES: usize = 200;
+    let registry = FakeNpm::start(
+        (0..PACKAGES)
+            .map(|i| FakePackage::new(&format!("dep-{i:03}")).version(FakeVersion::new("1.0.0")))
+            .collect(),
+    );
+    let open = gatehouse(&registry, deny(&[]), Mode::Deprecate);
+    let project = Project::new(&open);
+    let specs: Vec<String> = (0..PACKAGES).map(|i| format!("dep-{i:03}@1.0.0")).collect();
+    let mut args = vec!["install"];
+    args.extend(specs.iter().map(String::as_str));
+    let ran = project.npm(&npm, &args).await;
+    assert!(ran.success, "{}", ran.output);
+    let lockfile = std::fs::read(project.app().join("package-lock.json")).expect("a lockfile");
+
+    let strict = gatehouse(&registry, deny(&["dep-007@1.0.0"]), Mode::Deprecate);
+    let response = Gatehouse::client()
+        .post(format!(
+            "{}/api/v1/sbom?lockfile=package-lock.json",
+            strict.url
+        ))
+        .body(lockfile)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("a body");
+    assert_valid_cyclonedx(&text);
+    let bom: Value = serde_json::from_str(&text).expect("JSON");
+    let components = bom["components"].as_array().expect("components");
+    assert_eq!(components.len(), PACKAGES);
+    let property = |component: &Value, name: &str| -> Vec<String> {
+        component["properties"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == format!("gatehouse:{name}"))
+            .filter_map(|p| p["value"].as_str().map(str::to_owned))
+            .collect()
+    };
+    for component in components {
+        let expected = if component["name"] == "dep-007" {
+            "block"
+        } else {
+            "allow"
+        };
+        assert_eq!(property(component, "decision"), [expected], "{component}");
+    }
+    let blocked = components
+        .iter()
+        .find(|c| c["name"] == "dep-007")
+        .expect("dep-007");
+    assert_eq!(property(blocked, "rule"), ["deny-list"]);
+    assert!(
+        property(blocked, "reason")[0].contains("deny-list: dep-007@1.0.0 is on the deny list"),
+        "{blocked}"
     );
 }

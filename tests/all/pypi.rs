@@ -636,6 +636,13 @@ async fn the_default_policies_raise_no_license_alarm_on_a_pip_install() {
         Vec::<Value>::new()
     );
     assert!(!gatehouse.audited("demo-pkg", "allow").await.is_empty());
+    // The installed wheel got an SBOM, found by any spelling of the name.
+    let installed = client.installed("demo-pkg").await.expect("installed");
+    let sbom = gatehouse.sbom("pypi", "Demo_Pkg", &installed).await;
+    assert_eq!(
+        sbom["metadata"]["component"]["purl"],
+        format!("pkg:pypi/demo-pkg@{installed}")
+    );
 }
 
 /// A wheel (and sdist, and `.metadata` file) whose core metadata names

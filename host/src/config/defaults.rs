@@ -133,6 +133,8 @@ pub const ARCHIVE_INFLATED_MB: u64 = 512;
 pub const ARCHIVE_RATIO: u64 = 100;
 /// `limits.manifest_bytes`.
 pub const MANIFEST_BYTES: usize = 1 << 20;
+/// `limits.sbom_documents`.
+pub const SBOM_DOCUMENTS: usize = 100_000;
 
 #[cfg(test)]
 mod tests {

@@ -60,6 +60,8 @@ pub struct Bounds {
     pub archive_ratio: u64,
     /// One manifest file read from an artifact.
     pub manifest_bytes: usize,
+    /// Artifact SBOMs kept; the oldest go first.
+    pub sbom_documents: usize,
 }
 
 impl Default for Bounds {
@@ -88,6 +90,7 @@ impl Default for Bounds {
             archive_inflated_mb: defaults::ARCHIVE_INFLATED_MB,
             archive_ratio: defaults::ARCHIVE_RATIO,
             manifest_bytes: defaults::MANIFEST_BYTES,
+            sbom_documents: defaults::SBOM_DOCUMENTS,
         }
     }
 }
