@@ -404,25 +404,27 @@ mod tests {
     }
 
     #[test]
-    fn too_many_entries_are_refused() {
-        let limits = ArchiveLimits {
-            entries: 100,
-            ..limits()
-        };
-        let many: Vec<(String, &[u8])> = (0..=limits.entries)
+    fn a_hundred_thousand_entries_are_refused() {
+        let many: Vec<(String, &[u8])> = (0..100_000)
             .map(|i| (format!("package/{i}"), b"" as &[u8]))
             .collect();
         let refs: Vec<(&str, &[u8])> = many.iter().map(|(p, c)| (p.as_str(), *c)).collect();
-        let error = manifest_members(Cursor::new(tar_gz(&refs)), "a.tgz", limits).unwrap_err();
-        assert!(
-            matches!(error, ArchiveError::TooManyEntries(100)),
-            "{error}"
-        );
+        let error = manifest_members(Cursor::new(tar_gz(&refs)), "a.tgz", limits()).unwrap_err();
+        assert!(matches!(error, ArchiveError::TooManyEntries(_)), "{error}");
     }
 
     #[test]
     fn an_oversized_manifest_is_refused() {
-        let big = vec![b' '; limits().manifest + 1];
+        // Incompressible, so the ratio cap does not stop it first.
+        let mut state = 0x2545_f491_u32;
+        let big: Vec<u8> = (0..=limits().manifest)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state as u8
+            })
+            .collect();
         let bytes = tar_gz(&[("package/package.json", &big)]);
         let error = manifest_members(Cursor::new(bytes), "a.tgz", limits()).unwrap_err();
         assert!(
