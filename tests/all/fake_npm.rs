@@ -51,6 +51,8 @@ pub struct FakeVersion {
     deprecated: Option<String>,
     license: String,
     tampered: bool,
+    /// Tarball bytes to serve instead of the ones built (declared honestly).
+    tarball: Option<Vec<u8>>,
 }
 
 impl FakeVersion {
@@ -64,6 +66,7 @@ impl FakeVersion {
             deprecated: None,
             license: "MIT".into(),
             tampered: false,
+            tarball: None,
         }
     }
 
@@ -98,6 +101,13 @@ impl FakeVersion {
 
     pub fn license(mut self, license: &str) -> Self {
         self.license = license.into();
+        self
+    }
+
+    /// Serve `bytes` as the tarball, with `integrity` and `shasum` over them
+    /// (a hostile archive, honestly declared).
+    pub fn tarball(mut self, bytes: Vec<u8>) -> Self {
+        self.tarball = Some(bytes);
         self
     }
 
@@ -339,7 +349,10 @@ fn build_routes(base: &str, packages: &[FakePackage]) -> Routes {
             for (hook, command) in &version.hidden_scripts {
                 packed["scripts"][hook] = json!(command);
             }
-            let genuine = tarball(&packed, "module.exports = 'genuine';\n");
+            let genuine = version
+                .tarball
+                .clone()
+                .unwrap_or_else(|| tarball(&packed, "module.exports = 'genuine';\n"));
             let served = if version.tampered {
                 tarball(&packed, "module.exports = 'tampered';\n")
             } else {

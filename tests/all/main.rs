@@ -7,6 +7,7 @@
 
 mod admin;
 mod architecture;
+mod archives;
 mod bounds;
 mod cargo;
 mod durability;

@@ -34,7 +34,7 @@ use gatehouse_adapter_sdk::{
 
 pub use service::handle;
 
-struct NpmAdapter;
+pub struct NpmAdapter;
 
 impl Guest for NpmAdapter {
     fn handle(settings: String, request: Request) -> Outcome {
