@@ -601,6 +601,9 @@ impl ArtifactStore {
         self.root
             .rename(&tmp_name, &self.root, key)
             .map_err(store_error)?;
+        metrics()
+            .artifact_fetch
+            .observe(started.elapsed().as_secs_f64());
         self.verified
             .lock()
             .unwrap_or_else(|e| e.into_inner())

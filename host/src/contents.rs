@@ -23,6 +23,7 @@ use crate::artifact::Ready;
 use crate::bindings::{Action, Digest, Purpose, VersionFacts};
 use crate::capabilities::Capabilities;
 use crate::capabilities::audit::AuditRecord;
+use crate::metrics::metrics;
 use crate::runtime::guest::GuestFailure;
 use crate::runtime::{Generation, LoadedAdapter};
 use crate::sbom::Served;
@@ -230,6 +231,7 @@ impl Check<'_> {
         if let Some(contents) = memo.get(key) {
             return self.judge(&contents).await.map(|refusal| refusal.blocked);
         }
+        let started = std::time::Instant::now();
         let contents = Arc::new(self.read(ready).await);
         if let Contents::Unread(why) = &*contents {
             self.audit("contents-unread", why.clone(), "", "");
@@ -238,6 +240,9 @@ impl Check<'_> {
         let refusal = self.judge(&contents).await;
         self.keep_sbom(sboms, key, &contents, refusal.as_ref())
             .await;
+        metrics()
+            .artifact_check
+            .observe(started.elapsed().as_secs_f64());
         refusal.map(|refusal| refusal.blocked)
     }
 
