@@ -656,7 +656,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             memo: crate::memo::Memo::new(defaults::MEMO_BYTES),
             contents: crate::contents::ContentsMemo::default(),
             sboms: crate::sbom_store::SbomStore::open(
-                &settings.data_dir.join("artifacts").join("sbom.sqlite"),
+                &settings.data_dir.join("sbom.sqlite"),
                 settings.limits.sbom_documents,
             )?,
             gate_memo: crate::memo::GateMemo::new(

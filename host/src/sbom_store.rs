@@ -1,4 +1,4 @@
-//! Where artifact SBOMs are kept: a SQLite table beside the artifact store,
+//! Where artifact SBOMs are kept: a SQLite table in the data directory,
 //! one document per (ecosystem, package, version, artifact), the oldest
 //! dropped past `limits.sbom_documents`. Package names are kept normalised
 //! the registry's way, so a lookup in any spelling finds them.
