@@ -14,14 +14,13 @@ use std::io::{Read, Seek, SeekFrom};
 use crate::config::Bounds;
 
 /// File names that hold a package's own manifest in some ecosystem.
-const MANIFEST_NAMES: [&str; 7] = [
+const MANIFEST_NAMES: [&str; 6] = [
     "package.json",
     "Cargo.toml",
     "METADATA",
     "PKG-INFO",
     "go.mod",
     "pom.xml",
-    "pom.properties",
 ];
 
 /// Manifest files are looked for this deep (`package/package.json`,
@@ -57,14 +56,19 @@ pub enum ArchiveError {
     Traversal(String),
     #[error("the manifest {path:?} is larger than {limit} bytes (limits.manifest_bytes)")]
     ManifestTooLarge { path: String, limit: usize },
-    #[error("more than {0} manifest files in the archive")]
+    #[error(
+        "more than {0} manifest files in the archive, or more bytes of them than 4 times limits.manifest_bytes"
+    )]
     TooManyManifests(usize),
     #[error("unreadable archive: {0}")]
     Malformed(String),
 }
 
-/// At most this many manifest files are kept from one archive.
-const MAX_MEMBERS: usize = 16;
+/// At most this many manifest files are kept from one archive (a shaded
+/// jar carries the pom of everything it shades) ...
+const MAX_MEMBERS: usize = 256;
+/// ... holding at most this many times `limits.manifest_bytes` in all.
+const MEMBER_BYTES_PER_MANIFEST_LIMIT: usize = 4;
 
 /// The caps one read runs under, from `limits:`.
 #[derive(Debug, Clone, Copy)]
@@ -186,6 +190,10 @@ fn keep(
             path,
             limit: limits.manifest,
         });
+    }
+    let kept: usize = members.iter().map(|m| m.contents.len()).sum();
+    if kept + contents.len() > limits.manifest * MEMBER_BYTES_PER_MANIFEST_LIMIT {
+        return Err(ArchiveError::TooManyManifests(members.len()));
     }
     members.push(Member { path, contents });
     Ok(())

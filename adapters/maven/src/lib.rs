@@ -12,14 +12,20 @@
 //! - checksum and signature siblings of a version's files: upstream's, for
 //!   allowed versions only; 403 with the reason otherwise.
 //!
+//! - A version's own pom (the `.pom`, or the one inside its jar) is read for
+//!   the host's artifact check (see [`pom`]).
+//!
 //! Settings: none. The logic lives in plain modules tested natively; this
 //! file is the glue to the host's imports.
 
 pub mod metadata;
+pub mod pom;
 pub mod route;
 pub mod service;
 
-use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
+use gatehouse_adapter_sdk::{
+    Guest, ManifestGuest, ManifestMember, Outcome, Request, VersionFacts, WitHost,
+};
 
 pub use service::handle;
 
@@ -31,4 +37,14 @@ impl Guest for Maven {
     }
 }
 
-gatehouse_adapter_sdk::export_adapter!(Maven without_manifest);
+impl ManifestGuest for Maven {
+    fn read(
+        _settings: String,
+        registry: VersionFacts,
+        members: Vec<ManifestMember>,
+    ) -> Result<Option<VersionFacts>, String> {
+        pom::read(&registry, &members)
+    }
+}
+
+gatehouse_adapter_sdk::export_adapter!(Maven);
