@@ -147,13 +147,16 @@ pub enum Contents {
     /// The adapter reads no manifest of this kind, or there was none.
     NoManifest,
     /// The facts its manifest declares.
-    Read(VersionFacts),
+    Read(Box<VersionFacts>),
 }
 
 /// Artifact contents read since start, by artifact digest, first in first
 /// out: a warm artifact is not unpacked again.
 #[derive(Default)]
-pub struct ContentsMemo(Mutex<(HashMap<String, Arc<Contents>>, VecDeque<String>)>);
+pub struct ContentsMemo(Mutex<Remembered>);
+
+/// The contents by artifact digest, and the digests oldest first.
+type Remembered = (HashMap<String, Arc<Contents>>, VecDeque<String>);
 
 /// Contents remembered at most.
 const REMEMBERED: usize = 10_000;
@@ -413,7 +416,7 @@ impl Check<'_> {
         .await;
         match answer {
             None | Some(Ok(Ok(None))) => Contents::NoManifest,
-            Some(Ok(Ok(Some(facts)))) => Contents::Read(facts),
+            Some(Ok(Ok(Some(facts)))) => Contents::Read(Box::new(facts)),
             Some(Ok(Err(why))) => Contents::Unread(format!("the adapter could not read it: {why}")),
             Some(Err(failure)) => {
                 let failure = GuestFailure::classify(&failure);

@@ -187,7 +187,7 @@ impl GatePolicy {
             .iter()
             .filter_map(|section| self.sections.get(section)?.get(SBOM))
             .filter_map(|block| sbom_settings(block).ok()?.require)
-            .last()
+            .next_back()
             .unwrap_or(false)
     }
 

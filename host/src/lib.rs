@@ -11,7 +11,9 @@
 //!   `HttpError`, the one place a failure becomes a status and a message.
 //! - Beside the proxy: `preflight` (`decide` and `check` on the adapter's own
 //!   facts, with `lockfile` readers), [`artifact`] (fetch, hash, verify,
-//!   store and serve bytes natively), [`memo`] (adapter outcomes reused while
+//!   store and serve bytes natively), [`contents`] (the artifact check: its
+//!   own manifest, read by `archive`, against registry metadata; its SBOM via
+//!   `sbom` into [`sbom_store`]), [`memo`] (adapter outcomes reused while
 //!   what they were built from holds), [`gate`] (one package's facts through
 //!   every policy, the last-stop gate's batch), [`adapter_route`] (one call of
 //!   an adapter component on its route).
@@ -46,7 +48,7 @@ pub mod capabilities;
 pub(crate) mod cli;
 pub mod components;
 pub mod config;
-pub(crate) mod contents;
+pub mod contents;
 pub(crate) mod ecosystem;
 pub(crate) mod egress;
 pub(crate) mod exceptions;
@@ -64,7 +66,7 @@ pub mod proxy;
 pub mod reviews;
 pub mod runtime;
 pub(crate) mod sbom;
-pub(crate) mod sbom_store;
+pub mod sbom_store;
 pub mod server;
 pub(crate) mod single_flight;
 pub(crate) mod state_file;

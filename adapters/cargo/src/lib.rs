@@ -21,9 +21,7 @@ mod registry;
 mod route;
 mod service;
 
-use gatehouse_adapter_sdk::{
-    Guest, ManifestGuest, ManifestMember, Outcome, Request, VersionFacts, WitHost,
-};
+use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
 
 pub use service::handle;
 
@@ -35,14 +33,4 @@ impl Guest for CargoRegistry {
     }
 }
 
-impl ManifestGuest for CargoRegistry {
-    fn read(
-        _settings: String,
-        registry: VersionFacts,
-        members: Vec<ManifestMember>,
-    ) -> Result<Option<VersionFacts>, String> {
-        manifest::read(&registry, &members)
-    }
-}
-
-gatehouse_adapter_sdk::export_adapter!(CargoRegistry);
+gatehouse_adapter_sdk::export_adapter!(CargoRegistry, manifest = manifest::read);

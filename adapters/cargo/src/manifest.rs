@@ -2,7 +2,7 @@
 //! name, version, license and dependencies cargo builds with, and a build
 //! script, which the index does not mention.
 
-use gatehouse_adapter_sdk::{Dependency, ManifestMember, VersionFacts};
+use gatehouse_adapter_sdk::{Dependency, ManifestMember, VersionFacts, top_level_member};
 use toml::{Table, Value};
 
 /// The dependency tables of a manifest, with the kind the index calls them.
@@ -18,10 +18,7 @@ pub fn read(
     registry: &VersionFacts,
     members: &[ManifestMember],
 ) -> Result<Option<VersionFacts>, String> {
-    let Some(member) = members.iter().rev().find(|member| {
-        let parts: Vec<&str> = member.path.split('/').filter(|p| !p.is_empty()).collect();
-        matches!(parts.as_slice(), [_, "Cargo.toml"])
-    }) else {
+    let Some(member) = top_level_member(members, |_, file| file == "Cargo.toml") else {
         return Ok(None);
     };
     let text = std::str::from_utf8(&member.contents)

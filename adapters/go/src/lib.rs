@@ -37,4 +37,4 @@ impl Guest for GoProxy {
     }
 }
 
-gatehouse_adapter_sdk::export_adapter!(GoProxy without_manifest);
+gatehouse_adapter_sdk::export_adapter!(GoProxy);

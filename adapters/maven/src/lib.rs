@@ -23,9 +23,7 @@ pub mod pom;
 pub mod route;
 pub mod service;
 
-use gatehouse_adapter_sdk::{
-    Guest, ManifestGuest, ManifestMember, Outcome, Request, VersionFacts, WitHost,
-};
+use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
 
 pub use service::handle;
 
@@ -37,14 +35,4 @@ impl Guest for Maven {
     }
 }
 
-impl ManifestGuest for Maven {
-    fn read(
-        _settings: String,
-        registry: VersionFacts,
-        members: Vec<ManifestMember>,
-    ) -> Result<Option<VersionFacts>, String> {
-        pom::read(&registry, &members)
-    }
-}
-
-gatehouse_adapter_sdk::export_adapter!(Maven);
+gatehouse_adapter_sdk::export_adapter!(Maven, manifest = pom::read);

@@ -8,7 +8,7 @@ use quick_xml::escape::unescape;
 use quick_xml::events::Event;
 
 /// What gatehouse reads of a pom.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 struct Pom {
     group: String,
     artifact: String,

@@ -28,9 +28,7 @@ pub mod tags;
 
 mod service;
 
-use gatehouse_adapter_sdk::{
-    Guest, ManifestGuest, ManifestMember, Outcome, Request, VersionFacts, WitHost,
-};
+use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
 
 pub use service::handle;
 
@@ -42,14 +40,4 @@ impl Guest for NpmAdapter {
     }
 }
 
-impl ManifestGuest for NpmAdapter {
-    fn read(
-        _settings: String,
-        registry: VersionFacts,
-        members: Vec<ManifestMember>,
-    ) -> Result<Option<VersionFacts>, String> {
-        manifest::read(&registry, &members)
-    }
-}
-
-gatehouse_adapter_sdk::export_adapter!(NpmAdapter);
+gatehouse_adapter_sdk::export_adapter!(NpmAdapter, manifest = manifest::read);

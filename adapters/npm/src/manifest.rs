@@ -2,7 +2,9 @@
 //! the registry's copy of it ("manifest confusion": install scripts,
 //! dependencies or a license the packument does not show).
 
-use gatehouse_adapter_sdk::{FactFields, FactReads, ManifestMember, VersionFacts};
+use gatehouse_adapter_sdk::{
+    FactFields, FactReads, ManifestMember, VersionFacts, top_level_member,
+};
 use serde_json::value::RawValue;
 
 use crate::facts::version_facts;
@@ -18,10 +20,7 @@ pub fn read(
     registry: &VersionFacts,
     members: &[ManifestMember],
 ) -> Result<Option<VersionFacts>, String> {
-    let Some(member) = members.iter().rev().find(|member| {
-        let parts: Vec<&str> = member.path.split('/').filter(|p| !p.is_empty()).collect();
-        matches!(parts.as_slice(), [_, "package.json"])
-    }) else {
+    let Some(member) = top_level_member(members, |_, file| file == "package.json") else {
         return Ok(None);
     };
     let raw: &RawValue = serde_json::from_slice(&member.contents)

@@ -24,9 +24,7 @@ mod release;
 mod route;
 mod service;
 
-use gatehouse_adapter_sdk::{
-    Guest, ManifestGuest, ManifestMember, Outcome, Request, VersionFacts, WitHost,
-};
+use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
 
 pub use service::{Settings, handle};
 
@@ -38,14 +36,4 @@ impl Guest for Pypi {
     }
 }
 
-impl ManifestGuest for Pypi {
-    fn read(
-        _settings: String,
-        registry: VersionFacts,
-        members: Vec<ManifestMember>,
-    ) -> Result<Option<VersionFacts>, String> {
-        manifest::read(&registry, &members)
-    }
-}
-
-gatehouse_adapter_sdk::export_adapter!(Pypi);
+gatehouse_adapter_sdk::export_adapter!(Pypi, manifest = manifest::read);

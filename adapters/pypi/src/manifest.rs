@@ -2,7 +2,7 @@
 //! `PKG-INFO` in an sdist, a PEP 658 `.metadata` file): the name, version, license and requirements pip
 //! installs by, which the simple page does not carry.
 
-use gatehouse_adapter_sdk::{Dependency, ManifestMember, VersionFacts};
+use gatehouse_adapter_sdk::{Dependency, ManifestMember, VersionFacts, top_level_member};
 
 use std::str::FromStr as _;
 
@@ -16,16 +16,13 @@ pub fn read(
     registry: &VersionFacts,
     members: &[ManifestMember],
 ) -> Result<Option<VersionFacts>, String> {
-    let Some(member) = members.iter().rev().find(|member| {
-        let parts: Vec<&str> = member.path.split('/').filter(|p| !p.is_empty()).collect();
-        match parts.as_slice() {
-            [dir, "METADATA"] => dir.ends_with(".dist-info"),
-            [_, "PKG-INFO"] => true,
-            // A PEP 658 metadata file is the wheel's METADATA on its own.
-            [file] => file.ends_with(".metadata"),
-            _ => false,
-        }
-    }) else {
+    let core_metadata = |dir: &str, file: &str| match file {
+        "METADATA" => dir.ends_with(".dist-info"),
+        file => file == "PKG-INFO",
+    };
+    // A PEP 658 metadata file is the wheel's METADATA on its own.
+    let standalone = members.iter().rev().find(|m| m.path.ends_with(".metadata"));
+    let Some(member) = top_level_member(members, core_metadata).or(standalone) else {
         return Ok(None);
     };
     let text = std::str::from_utf8(&member.contents)

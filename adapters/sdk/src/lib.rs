@@ -24,30 +24,52 @@ pub use bindings::gatehouse::plugin::{audit, log, osv, store};
 pub use bindings::{ArtifactPlan, ErrorFormat, Guest, Outcome, Request, Response};
 
 /// Exports an adapter: `$adapter` implements [`Guest`] (its registry
-/// protocol) and [`ManifestGuest`] (reading its ecosystem's manifests out of
-/// artifacts). `export_adapter!(X without_manifest)` exports one that reads
-/// no manifest: the host then has nothing to compare its artifacts with.
+/// protocol); `manifest = path::read` names how it reads its ecosystem's
+/// manifests out of artifacts (a `fn(&VersionFacts, &[ManifestMember]) ->
+/// Result<Option<VersionFacts>, String>`, see [`ManifestGuest`]). Without it
+/// the adapter reads none: the host has nothing to compare its artifacts with.
 #[macro_export]
 macro_rules! export_adapter {
     ($adapter:ident) => {
+        $crate::export_adapter!($adapter, manifest = $crate::no_manifest);
+    };
+    ($adapter:ident, manifest = $read:path) => {
+        impl $crate::ManifestGuest for $adapter {
+            fn read(
+                _settings: String,
+                registry: $crate::VersionFacts,
+                members: Vec<$crate::ManifestMember>,
+            ) -> Result<Option<$crate::VersionFacts>, String> {
+                $read(&registry, &members)
+            }
+        }
         // Only a component exports: a native build (the adapters' own tests)
         // cannot carry interface export names (`gatehouse:plugin/...`) in
         // its symbol table.
         #[cfg(target_family = "wasm")]
         $crate::bindings::__export_adapter!($adapter with_types_in $crate::bindings);
     };
-    ($adapter:ident without_manifest) => {
-        impl $crate::ManifestGuest for $adapter {
-            fn read(
-                _settings: String,
-                _registry: $crate::VersionFacts,
-                _members: Vec<$crate::ManifestMember>,
-            ) -> Result<Option<$crate::VersionFacts>, String> {
-                Ok(None)
-            }
-        }
-        $crate::export_adapter!($adapter);
-    };
+}
+
+/// The manifest reader of an adapter that reads none.
+pub fn no_manifest(
+    _registry: &VersionFacts,
+    _members: &[ManifestMember],
+) -> Result<Option<VersionFacts>, String> {
+    Ok(None)
+}
+
+/// The last of `members` at the top of a package directory (`{dir}/{file}`)
+/// that `wanted` accepts: unpacking writes a later duplicate over an earlier
+/// one, so the last is what a client installs.
+pub fn top_level_member(
+    members: &[ManifestMember],
+    wanted: impl Fn(&str, &str) -> bool,
+) -> Option<&ManifestMember> {
+    members.iter().rev().find(|member| {
+        let parts: Vec<&str> = member.path.split('/').filter(|p| !p.is_empty()).collect();
+        matches!(parts.as_slice(), [dir, file] if wanted(dir, file))
+    })
 }
 
 impl Request {

@@ -72,4 +72,4 @@ impl Guest for Hostile {
     }
 }
 
-gatehouse_adapter_sdk::export_adapter!(Hostile without_manifest);
+gatehouse_adapter_sdk::export_adapter!(Hostile);

@@ -37,4 +37,4 @@ impl Guest for MisbehaveAdapter {
     }
 }
 
-gatehouse_adapter_sdk::export_adapter!(MisbehaveAdapter without_manifest);
+gatehouse_adapter_sdk::export_adapter!(MisbehaveAdapter);
