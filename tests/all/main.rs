@@ -9,6 +9,7 @@ mod admin;
 mod architecture;
 mod bounds;
 mod cargo;
+mod console;
 mod durability;
 mod egress;
 // Each fake offers more knobs than one test uses.

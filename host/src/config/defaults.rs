@@ -124,6 +124,11 @@ pub const REQUEST_BODY_TIMEOUT_MS: u64 = 30_000;
 pub const WRITE_TIMEOUT_MS: u64 = 60_000;
 /// `limits.max_connections`.
 pub const MAX_CONNECTIONS: usize = 512;
+/// `limits.console_sessions`.
+pub const CONSOLE_SESSIONS: usize = 64;
+/// `limits.console_session_minutes`: a console session ends this long
+/// after its sign-in (8 hours, a working day).
+pub const CONSOLE_SESSION_MINUTES: u64 = 480;
 
 #[cfg(test)]
 mod tests {
