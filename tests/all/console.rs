@@ -183,7 +183,9 @@ async fn flow(browser: Client, npm: PathBuf) {
     let blocks = console.wait_for("#chart-blocked .total").await;
     let blocks = blocks.text().await.expect("text");
     assert!(!blocks.starts_with("0 "), "{blocks}");
-    console.wait_for_xpath("//td[.='deny-list']").await;
+    console
+        .wait_for_xpath("//section[@aria-labelledby='top-blocked']//td[.='deny-list']")
+        .await;
     console.shot("overview").await;
     console.fits_a_phone().await;
 
