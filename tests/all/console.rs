@@ -72,8 +72,15 @@ impl Chromedriver {
         driver
     }
 
-    /// A headless chromium session with a 1280x800 window.
+    /// A headless session of `chromium` (a path, or a name on PATH) with a
+    /// 1280x800 window.
     async fn browser(&self, chromium: &Path) -> Client {
+        let chromium = std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join(chromium))
+            .find(|candidate| candidate.is_file())
+            .unwrap_or_else(|| chromium.to_owned());
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
@@ -209,9 +216,8 @@ async fn flow(browser: Client, npm: PathBuf) {
     assert!(chain.contains("link up"), "{chain}");
 
     // The package's page: its versions, and a 1-hour exception.
-    console
-        .visit(&format!("/console/package?ecosystem=npm&name={PACKAGE}"))
-        .await;
+    let package_page = format!("/console/package?ecosystem=npm&name={PACKAGE}");
+    console.visit(&package_page).await;
     console
         .wait_for_xpath(&format!("//tr[td[.='{VERSION}']]//span[.='block']"))
         .await;
@@ -238,19 +244,26 @@ async fn flow(browser: Client, npm: PathBuf) {
     );
     assert_eq!(project.installed_version(PACKAGE).as_deref(), Some(VERSION));
 
-    // A write without the session's CSRF token is refused, and changes nothing.
-    for csrf in ["", "&csrf=forged"] {
-        let status = browser
+    // A write whose form lost its CSRF token, or carries a forged one, is
+    // refused (403) and changes nothing. (The page's own script cannot send
+    // one by fetch: the console's CSP allows no connections.)
+    for forge in ["token.remove()", "token.value = 'forged'"] {
+        console.visit(&package_page).await;
+        browser
             .execute(
-                "return fetch('/console/exceptions', {method: 'POST', \
-                 headers: {'content-type': 'application/x-www-form-urlencoded'}, \
-                 body: 'ecosystem=npm&package=left-pad&rules=*&reason=forged&expires_in=1h' + arguments[0]}) \
-                 .then(response => response.status)",
-                vec![json!(csrf)],
+                &format!(
+                    "const form = document.querySelector('form[action=\"/console/exceptions\"]'); \
+                     const token = form.querySelector('[name=csrf]'); {forge}; \
+                     form.querySelector('#reason').value = 'forged'; form.submit();"
+                ),
+                vec![],
             )
             .await
             .expect("script");
-        assert_eq!(status, json!(403), "csrf {csrf:?}");
+        console.wait_for_xpath("//h1[.='Forbidden']").await;
+        let problem = console.wait_for("p.problem").await;
+        let said = problem.text().await.expect("text");
+        assert!(said.contains("CSRF"), "{forge}: {said}");
     }
     let listed = gatehouse.admin_json("/api/v1/admin/exceptions").await;
     assert_eq!(

@@ -55,7 +55,7 @@ pub async fn page(
         query_value(ecosystem),
         query_value(&package)
     );
-    body.push_str("<section aria-labelledby=\"versions\"><h2 id=\"versions\">Versions seen</h2>");
+    body.push_str("<section aria-labelledby=\"seen\"><h2 id=\"seen\">Versions seen</h2>");
     body.push_str(&table(
         "Every version seen, with its latest decision",
         &["Version", "Decision", "Rules", "Why", "Event", "When"],
