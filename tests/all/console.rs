@@ -137,10 +137,7 @@ async fn flow(browser: Client, npm: PathBuf) {
     let registry = FakeNpm::start(vec![four_versions(PACKAGE)]);
     let spec = format!("{PACKAGE}@{VERSION}");
     let gatehouse = gatehouse(&registry, deny(&[&spec]), Mode::Deprecate);
-    let console = Console {
-        browser: &browser,
-        gatehouse: &gatehouse,
-    };
+    let console = Console::new(&browser, &gatehouse).await;
     std::fs::create_dir_all(screenshots()).expect("screenshot directory");
 
     let (_, blocked) = install(&gatehouse, &npm, &spec).await;
@@ -194,7 +191,7 @@ async fn flow(browser: Client, npm: PathBuf) {
         .wait_for_xpath("//section[@aria-labelledby='top-blocked']//td[.='deny-list']")
         .await;
     console.shot("overview").await;
-    console.fits_a_phone().await;
+    console.fits_a_phone("overview").await;
 
     // The audit, through its filter form; one record in full; the chain.
     console.visit("/console/audit").await;
@@ -207,7 +204,9 @@ async fn flow(browser: Client, npm: PathBuf) {
     console.shot("audit").await;
     console.click("a[aria-label^='Record']").await;
     console.wait_for_xpath("//h2[.='Verdicts']").await;
-    console.wait_for_xpath("//td[.='deny-list']").await;
+    console
+        .wait_for_xpath("//tr[td[.='deny-list']]/td[contains(., 'is on the deny list')]")
+        .await;
     console.labelled_and_secret().await;
     console.shot("audit-record").await;
     console.visit("/console/audit?verify=1").await;
@@ -234,7 +233,7 @@ async fn flow(browser: Client, npm: PathBuf) {
         .wait_for_xpath("//tr[td[.='vetted in the console']]//span[.='active']")
         .await;
     console.shot("package").await;
-    console.fits_a_phone().await;
+    console.fits_a_phone("package").await;
 
     let (project, passed) = install(&gatehouse, &npm, &spec).await;
     assert!(
@@ -319,9 +318,35 @@ async fn install(gatehouse: &Gatehouse, npm: &Path, spec: &str) -> (Project, Ran
 struct Console<'a> {
     browser: &'a Client,
     gatehouse: &'a Gatehouse,
+    /// What the window's frame adds to the page's width and height.
+    frame: (u32, u32),
 }
 
-impl Console<'_> {
+impl<'a> Console<'a> {
+    /// The console of `gatehouse` in `browser`, its page sized 1280x800.
+    async fn new(browser: &'a Client, gatehouse: &'a Gatehouse) -> Self {
+        let frame = browser
+            .execute(
+                "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]",
+                vec![],
+            )
+            .await
+            .expect("script");
+        let pixels = |axis: usize| {
+            frame[axis]
+                .as_u64()
+                .and_then(|pixels| u32::try_from(pixels).ok())
+                .unwrap_or(0)
+        };
+        let console = Console {
+            browser,
+            gatehouse,
+            frame: (pixels(0), pixels(1)),
+        };
+        console.viewport(1280, 800).await;
+        console
+    }
+
     async fn open(&self, path: &str) {
         self.browser
             .goto(&format!("{}{path}", self.gatehouse.url))
@@ -400,29 +425,35 @@ impl Console<'_> {
         );
     }
 
-    /// At a phone's width the page needs no sideways scrolling (wide tables
-    /// scroll inside their own box); then back to 1280x800.
-    async fn fits_a_phone(&self) {
+    /// Sizes the window so that the page itself gets `width` x `height`.
+    async fn viewport(&self, width: u32, height: u32) {
         self.browser
-            .set_window_size(390, 844)
+            .set_window_size(width + self.frame.0, height + self.frame.1)
             .await
             .expect("resized");
-        let overflow = self
+    }
+
+    /// At a phone's width the page needs no sideways scrolling (wide tables
+    /// scroll inside their own box); saved as `{name}-phone.png`, then back
+    /// to 1280x800.
+    async fn fits_a_phone(&self, name: &str) {
+        self.viewport(390, 844).await;
+        let widths = self
             .browser
             .execute(
-                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                "return [window.innerWidth, document.documentElement.scrollWidth - document.documentElement.clientWidth]",
                 vec![],
             )
             .await
             .expect("script");
+        assert_eq!(widths[0], 390, "the page's width");
         assert!(
-            overflow.as_i64().is_some_and(|pixels| pixels <= 0),
-            "the page is wider than a phone by {overflow} px"
+            widths[1].as_i64().is_some_and(|pixels| pixels <= 0),
+            "the page is wider than the window by {} px",
+            widths[1]
         );
-        self.browser
-            .set_window_size(1280, 800)
-            .await
-            .expect("resized");
+        self.shot(&format!("{name}-phone")).await;
+        self.viewport(1280, 800).await;
     }
 
     /// Saves the page as `target/tmp/console-screenshots/{name}.png`.

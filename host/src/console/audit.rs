@@ -264,18 +264,21 @@ async fn record(app: &App, signed: &Signed, line: usize) -> Result<Response<Body
         .split(',')
         .filter(|r| !r.is_empty())
         .collect();
-    let reasons: Vec<&str> = text(&record, "reason").split("; ").collect();
-    let verdicts: Vec<Row> = if rules.len() == reasons.len() {
+    // The gate joins the verdicts' rules with "," and their reasons with
+    // "; "; a reason may hold "; " itself, so pairs are only read back when
+    // the counts agree, and otherwise the rules stand with the whole reason.
+    let reason = text(&record, "reason");
+    let reasons: Vec<&str> = reason.split("; ").collect();
+    let verdicts: Vec<Row> = if rules.is_empty() {
+        Vec::new()
+    } else if rules.len() == reasons.len() {
         rules
             .iter()
             .zip(&reasons)
             .map(|(rule, reason)| Row::new(vec![esc(rule), esc(reason)]))
             .collect()
     } else {
-        rules
-            .iter()
-            .map(|rule| Row::new(vec![esc(rule), String::new()]))
-            .collect()
+        vec![Row::new(vec![esc(&rules.join(", ")), esc(reason)])]
     };
     body.push_str("<h2>Verdicts</h2>");
     body.push_str(&table(
