@@ -80,7 +80,7 @@ pub fn exception_table(signed: &Signed, exceptions: &[Exception], back: &str) ->
             Row {
                 class: if expired { "expired" } else { "" },
                 cells: vec![
-                    format!("<code>{}</code>", esc(&exception.id)),
+                    format!("<code class=\"id\">{}</code>", esc(&exception.id)),
                     esc(&exception.ecosystem),
                     package_link(&exception.ecosystem, &exception.package),
                     esc(exception.versions.as_deref().unwrap_or("every version")),

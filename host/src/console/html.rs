@@ -76,8 +76,9 @@ pub fn table(caption: &str, headers: &[&str], rows: &[Row], empty: &str) -> Stri
     if rows.is_empty() {
         return format!("<p class=\"empty\">{}</p>", esc(empty));
     }
+    // The box scrolls sideways on narrow screens; focusable, so the keyboard can too.
     let mut html = format!(
-        "<div class=\"scroll\"><table><caption>{}</caption><thead><tr>",
+        "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"{0}\"><table><caption>{0}</caption><thead><tr>",
         esc(caption)
     );
     for header in headers {
