@@ -198,6 +198,10 @@ async fn flow(browser: Client, npm: PathBuf) {
     console.type_into("#package", PACKAGE).await;
     console.choose("#action", "block").await;
     console.click("#filter").await;
+    // The answer (not the form as typed) has the filter selected.
+    console
+        .wait_for_xpath("//select[@id='action']/option[@value='block' and @selected]")
+        .await;
     console
         .wait_for_xpath(&format!("//tbody//td[.='{VERSION}']"))
         .await;
