@@ -7,7 +7,8 @@
 //! - The HTTP layer: [`server`] accepts connections and routes; [`app`] is
 //!   what a request can reach; [`proxy`] runs an ecosystem's request through
 //!   its adapter and serves the outcome; `api` (`decide`) and `admin` answer
-//!   the JSON APIs; [`http`] holds the shared body and response helpers and
+//!   the JSON APIs; `console` serves the admin console's pages, another
+//!   view onto `admin`'s operations; [`http`] holds the shared body and response helpers and
 //!   `HttpError`, the one place a failure becomes a status and a message.
 //! - Beside the proxy: `preflight` (`decide` and `check` on the adapter's own
 //!   facts, with `lockfile` readers), [`artifact`] (fetch, hash, verify,
@@ -48,6 +49,7 @@ pub mod capabilities;
 pub(crate) mod cli;
 pub mod components;
 pub mod config;
+pub(crate) mod console;
 pub mod contents;
 pub(crate) mod ecosystem;
 pub(crate) mod egress;

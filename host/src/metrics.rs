@@ -17,7 +17,7 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// The adapter's route, `api`, `healthz`, `metrics`, or `none`.
+    /// The adapter's route, `api`, `console`, `healthz`, `metrics`, or `none`.
     pub route: String,
     pub status: u16,
 }

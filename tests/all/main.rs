@@ -10,6 +10,7 @@ mod architecture;
 mod archives;
 mod bounds;
 mod cargo;
+mod console;
 mod durability;
 mod egress;
 // Each fake offers more knobs than one test uses.

@@ -1,4 +1,5 @@
-//! npm through gatehouse, end to end with the real npm and pnpm.
+//! npm through gatehouse, end to end with the real npm and pnpm (the
+//! console's browser test reuses its layout and project).
 //!
 //! Each test serves its own fake registry, starts `gatehouse serve` in front of
 //! it with the npm adapter and the deny-list policy, and runs the real client
@@ -19,7 +20,7 @@ use crate::support::{
 
 /// The npm adapter's `blocked_versions` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     /// The default: blocked versions stay, deprecated with the reason.
     Deprecate,
     /// Blocked versions are dropped and listed under `policyRestrictions`.
@@ -27,7 +28,7 @@ enum Mode {
 }
 
 /// Versions 1.0.0 to 2.0.0 of `name`; `latest` is 2.0.0.
-fn four_versions(name: &str) -> FakePackage {
+pub(crate) fn four_versions(name: &str) -> FakePackage {
     ["1.0.0", "1.1.0", "1.2.0", "2.0.0"]
         .into_iter()
         .fold(FakePackage::new(name), |package, version| {
@@ -36,7 +37,7 @@ fn four_versions(name: &str) -> FakePackage {
 }
 
 /// A gate policy whose deny list names `entries`.
-fn deny(entries: &[&str]) -> String {
+pub(crate) fn deny(entries: &[&str]) -> String {
     let quoted: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
     format!(
         "policies:\n  default:\n    deny-list:\n      packages: [{}]\n",
@@ -45,7 +46,7 @@ fn deny(entries: &[&str]) -> String {
 }
 
 /// `gatehouse serve` with the npm adapter and the deny-list policy in front of `registry`.
-fn gatehouse(registry: &FakeNpm, gate_policy: String, mode: Mode) -> Gatehouse {
+pub(crate) fn gatehouse(registry: &FakeNpm, gate_policy: String, mode: Mode) -> Gatehouse {
     // `Setup` writes the upstream last, so these lines continue its block.
     let extra_config = match mode {
         Mode::Deprecate => String::new(),
@@ -61,7 +62,7 @@ fn gatehouse(registry: &FakeNpm, gate_policy: String, mode: Mode) -> Gatehouse {
 }
 
 /// The real npm (see [`real_client`]).
-fn npm() -> Option<PathBuf> {
+pub(crate) fn npm() -> Option<PathBuf> {
     real_client("npm", &["--version"], "install Node.js")
 }
 
@@ -72,12 +73,12 @@ fn pnpm() -> Option<PathBuf> {
 
 /// A temporary project for one gatehouse: `app/` with its `.npmrc`, and the
 /// client's home, cache and store beside it.
-struct Project {
+pub(crate) struct Project {
     dir: tempfile::TempDir,
 }
 
 impl Project {
-    fn new(gatehouse: &Gatehouse) -> Self {
+    pub(crate) fn new(gatehouse: &Gatehouse) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let project = Project { dir };
         for sub in ["app", "home", "cache", "store"] {
@@ -131,7 +132,7 @@ impl Project {
         run_client(command, &what).await
     }
 
-    async fn npm(&self, npm: &Path, args: &[&str]) -> Ran {
+    pub(crate) async fn npm(&self, npm: &Path, args: &[&str]) -> Ran {
         let mut all = args.to_vec();
         all.extend(["--no-audit", "--no-fund", "--prefer-online"]);
         self.run(npm, &all).await
@@ -162,7 +163,7 @@ impl Project {
     }
 
     /// The version of `name` in `node_modules`.
-    fn installed_version(&self, name: &str) -> Option<String> {
+    pub(crate) fn installed_version(&self, name: &str) -> Option<String> {
         let manifest = self
             .app()
             .join("node_modules")
@@ -182,7 +183,7 @@ impl Project {
 }
 
 /// Asserts that `ran` failed and printed the deny-list's reason for `spec`.
-fn assert_blocked_with_reason(ran: &Ran, spec: &str) {
+pub(crate) fn assert_blocked_with_reason(ran: &Ran, spec: &str) {
     assert!(!ran.success, "installing {spec} must fail:\n{}", ran.output);
     let reason = format!("deny-list: {spec} is on the deny list");
     assert!(

@@ -135,6 +135,11 @@ pub const ARCHIVE_RATIO: u64 = 100;
 pub const MANIFEST_BYTES: usize = 1 << 20;
 /// `limits.sbom_documents`.
 pub const SBOM_DOCUMENTS: usize = 100_000;
+/// `limits.console_sessions`.
+pub const CONSOLE_SESSIONS: usize = 64;
+/// `limits.console_session_minutes`: a console session ends this long
+/// after its sign-in (8 hours, a working day).
+pub const CONSOLE_SESSION_MINUTES: u64 = 480;
 
 #[cfg(test)]
 mod tests {
