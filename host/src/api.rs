@@ -210,27 +210,7 @@ async fn answer(
         }
         (Method::GET, sbom) if sbom.starts_with(SBOM_PREFIX) => {
             let (ecosystem, name, version) = sbom_subject(&sbom[SBOM_PREFIX.len()..])?;
-            let store = app.proxy.sboms.clone();
-            let (name_kept, version_kept) = (name.clone(), version.clone());
-            let document = tokio::task::spawn_blocking(move || {
-                store.get(ecosystem, &name_kept, &version_kept)
-            })
-            .await
-            .map_err(|e| HttpError::Internal(e.to_string()))?
-            .map_err(|e| HttpError::Internal(format!("the SBOM store: {e}")))?;
-            let document = document.ok_or_else(|| {
-                HttpError::NotFound(format!(
-                    "no SBOM for {ecosystem} {name} {version}: gatehouse makes one when it verifies an artifact of that version"
-                ))
-            })?;
-            let mut response = Response::new(crate::http::full(document));
-            response.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static(
-                    "application/vnd.cyclonedx+json; version=1.6",
-                ),
-            );
-            Ok(response)
+            app.sbom(ecosystem, &name, &version).await
         }
         _ if path.starts_with(admin::ADMIN) => {
             let name = admin::authenticate(app, &request, requester.as_deref())?;

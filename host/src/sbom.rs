@@ -15,6 +15,9 @@ use crate::preflight::Answer;
 
 const SPEC_VERSION: &str = "1.6";
 
+/// The media type SBOMs are served with.
+pub const MEDIA_TYPE: &str = "application/vnd.cyclonedx+json; version=1.6";
+
 /// The purl type of an OSV ecosystem name.
 fn purl_type(ecosystem: &str) -> &'static str {
     match ecosystem {

@@ -94,6 +94,7 @@ async fn read(
         "/" => overview::page(app, signed).await,
         "/audit" => audit::page(app, signed, parse(query)?).await,
         "/package" => package::page(app, signed, parse(query)?).await,
+        "/sbom" => package::sbom(app, parse(query)?).await,
         "/exceptions" => Ok(exceptions::page(app, signed)),
         "/policies" => Ok(policies::page(app, signed)),
         _ => Err(HttpError::NotFound(format!(

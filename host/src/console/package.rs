@@ -1,7 +1,8 @@
 //! A package's page: every version the audit log has seen with its latest
-//! decision and why, the advisories the OSV mirror holds for it, its
-//! exceptions and reviews, and the forms that add either. (No SBOMs are
-//! kept yet, so none is linked.)
+//! decision and why, links to the SBOMs kept for them, the advisories the
+//! OSV mirror holds for it, its exceptions and reviews, and the forms that
+//! add either. The SBOMs themselves are served here too, so a console
+//! session reads them without a client token.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -64,6 +65,10 @@ pub async fn page(
     ));
     body.push_str("</section>");
 
+    body.push_str("<section aria-labelledby=\"sboms\"><h2 id=\"sboms\">SBOMs</h2>");
+    body.push_str(&sbom_links(app, ecosystem, &package, &records).await);
+    body.push_str("</section>");
+
     body.push_str("<section aria-labelledby=\"advisories\"><h2 id=\"advisories\">Advisories</h2>");
     body.push_str(&advisories(app, ecosystem, &package).await);
     body.push_str("</section>");
@@ -97,6 +102,64 @@ pub async fn page(
         Some(signed),
         &body,
     ))
+}
+
+/// Links to the SBOM of every version in `records` that has one.
+async fn sbom_links(
+    app: &Arc<App>,
+    ecosystem: &'static str,
+    package: &str,
+    records: &[Value],
+) -> String {
+    let mut versions: Vec<String> = records
+        .iter()
+        .filter_map(|record| record["version"].as_str())
+        .filter(|version| !version.is_empty())
+        .map(str::to_owned)
+        .collect();
+    versions.sort();
+    versions.dedup();
+    let (store, name) = (app.proxy.sboms.clone(), package.to_owned());
+    let kept = tokio::task::spawn_blocking(move || {
+        versions
+            .into_iter()
+            .filter(|version| matches!(store.get(ecosystem, &name, version), Ok(Some(_))))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    if kept.is_empty() {
+        return "<p class=\"hint\">No SBOM is kept for a version of this package: gatehouse makes one when it verifies an artifact.</p>".into();
+    }
+    let links: String = kept
+        .iter()
+        .map(|version| {
+            format!(
+                "<li><a href=\"/console/sbom?ecosystem={}&amp;name={}&amp;version={}\">{} {} (CycloneDX JSON)</a></li>",
+                query_value(ecosystem),
+                query_value(package),
+                query_value(version),
+                esc(package),
+                esc(version)
+            )
+        })
+        .collect();
+    format!("<ul>{links}</ul>")
+}
+
+/// Which version's SBOM `/console/sbom` serves.
+#[derive(Debug, serde::Deserialize)]
+pub struct Version {
+    ecosystem: String,
+    name: String,
+    version: String,
+}
+
+/// The kept SBOM of one version, as `GET /api/v1/sbom/...` serves it.
+pub async fn sbom(app: &Arc<App>, which: Version) -> Result<Response<Body>, HttpError> {
+    let (ecosystem, package) =
+        named_package(&which.ecosystem, &which.name).map_err(HttpError::BadRequest)?;
+    app.sbom(ecosystem, &package, &which.version).await
 }
 
 /// One row per version, from its newest record, and the rules that blocked
