@@ -5,11 +5,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
+use hyper::Response;
+
 use crate::auth::Tokens;
 use crate::bounds::{AuthFailureLog, cut_str};
 use crate::capabilities::audit::AuditRecord;
-use hyper::Response;
-
 use crate::http::{Body, HttpError, full};
 use crate::proxy::Proxy;
 use crate::reviews::Reviews;
