@@ -21,10 +21,16 @@ pub use bindings::gatehouse::plugin::{audit, log, osv, store};
 pub use bindings::{ArtifactPlan, ErrorFormat, Guest, Outcome, Request, Response};
 
 /// Exports an adapter: `$adapter` implements [`Guest`].
+///
+/// Only in the component: natively (tests, the fuzz targets) several adapters
+/// link into one binary, where their exports' names would clash.
 #[macro_export]
 macro_rules! export_adapter {
     ($adapter:ident) => {
+        #[cfg(target_family = "wasm")]
         $crate::bindings::__export_adapter!($adapter with_types_in $crate::bindings);
+        #[cfg(not(target_family = "wasm"))]
+        const _: fn(String, $crate::Request) -> $crate::Outcome = <$adapter as $crate::Guest>::handle;
     };
 }
 

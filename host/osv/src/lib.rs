@@ -149,11 +149,13 @@ pub fn normalize_name(ecosystem: &str, name: &str) -> String {
                     }
                     in_run = true;
                 } else {
-                    out.extend(c.to_lowercase());
+                    out.push(c);
                     in_run = false;
                 }
             }
-            out
+            // The whole name at once, as Python's `str.lower` does: a final
+            // sigma lowers to `ς`, which no character alone does.
+            out.to_lowercase()
         }
         "crates.io" => name
             .chars()
