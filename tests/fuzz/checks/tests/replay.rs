@@ -3,6 +3,9 @@
 //! (`tests/fuzz/seeds/<target>/`). Also holds the targets, the fuzz project's
 //! binaries and those directories to the same list of names.
 
+// Synchronous tests: blocking file access is what they need.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
