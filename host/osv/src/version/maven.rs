@@ -241,6 +241,22 @@ mod tests {
         MavenVersion::parse(s).expect("non-empty")
     }
 
+    /// Found by the `versions_maven` fuzz target: these spelled canonically
+    /// as `` (not a version), `0.2-alpha..alpha` (the empty token reads as 0)
+    /// and `alpha-9` (a different version).
+    #[test]
+    fn canonical_spellings_parse_back_equal() {
+        for (text, canonical) in [
+            ("0.0", "0"),
+            ("0.2-alpha.ga.alpha", "0.2-alpha.ga.alpha"),
+            ("-alpha9.", "-alpha-9"),
+        ] {
+            assert_eq!(v(text).canonical(), canonical);
+            assert_eq!(v(canonical), v(text), "{text}");
+            assert_eq!(v(canonical).canonical(), canonical);
+        }
+    }
+
     fn assert_chain(chain: &[&str]) {
         for pair in chain.windows(2) {
             assert!(v(pair[0]) < v(pair[1]), "{} < {}", pair[0], pair[1]);
