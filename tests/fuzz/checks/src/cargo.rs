@@ -13,6 +13,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::fake::{self, FakeHost};
+use crate::some_of;
 
 const VERSIONS: &[&str] = &["1.0.0", "1.1.0", "2.0.0-rc.1", "0.1.0", "1.0.0+b"];
 
@@ -45,11 +46,7 @@ fn yanked_from(upstream: &str, served: &str) -> bool {
 /// Raw bytes as upstream's index file of `demo`.
 pub fn index(data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let blocked: HashSet<String> = VERSIONS
-        .iter()
-        .filter(|_| u.ratio(1, 2).unwrap_or(false))
-        .map(|v| (*v).to_owned())
-        .collect();
+    let blocked: HashSet<String> = some_of(&mut u, VERSIONS);
     let body = u.bytes(u.len()).unwrap_or_default();
     let mut host = FakeHost::new(blocked.clone());
     host.answer("/de/mo/demo", "text/plain", body.to_vec());

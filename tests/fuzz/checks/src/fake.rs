@@ -78,15 +78,13 @@ impl Host for FakeHost {
 
 /// A client's request for `path`.
 pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Request {
+    let headers = headers.iter().map(|&(n, v)| (n.to_owned(), v.to_owned()));
     Request {
+        headers: headers.collect(),
+        body,
         method: method.into(),
         path: path.into(),
         query: None,
-        headers: headers
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect(),
-        body,
         public_base: PUBLIC.into(),
     }
 }

@@ -11,6 +11,7 @@ use gatehouse_adapter_sdk::Outcome;
 use goproxy::escape::{escape, unescape};
 
 use crate::fake::{self, FakeHost};
+use crate::some_of;
 
 const MODULE: &str = "example.com/Demo";
 const VERSIONS: &[&str] = &[
@@ -23,11 +24,7 @@ const VERSIONS: &[&str] = &[
 /// Paths and lists: the first bytes pick the blocked versions and a path.
 pub fn list(data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let blocked: HashSet<String> = VERSIONS
-        .iter()
-        .filter(|_| u.ratio(1, 2).unwrap_or(false))
-        .map(|v| (*v).to_owned())
-        .collect();
+    let blocked: HashSet<String> = some_of(&mut u, VERSIONS);
     let path = u.arbitrary::<&str>().unwrap_or_default();
     if let Some(decoded) = unescape(path) {
         assert_eq!(escape(&decoded), path, "{path:?} decodes to {decoded:?}");

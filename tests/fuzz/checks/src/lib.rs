@@ -49,18 +49,30 @@ pub fn check(name: &str) -> Option<fn(&[u8])> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
-/// A short string from `tokens`, joined by `separators`: version-like text
-/// that meets the interesting cases (equal spellings, qualifiers) often.
-fn token_text(u: &mut Unstructured<'_>, tokens: &[&str], separators: &[&str]) -> String {
+/// A short string of `tokens` (separated by blanks), joined by `separators`:
+/// version-like text that meets the interesting cases (equal spellings,
+/// qualifiers) often.
+fn token_text(u: &mut Unstructured<'_>, tokens: &str, separators: &[&str]) -> String {
+    let tokens: Vec<&str> = tokens.split_whitespace().collect();
     let mut text = String::new();
     let parts = u.int_in_range(1..=5).unwrap_or(1);
     for i in 0..parts {
         if i > 0 {
             text.push_str(u.choose(separators).unwrap_or(&"."));
         }
-        text.push_str(u.choose(tokens).unwrap_or(&"0"));
+        text.push_str(u.choose(&tokens).unwrap_or(&"0"));
     }
     text
+}
+
+/// Some of `items`, each with odds of one in three: the versions a fake gate
+/// blocks.
+fn some_of(u: &mut Unstructured<'_>, items: &[&str]) -> std::collections::HashSet<String> {
+    items
+        .iter()
+        .filter(|_| u.ratio(1, 3).unwrap_or(false))
+        .map(|item| (*item).to_owned())
+        .collect()
 }
 
 /// Checks that `cmp` is a total order on `a`, `b`, `c`: reflexive,

@@ -16,7 +16,7 @@ use npm::settings::BlockedVersions;
 use serde_json::Value;
 
 use crate::fake::{self, FakeHost, PUBLIC};
-use crate::token_text;
+use crate::{some_of, token_text};
 
 const VERSIONS: &[&str] = &[
     "1.0.0",
@@ -68,11 +68,7 @@ impl Case {
         } else {
             "demo"
         };
-        let blocked = VERSIONS
-            .iter()
-            .filter(|_| u.ratio(1, 3).unwrap_or(false))
-            .map(|v| (*v).to_owned())
-            .collect();
+        let blocked = some_of(u, VERSIONS);
         Case {
             name: PackageName::parse(name).expect("a valid name"),
             blocked,
@@ -300,24 +296,8 @@ pub fn packument_raw(data: &[u8]) {
     filter(body, &case);
 }
 
-const PATH_TOKENS: &[&str] = &[
-    "/",
-    "demo",
-    "@scope",
-    "%2f",
-    "%2F",
-    "%40scope",
-    "-",
-    "demo-1.0.0.tgz",
-    "demo-2.0.0.tgz",
-    "..",
-    "-/ping",
-    "-/npm/v1/security/advisories/bulk",
-    "%",
-    "%zz",
-    "%ff",
-    "\u{e9}",
-];
+const PATH_TOKENS: &str = "/ demo @scope %2f %2F %40scope - demo-1.0.0.tgz demo-2.0.0.tgz .. -/ping \
+     -/npm/v1/security/advisories/bulk % %zz %ff \u{e9}";
 
 /// Any request, against an upstream holding `demo` and `@scope/demo`.
 pub fn request(data: &[u8]) {

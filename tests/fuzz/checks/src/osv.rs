@@ -14,10 +14,7 @@ use gatehouse_osv::version::{Scheme, Version};
 
 use crate::token_text;
 
-const TOKENS: &[&str] = &[
-    "0", "1", "2", "3", "10", "0.0", "1.0", "1.2.3", "alpha", "rc", "a1", "post1", "dev",
-    "SNAPSHOT", "beta",
-];
+const TOKENS: &str = "0 1 2 3 10 0.0 1.0 1.2.3 alpha rc a1 post1 dev SNAPSHOT beta";
 
 /// The schemes and an ecosystem ordered by each. Not Maven: its order is not
 /// transitive (see `versions::maven`), so sorting events has no one answer.

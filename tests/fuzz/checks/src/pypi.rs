@@ -13,7 +13,7 @@ use gatehouse_adapter_sdk::{Outcome, Response};
 use serde_json::{Value, json};
 
 use crate::fake::{self, FakeHost, PUBLIC};
-use crate::token_text;
+use crate::{some_of, token_text};
 
 const VERSIONS: &[&str] = &[
     "1.0",
@@ -36,9 +36,7 @@ const EXTENSIONS: &[&str] = &[
     "-cp312-abi3.whl",
     ".exe",
 ];
-const NAME_TOKENS: &[&str] = &[
-    "demo", "Demo", "de_mo", "de.mo", "other", "-", "_", " ", "\u{e9}", "%", "#", "?", "&",
-];
+const NAME_TOKENS: &str = "demo Demo de_mo de.mo other - _ \u{e9} % # ? &";
 const TEXTS: &[&str] = &[
     "",
     " ",
@@ -76,7 +74,7 @@ fn text(u: &mut Unstructured<'_>) -> String {
 
 impl File {
     fn arbitrary(u: &mut Unstructured<'_>, index: usize) -> File {
-        let name = token_text(u, NAME_TOKENS, &["", "-"]);
+        let name = token_text(u, NAME_TOKENS, &["", "-", " "]);
         let version = u.choose(VERSIONS).unwrap_or(&"1.0");
         let extension = u.choose(EXTENSIONS).unwrap_or(&".tar.gz");
         let filename = format!("{name}-{version}{extension}");
@@ -211,11 +209,7 @@ pub fn pages(data: &[u8]) {
     let files: Vec<File> = (0..u.int_in_range(0..=5).unwrap_or(0))
         .map(|i| File::arbitrary(&mut u, i))
         .collect();
-    let blocked: HashSet<String> = VERSIONS
-        .iter()
-        .filter(|_| u.ratio(1, 3).unwrap_or(false))
-        .map(|v| (*v).to_owned())
-        .collect();
+    let blocked: HashSet<String> = some_of(&mut u, VERSIONS);
     let settings = *u.choose(SETTINGS).unwrap_or(&"");
     let from_html = html(&files);
     let from_json = json(&files, "demo");

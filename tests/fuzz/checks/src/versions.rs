@@ -16,7 +16,7 @@ use gatehouse_versions::{compare, is_prerelease, satisfies, satisfies_including_
 use crate::{token_text, total_order};
 
 /// A version-ish string: mostly from `tokens`, sometimes anything.
-fn version_text(u: &mut Unstructured<'_>, tokens: &[&str], separators: &[&str]) -> String {
+fn version_text(u: &mut Unstructured<'_>, tokens: &str, separators: &[&str]) -> String {
     if u.ratio(1, 8).unwrap_or(false) {
         return u.arbitrary::<&str>().unwrap_or_default().to_owned();
     }
@@ -24,7 +24,7 @@ fn version_text(u: &mut Unstructured<'_>, tokens: &[&str], separators: &[&str]) 
 }
 
 /// Three versions, for the order's laws.
-fn triple(u: &mut Unstructured<'_>, tokens: &[&str], separators: &[&str]) -> [String; 3] {
+fn triple(u: &mut Unstructured<'_>, tokens: &str, separators: &[&str]) -> [String; 3] {
     [(); 3].map(|()| version_text(u, tokens, separators))
 }
 
@@ -80,55 +80,15 @@ fn canonical_laws(scheme: Scheme, versions: &[String; 3], total: bool) {
     }
 }
 
-const NPM_TOKENS: &[&str] = &[
-    "0",
-    "1",
-    "2",
-    "10",
-    "01",
-    "x",
-    "X",
-    "*",
-    "v1",
-    "alpha",
-    "beta",
-    "rc",
-    "0-0",
-    "1.2.3",
-    "1.0.0-rc.1",
-    "9007199254740993",
-];
-const NPM_RANGE_TOKENS: &[&str] = &[
-    "^",
-    "~",
-    ">=",
-    "<",
-    "<=",
-    ">",
-    "=",
-    "||",
-    " - ",
-    " ",
-    "1",
-    "0",
-    "2",
-    "x",
-    "*",
-    "1.2.3",
-    "1.0.0-rc.1",
-    "0.0.0-0",
-    "1.x",
-    "^0.0.1",
-    "~1.2",
-    "~>1",
-    ">=1.2.3-alpha",
-];
+const NPM_TOKENS: &str = "0 1 2 10 01 x X * v1 alpha beta rc 0-0 1.2.3 1.0.0-rc.1 9007199254740993";
+const NPM_RANGE_TOKENS: &str =
+    "^ ~ >= < <= > = || 1 0 2 x * 1.2.3 1.0.0-rc.1 0.0.0-0 1.x ^0.0.1 ~1.2 ~>1 >=1.2.3-alpha";
 
 /// npm (node-semver) versions and ranges.
 pub fn npm(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let versions = triple(&mut u, NPM_TOKENS, &[".", "-", "+", "."]);
-    let range = version_text(&mut u, NPM_RANGE_TOKENS, &["", " ", ".", "-"]);
+    let range = version_text(&mut u, NPM_RANGE_TOKENS, &["", " ", ".", "-", " - "]);
     order_laws("npm", &versions);
     range_laws("npm", &versions, &range);
     let [a, b, _] = &versions;
@@ -144,52 +104,10 @@ pub fn npm(data: &[u8]) {
     canonical_laws(Scheme::Semver, &versions, true);
 }
 
-const PYPI_TOKENS: &[&str] = &[
-    "0",
-    "1",
-    "2",
-    "10",
-    "01",
-    "1!",
-    "a",
-    "b",
-    "rc",
-    "c",
-    "pre",
-    "preview",
-    "alpha",
-    "post",
-    "rev",
-    "r",
-    "dev",
-    "+local",
-    "+ubuntu.1",
-    "*",
-    "v",
-    "1.0",
-    "18446744073709551616",
-];
-const PYPI_RANGE_TOKENS: &[&str] = &[
-    "==",
-    "!=",
-    ">=",
-    "<=",
-    ">",
-    "<",
-    "~=",
-    "===",
-    ",",
-    " ",
-    "1",
-    "1.0",
-    "2.0",
-    ".*",
-    "1.0a1",
-    "1.0.post1",
-    "1!1.0",
-    "1.0+local",
-    "1.0.dev0",
-];
+const PYPI_TOKENS: &str = "0 1 2 10 01 1! a b rc c pre preview alpha post rev r dev +local +ubuntu.1 * v 1.0 \
+     18446744073709551616";
+const PYPI_RANGE_TOKENS: &str =
+    "== != >= <= > < ~= === , 1 1.0 2.0 .* 1.0a1 1.0.post1 1!1.0 1.0+local 1.0.dev0";
 
 /// PEP 440 versions and specifiers.
 pub fn pypi(data: &[u8]) {
@@ -201,44 +119,10 @@ pub fn pypi(data: &[u8]) {
     canonical_laws(Scheme::Pep440, &versions, true);
 }
 
-const SEMVER_TOKENS: &[&str] = &[
-    "0",
-    "1",
-    "2",
-    "10",
-    "01",
-    "v1",
-    "alpha",
-    "beta",
-    "rc",
-    "0-0",
-    "incompatible",
-    "20191109021931",
-    "daa7c04131f5",
-    "1.2.3",
-    "v0.0.0-20191109021931-daa7c04131f5",
-];
-const SEMVER_RANGE_TOKENS: &[&str] = &[
-    "^",
-    "~",
-    ">=",
-    "<",
-    "<=",
-    ">",
-    "=",
-    ",",
-    " ",
-    "1",
-    "0",
-    "2",
-    "*",
-    "1.2.3",
-    "v1.2.3",
-    "1.0.0-rc.1",
-    "1.*",
-    "v2",
-    "0.0.0-0",
-];
+const SEMVER_TOKENS: &str = "0 1 2 10 01 v1 alpha beta rc 0-0 incompatible 20191109021931 daa7c04131f5 1.2.3 \
+     v0.0.0-20191109021931-daa7c04131f5";
+const SEMVER_RANGE_TOKENS: &str =
+    "^ ~ >= < <= > = , 1 0 2 * 1.2.3 v1.2.3 1.0.0-rc.1 1.* v2 0.0.0-0";
 
 /// crates.io (the `semver` crate) and Go (semver with `v`): the first byte
 /// picks one.
@@ -256,31 +140,8 @@ pub fn semver(data: &[u8]) {
     canonical_laws(Scheme::Semver, &versions, true);
 }
 
-const MAVEN_TOKENS: &[&str] = &[
-    "0",
-    "1",
-    "2",
-    "10",
-    "01",
-    "alpha",
-    "a",
-    "beta",
-    "b",
-    "milestone",
-    "m",
-    "rc",
-    "cr",
-    "snapshot",
-    "SNAPSHOT",
-    "ga",
-    "final",
-    "release",
-    "sp",
-    "x",
-    "",
-    "1.0",
-    "1-1",
-];
+const MAVEN_TOKENS: &str = "0 1 2 10 01 alpha a beta b milestone m rc cr snapshot SNAPSHOT ga final release sp x \
+     1.0 1-1";
 
 /// Maven (the OSV mirror's `ComparableVersion`): the canonical spelling only.
 /// Maven's order is not transitive, and the mirror follows it: `1.0.beta >
@@ -288,7 +149,7 @@ const MAVEN_TOKENS: &[&str] = &[
 /// 1.0.beta`; likewise `post1 < 0-rc < 0 < post1`.
 pub fn maven(data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let versions = triple(&mut u, MAVEN_TOKENS, &[".", "-", "", "_"]);
+    let versions = triple(&mut u, MAVEN_TOKENS, &[".", "-", "", "_", ".."]);
     // Parsing trims, and a qualifier keeps its inner blanks: a version with
     // blanks has no stable spelling (and no release has blanks).
     if !versions.iter().any(|v| v.contains(char::is_whitespace)) {
