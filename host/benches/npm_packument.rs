@@ -135,6 +135,8 @@ fn main() -> anyhow::Result<()> {
                 // Off: every request runs the adapter and the policies.
                 memo: Memo::new(0),
                 gate_memo: GateMemo::new(Duration::ZERO, 0),
+                contents: Default::default(),
+                sboms: gatehouse::sbom_store::SbomStore::open(&dir.join("sbom.sqlite"), 1)?,
             },
             mirror: None,
             auth_failures: Default::default(),

@@ -1,23 +1,70 @@
 //! One adapter route: its wiring ([`AdapterRoute`]: upstream, settings,
 //! limits) and one call of the adapter component on it. The proxy calls it
-//! for client requests, the pre-flight for a package's facts.
+//! for client requests, the pre-flight for a package's facts; the artifact
+//! check asks the adapter what an artifact's own manifest says.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::archive::Member;
+use crate::bindings::VersionFacts;
 use crate::bindings::adapter::{Outcome, Request};
+use crate::bindings::manifest_reader::exports::gatehouse::plugin::manifest;
 use crate::capabilities::gate::PolicyGate;
 use crate::capabilities::upstream::{AdapterUpstream, Trace};
 use crate::capabilities::{CallScope, Capabilities};
 use crate::metrics::metrics;
 use crate::runtime::LoadedAdapter;
-use crate::runtime::guest::{GuestFailure, Limits, new_store, within_deadline};
+use crate::runtime::guest::{GuestFailure, GuestState, Limits, new_store, within_deadline};
 
 /// One adapter's wiring: its upstream, settings and limits.
 pub struct AdapterRoute {
     pub upstream: Arc<AdapterUpstream>,
     pub settings: String,
     pub limits: Limits,
+}
+
+impl AdapterRoute {
+    /// A store for one call of `adapter` on this route.
+    fn store(
+        &self,
+        gate: Arc<dyn PolicyGate>,
+        caps: &Arc<Capabilities>,
+        adapter: &LoadedAdapter,
+        requester: Option<String>,
+    ) -> wasmtime::Store<GuestState> {
+        new_store(
+            adapter.pre.handle.engine(),
+            caps.clone(),
+            CallScope::Adapter {
+                upstream: self.upstream.clone(),
+                gate,
+            },
+            adapter.name.clone(),
+            requester,
+            self.limits,
+        )
+    }
+
+    /// `call` within the route's deadline, counted in the metrics.
+    async fn timed<T>(
+        &self,
+        adapter: &LoadedAdapter,
+        call: impl Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        let started = Instant::now();
+        let outcome = within_deadline(&self.limits, call).await;
+        metrics().guest_call(
+            "adapter",
+            &adapter.name,
+            started.elapsed(),
+            outcome
+                .as_ref()
+                .err()
+                .map(|e| GuestFailure::classify(e).class()),
+        );
+        outcome
+    }
 }
 
 /// Runs `adapter`'s `handle` on `request` for `route`, instantiation
@@ -31,34 +78,14 @@ pub async fn call_adapter(
     requester: Option<String>,
     request: &Request,
 ) -> (wasmtime::Result<Outcome>, Trace) {
-    let mut store = new_store(
-        adapter.pre.engine(),
-        caps.clone(),
-        CallScope::Adapter {
-            upstream: route.upstream.clone(),
-            gate,
-        },
-        adapter.name.clone(),
-        requester,
-        route.limits,
-    );
-    let started = Instant::now();
+    let mut store = route.store(gate, caps, adapter, requester);
     let call = async {
-        let instance = adapter.pre.instantiate_async(&mut store).await?;
+        let instance = adapter.pre.handle.instantiate_async(&mut store).await?;
         instance
             .call_handle(&mut store, &route.settings, request)
             .await
     };
-    let outcome = within_deadline(&route.limits, call).await;
-    metrics().guest_call(
-        "adapter",
-        &adapter.name,
-        started.elapsed(),
-        outcome
-            .as_ref()
-            .err()
-            .map(|e| GuestFailure::classify(e).class()),
-    );
+    let outcome = route.timed(adapter, call).await;
     let trace = store.data_mut().take_trace();
     drop(store);
     // Upstream copies become the cached ones only when the adapter could
@@ -74,4 +101,34 @@ pub async fn call_adapter(
         .settle(&trace.stamps, accepted)
         .await;
     (outcome, trace)
+}
+
+/// Runs `adapter`'s `manifest.read` on the manifest files read from one of
+/// its artifacts, within the route's deadline. `None` when the adapter reads
+/// no manifests (it was built against 0.1.0 or 0.1.1).
+pub async fn read_manifest(
+    gate: Arc<dyn PolicyGate>,
+    caps: &Arc<Capabilities>,
+    adapter: &LoadedAdapter,
+    route: &AdapterRoute,
+    registry: &VersionFacts,
+    members: Vec<Member>,
+) -> Option<wasmtime::Result<Result<Option<VersionFacts>, String>>> {
+    let reader = adapter.pre.manifest.as_ref()?;
+    let mut store = route.store(gate, caps, adapter, None);
+    let members: Vec<manifest::Member> = members
+        .into_iter()
+        .map(|member| manifest::Member {
+            path: member.path,
+            contents: member.contents,
+        })
+        .collect();
+    let call = async {
+        let instance = reader.instantiate_async(&mut store).await?;
+        instance
+            .gatehouse_plugin_manifest()
+            .call_read(&mut store, &route.settings, registry, &members)
+            .await
+    };
+    Some(route.timed(adapter, call).await)
 }

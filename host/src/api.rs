@@ -1,5 +1,6 @@
-//! The HTTP API: `/api/v1/decide` (the pre-flight, see [`crate::preflight`])
-//! and, through [`crate::admin`], the admin API.
+//! The HTTP API: `/api/v1/decide` (the pre-flight, see [`crate::preflight`]),
+//! `/api/v1/sbom` (artifact SBOMs, and a project's from its lockfile, see
+//! [`crate::sbom`]) and, through [`crate::admin`], the admin API.
 
 use std::sync::Arc;
 
@@ -82,6 +83,44 @@ fn check_queries(queries: &[Query], bounds: &Bounds) -> Result<(), HttpError> {
     }
 }
 
+/// Artifact SBOMs are at `{SBOM_PREFIX}{ecosystem}/{name}/{version}`.
+const SBOM_PREFIX: &str = "/api/v1/sbom/";
+
+/// The (OSV ecosystem, name, version) an SBOM path names; the name may hold
+/// slashes (npm scopes, Go module paths), percent-encoded or not.
+fn sbom_subject(rest: &str) -> Result<(&'static str, String, String), HttpError> {
+    let usage = || {
+        HttpError::BadRequest(format!(
+            "an SBOM is at {SBOM_PREFIX}{{ecosystem}}/{{name}}/{{version}}"
+        ))
+    };
+    let (ecosystem, rest) = rest.split_once('/').ok_or_else(usage)?;
+    let (name, version) = rest.rsplit_once('/').ok_or_else(usage)?;
+    let decode = |text: &str| {
+        url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default()
+    };
+    let (name, version) = (decode(name), decode(version));
+    if name.is_empty() || version.is_empty() {
+        return Err(usage());
+    }
+    Ok((crate::preflight::ecosystem(ecosystem)?.osv, name, version))
+}
+
+/// A lockfile body, its kind said by `file`, as the packages it pins.
+async fn read_lockfile(
+    request: Request<Incoming>,
+    file: &str,
+    timeout: std::time::Duration,
+) -> Result<Vec<Query>, HttpError> {
+    let body = read_body(request, MAX_DECIDE_BODY, timeout).await?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| HttpError::BadRequest("the lockfile is not UTF-8".into()))?;
+    Ok(crate::lockfile::read(file, &text)?)
+}
+
 async fn decide(
     app: &App,
     queries: &[Query],
@@ -148,12 +187,7 @@ async fn answer(
             let options = DecideOptions::parse(&request)?;
             let timeout = app.runtime.caps.bounds.request_body_timeout();
             let queries: Vec<Query> = match &options.lockfile {
-                Some(file) => {
-                    let body = read_body(request, MAX_DECIDE_BODY, timeout).await?;
-                    let text = String::from_utf8(body.to_vec())
-                        .map_err(|_| HttpError::BadRequest("the lockfile is not UTF-8".into()))?;
-                    crate::lockfile::read(file, &text)?
-                }
+                Some(file) => read_lockfile(request, file, timeout).await?,
                 None => read_json(request, MAX_DECIDE_BODY, timeout).await?,
             };
             let answers = decide(app, &queries, options.offline(), requester.as_deref()).await?;
@@ -161,6 +195,22 @@ async fn answer(
                 StatusCode::OK,
                 &answers.iter().map(Answer::to_json).collect(),
             ))
+        }
+        (Method::POST, "/api/v1/sbom") => {
+            let options = DecideOptions::parse(&request)?;
+            let Some(file) = options.lockfile.clone() else {
+                return Err(HttpError::BadRequest(
+                    "a project SBOM needs ?lockfile=NAME (package-lock.json, pnpm-lock.yaml, requirements.txt, uv.lock, Cargo.lock or go.sum) and the lockfile as the body".into(),
+                ));
+            };
+            let timeout = app.runtime.caps.bounds.request_body_timeout();
+            let queries = read_lockfile(request, &file, timeout).await?;
+            let answers = decide(app, &queries, options.offline(), requester.as_deref()).await?;
+            Ok(json(StatusCode::OK, &crate::sbom::project(&file, &answers)))
+        }
+        (Method::GET, sbom) if sbom.starts_with(SBOM_PREFIX) => {
+            let (ecosystem, name, version) = sbom_subject(&sbom[SBOM_PREFIX.len()..])?;
+            app.sbom(ecosystem, &name, &version).await
         }
         _ if path.starts_with(admin::ADMIN) => {
             let name = admin::authenticate(app, &request, requester.as_deref())?;

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use crate::auth::Tokens;
 use crate::bounds::{AuthFailureLog, cut_str};
 use crate::capabilities::audit::AuditRecord;
-use crate::http::HttpError;
+use hyper::Response;
+
+use crate::http::{Body, HttpError, full};
 use crate::proxy::Proxy;
 use crate::reviews::Reviews;
 use crate::runtime::Runtime;
@@ -29,6 +31,34 @@ pub struct App {
 }
 
 impl App {
+    /// The kept SBOM of `name` at `version` (ecosystem in OSV's spelling),
+    /// as a CycloneDX response; 404 until an artifact of it was verified.
+    pub async fn sbom(
+        &self,
+        ecosystem: &'static str,
+        name: &str,
+        version: &str,
+    ) -> Result<Response<Body>, HttpError> {
+        let store = self.proxy.sboms.clone();
+        let (name_kept, version_kept) = (name.to_owned(), version.to_owned());
+        let document =
+            tokio::task::spawn_blocking(move || store.get(ecosystem, &name_kept, &version_kept))
+                .await
+                .map_err(|e| HttpError::Internal(e.to_string()))?
+                .map_err(|e| HttpError::Internal(format!("the SBOM store: {e}")))?
+                .ok_or_else(|| {
+                    HttpError::NotFound(format!(
+                        "no SBOM for {ecosystem} {name} {version}: gatehouse makes one when it verifies an artifact of that version"
+                    ))
+                })?;
+        let mut response = Response::new(full(document));
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static(crate::sbom::MEDIA_TYPE),
+        );
+        Ok(response)
+    }
+
     /// Audits and counts a refused request, and returns the 401 to answer.
     /// The record keeps `limits.audit_path_bytes` of the path, and each client
     /// address gets `limits.auth_failures_per_minute` records a minute: past

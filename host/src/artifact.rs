@@ -125,7 +125,7 @@ impl Expected {
     }
 
     /// The store path: `{algorithm}/{first two hex}/{hex}` of the strongest digest.
-    fn key(&self) -> String {
+    pub fn key(&self) -> String {
         let (algorithm, hex) = &self.0[0];
         format!("{}/{}/{hex}", algorithm.name(), &hex[..2])
     }
@@ -601,6 +601,9 @@ impl ArtifactStore {
         self.root
             .rename(&tmp_name, &self.root, key)
             .map_err(store_error)?;
+        metrics()
+            .artifact_fetch
+            .observe(started.elapsed().as_secs_f64());
         self.verified
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -27,6 +27,19 @@ pub mod adapter {
     });
 }
 
+/// The `manifest` export of a `registry-adapter` (0.1.2), which adapters
+/// built against older versions lack.
+pub mod manifest_reader {
+    wasmtime::component::bindgen!({
+        world: "manifest-reader",
+        path: "../wit",
+        exports: { default: async },
+        with: {
+            "gatehouse:plugin/types": super::policy::gatehouse::plugin::types,
+        },
+    });
+}
+
 pub use policy::gatehouse::plugin::osv::{Advisory, Interval, PackageAdvisory, Severity};
 pub use policy::gatehouse::plugin::types::{
     Action, Context, Dependency, Digest, FactFields, FactReads, Purpose, Verdict, VersionFacts,

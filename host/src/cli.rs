@@ -654,6 +654,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             public_url: settings.public_url.clone(),
             trust_forwarded: settings.trust_forwarded,
             memo: crate::memo::Memo::new(defaults::MEMO_BYTES),
+            contents: crate::contents::ContentsMemo::default(),
+            sboms: crate::sbom_store::SbomStore::open(
+                &settings.data_dir.join("sbom.sqlite"),
+                settings.limits.sbom_documents,
+            )?,
             gate_memo: crate::memo::GateMemo::new(
                 defaults::GATE_MEMO_TTL,
                 defaults::GATE_MEMO_ENTRIES,

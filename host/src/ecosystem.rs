@@ -42,6 +42,11 @@ const ECOSYSTEMS: &[Ecosystem] = &[
     },
 ];
 
+/// Every ecosystem's OSV name, in a fixed order.
+pub fn osv_names() -> impl Iterator<Item = &'static str> {
+    ECOSYSTEMS.iter().map(|ecosystem| ecosystem.osv)
+}
+
 /// The ecosystem `spelling` names, in any usual spelling and case.
 pub fn lookup(spelling: &str) -> Option<&'static Ecosystem> {
     let wanted = spelling.trim();

@@ -36,6 +36,13 @@ pub struct Exception {
     pub created_by: String,
 }
 
+impl Exception {
+    /// Whether it stopped applying by `now` (it stays listed until deleted).
+    pub fn expired(&self, now: SystemTime) -> bool {
+        self.expires <= now
+    }
+}
+
 /// What `POST /api/v1/admin/exceptions` accepts.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,7 +111,7 @@ impl Exceptions {
     pub fn epoch(&self) -> (u64, usize) {
         let now = SystemTime::now();
         let list = self.list.read().unwrap_or_else(|e| e.into_inner());
-        let expired = list.iter().filter(|e| e.expires <= now).count();
+        let expired = list.iter().filter(|e| e.expired(now)).count();
         (self.writes.load(Ordering::Acquire), expired)
     }
 
@@ -218,7 +225,7 @@ impl Exceptions {
         let now = SystemTime::now();
         let name = gatehouse_osv::normalize_name(&facts.ecosystem, &facts.name);
         let found = list.iter().find(|e| {
-            e.expires > now
+            !e.expired(now)
                 && e.ecosystem == facts.ecosystem
                 && e.package == name
                 && e.rules

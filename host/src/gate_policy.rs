@@ -4,7 +4,8 @@
 //! A policy's settings are its `default` block merged key by key with the block
 //! of the batch's ecosystem. The host keeps `mode`, `on_error`, `on_stale`,
 //! `timeout_ms`, `memory_mb` and `enabled` for itself and passes the rest to
-//! the component.
+//! the component. One block is the host's, not a policy's: `sbom` (Stout's
+//! `sbom: {require: true}`), see [`GatePolicy::sbom_required`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -91,6 +92,19 @@ const HOST_KEYS: [&str; 6] = [
     "enabled",
 ];
 
+/// The block of the gate-policy file that is the host's own.
+const SBOM: &str = "sbom";
+
+/// `sbom:` in a section.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SbomSettings {
+    /// An artifact whose SBOM cannot be produced (its archive or manifest
+    /// could not be read within bounds) is blocked.
+    #[serde(default)]
+    require: Option<bool>,
+}
+
 /// A parsed gate-policy file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GatePolicy {
@@ -139,6 +153,11 @@ impl GatePolicy {
         for (section, policies) in file.policies {
             let policies = policies.unwrap_or_default();
             for (policy, settings) in &policies {
+                if policy == SBOM {
+                    sbom_settings(settings)
+                        .map_err(|e| format!("policies.{section}.{SBOM}: {e}"))?;
+                    continue;
+                }
                 let Value::Object(settings) = settings else {
                     if settings.is_null() {
                         continue;
@@ -158,6 +177,18 @@ impl GatePolicy {
         self.sections
             .values()
             .flat_map(|section| section.keys().map(String::as_str))
+            .filter(|name| *name != SBOM)
+    }
+
+    /// Whether `sbom: {require: true}` applies in `ecosystem` (its section
+    /// overriding `default`).
+    pub fn sbom_required(&self, ecosystem: &str) -> bool {
+        ["default".to_owned(), section_name(ecosystem)]
+            .iter()
+            .filter_map(|section| self.sections.get(section)?.get(SBOM))
+            .filter_map(|block| sbom_settings(block).ok()?.require)
+            .next_back()
+            .unwrap_or(false)
     }
 
     /// Whether the file has a block for `policy` that applies in `ecosystem`
@@ -203,6 +234,13 @@ fn section_name(ecosystem: &str) -> String {
         "crates.io" => "cargo".into(),
         other => other.to_lowercase(),
     }
+}
+
+fn sbom_settings(block: &Value) -> Result<SbomSettings, String> {
+    if block.is_null() {
+        return Ok(SbomSettings::default());
+    }
+    serde_json::from_value(block.clone()).map_err(|e| e.to_string())
 }
 
 fn controls_from(
@@ -291,9 +329,17 @@ policies:
         let policy = GatePolicy::parse(STOUT_SEED).expect("the seed's file parses");
         let names: std::collections::BTreeSet<_> = policy.policy_names().collect();
         assert!(
-            names.contains("sbom"),
-            "sbom is kept (and warned about when no component implements it)"
+            !names.contains("sbom"),
+            "sbom is the host's block, not a policy's"
         );
+        assert!(policy.sbom_required("npm") && policy.sbom_required("PyPI"));
+        let off = GatePolicy::parse(
+            "policies:\n  default:\n    sbom: {require: true}\n  pypi:\n    sbom: {require: false}\n",
+        )
+        .expect("parses");
+        assert!(off.sbom_required("npm") && !off.sbom_required("PyPI"));
+        let typo = GatePolicy::parse("policies:\n  default:\n    sbom: {requre: true}\n");
+        assert!(typo.unwrap_err().contains("policies.default.sbom"));
         let settings: Value =
             serde_json::from_str(&policy.settings_for("review", "npm").1).expect("json");
         assert_eq!(settings["require"], true);

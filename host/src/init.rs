@@ -67,8 +67,9 @@ osv:
 #   header_read_timeout_ms: 10000
 #   max_connections: 512
 
-# Admin API tokens (Authorization: Bearer). `gatehouse init` made the first
-# one and wrote it to admin-token; `gatehouse token new NAME` prints more.
+# Admin API tokens (Authorization: Bearer; also the sign-in of the console at
+# /console/). `gatehouse init` made the first one and wrote it to admin-token;
+# `gatehouse token new NAME` prints more.
 "#;
 
 /// The file `init` writes the first admin token to (mode 0600).

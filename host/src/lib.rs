@@ -7,11 +7,14 @@
 //! - The HTTP layer: [`server`] accepts connections and routes; [`app`] is
 //!   what a request can reach; [`proxy`] runs an ecosystem's request through
 //!   its adapter and serves the outcome; `api` (`decide`) and `admin` answer
-//!   the JSON APIs; [`http`] holds the shared body and response helpers and
+//!   the JSON APIs; `console` serves the admin console's pages, another
+//!   view onto `admin`'s operations; [`http`] holds the shared body and response helpers and
 //!   `HttpError`, the one place a failure becomes a status and a message.
 //! - Beside the proxy: `preflight` (`decide` and `check` on the adapter's own
 //!   facts, with `lockfile` readers), [`artifact`] (fetch, hash, verify,
-//!   store and serve bytes natively), [`memo`] (adapter outcomes reused while
+//!   store and serve bytes natively), [`contents`] (the artifact check: its
+//!   own manifest, read by `archive`, against registry metadata; its SBOM via
+//!   `sbom` into [`sbom_store`]), [`memo`] (adapter outcomes reused while
 //!   what they were built from holds), [`gate`] (one package's facts through
 //!   every policy, the last-stop gate's batch), [`adapter_route`] (one call of
 //!   an adapter component on its route).
@@ -37,6 +40,7 @@ pub mod adapter_route;
 pub(crate) mod admin;
 pub(crate) mod api;
 pub mod app;
+pub(crate) mod archive;
 pub mod artifact;
 pub mod auth;
 pub mod bindings;
@@ -45,6 +49,8 @@ pub mod capabilities;
 pub(crate) mod cli;
 pub mod components;
 pub mod config;
+pub(crate) mod console;
+pub mod contents;
 pub(crate) mod ecosystem;
 pub(crate) mod egress;
 pub(crate) mod exceptions;
@@ -61,6 +67,8 @@ pub(crate) mod preflight;
 pub mod proxy;
 pub mod reviews;
 pub mod runtime;
+pub(crate) mod sbom;
+pub mod sbom_store;
 pub mod server;
 pub(crate) mod single_flight;
 pub(crate) mod state_file;

@@ -17,7 +17,7 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// The adapter's route, `api`, `healthz`, `metrics`, or `none`.
+    /// The adapter's route, `api`, `console`, `healthz`, `metrics`, or `none`.
     pub route: String,
     pub status: u16,
 }
@@ -85,6 +85,8 @@ pub struct Metrics {
     pub cache: Family<CacheLabels, Counter>,
     pub upstream_latency: Histograms<UpstreamLabels>,
     pub guest_latency: Histograms<GuestLabels>,
+    pub artifact_fetch: Histogram,
+    pub artifact_check: Histogram,
     pub guest_failures: Family<GuestFailureLabels, Counter>,
     pub generation: Gauge,
     pub cache_evictions: Counter,
@@ -128,6 +130,18 @@ impl Metrics {
             "guest_call_seconds",
             "Component call latency, instantiation included",
             guest_latency.clone(),
+        );
+        let artifact_fetch = latency_histogram();
+        registry.register(
+            "artifact_fetch_seconds",
+            "An artifact's fetch from upstream, until its verified copy is in the store",
+            artifact_fetch.clone(),
+        );
+        let artifact_check = latency_histogram();
+        registry.register(
+            "artifact_check_seconds",
+            "The artifact check's first read of an artifact: its manifest out of the bytes, the adapter's reading, the judgement and its SBOM",
+            artifact_check.clone(),
         );
         let guest_failures = Family::default();
         registry.register(
@@ -178,6 +192,8 @@ impl Metrics {
             cache,
             upstream_latency,
             guest_latency,
+            artifact_fetch,
+            artifact_check,
             guest_failures,
             generation,
             cache_evictions,

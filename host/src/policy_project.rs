@@ -120,6 +120,7 @@ const WIT: &[TemplateFile] = &[
         "capabilities.wit",
         include_str!("../../wit/capabilities.wit"),
     ),
+    ("manifest.wit", include_str!("../../wit/manifest.wit")),
     ("types.wit", include_str!("../../wit/types.wit")),
     ("worlds.wit", include_str!("../../wit/worlds.wit")),
 ];

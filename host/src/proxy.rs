@@ -20,10 +20,12 @@ use crate::bindings::adapter::{ArtifactPlan, Outcome};
 use crate::bindings::{Action, Purpose};
 use crate::capabilities::Capabilities;
 use crate::capabilities::audit::AuditRecord;
+use crate::contents::{Check, ContentsMemo};
 use crate::http::{Body, HttpError, blocked, full, read_body};
 use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered};
 use crate::runtime::guest::GuestFailure;
-use crate::runtime::{Generation, Runtime};
+use crate::runtime::{Generation, LoadedAdapter, Runtime};
+use crate::sbom_store::SbomStore;
 
 /// The request header that tells adapters the authenticated client user
 /// (present only when client authentication is on).
@@ -46,6 +48,10 @@ pub struct Proxy {
     pub memo: Memo,
     /// Last-stop gate answers for artifacts, reused briefly.
     pub gate_memo: GateMemo,
+    /// What verified artifacts' own manifests say, by store key.
+    pub contents: ContentsMemo,
+    /// Artifact SBOMs.
+    pub sboms: Arc<SbomStore>,
 }
 
 impl Proxy {
@@ -130,8 +136,15 @@ impl Proxy {
             return match hit {
                 Remembered::Respond(built) => built_response(built, head, gzip, prefix),
                 Remembered::Artifact(plan) => {
-                    self.serve_artifact(caps, route, &generation, *plan, requester, head, Some(key))
-                        .await
+                    let artifact = Artifact {
+                        route,
+                        adapter: &adapter,
+                        generation: &generation,
+                        requester,
+                        head,
+                        memo_key: Some(key),
+                    };
+                    self.serve_artifact(caps, artifact, *plan).await
                 }
             };
         }
@@ -192,16 +205,15 @@ impl Proxy {
                         trace,
                     );
                 }
-                self.serve_artifact(
-                    caps,
+                let artifact = Artifact {
                     route,
-                    &generation,
-                    plan,
+                    adapter: &adapter,
+                    generation: &generation,
                     requester,
                     head,
-                    memo_key.as_deref(),
-                )
-                .await
+                    memo_key: memo_key.as_deref(),
+                };
+                self.serve_artifact(caps, artifact, plan).await
             }
             Err(failure) => {
                 let failure = GuestFailure::classify(&failure);
@@ -254,19 +266,22 @@ impl Proxy {
         format!("{scheme}://{host}/{prefix}")
     }
 
-    /// The last-stop gate, then fetch-verify-cache, then the bytes.
-    // The request's own state, each from a different owner.
-    #[allow(clippy::too_many_arguments)]
+    /// The last-stop gate, then fetch-verify-cache, then the artifact check
+    /// (its own manifest against the plan's facts), then the bytes.
     async fn serve_artifact(
         &self,
         caps: &Arc<Capabilities>,
-        route: &AdapterRoute,
-        generation: &Arc<Generation>,
+        artifact: Artifact<'_>,
         plan: ArtifactPlan,
-        requester: Option<String>,
-        head: bool,
-        memo_key: Option<&str>,
     ) -> Result<Response<Body>, HttpError> {
+        let Artifact {
+            route,
+            adapter,
+            generation,
+            requester,
+            head,
+            memo_key,
+        } = artifact;
         let facts = &plan.facts;
         let record = |event: &str, reason: String| AuditRecord {
             event: event.into(),
@@ -338,16 +353,16 @@ impl Proxy {
         if let GateAnswer::Block { message, .. } = answer {
             return Ok(blocked(plan.error_format, &message));
         }
-        let ready = match Expected::from_declared(&plan.digests) {
-            Ok(expected) => {
-                self.artifacts
-                    .obtain(&route.upstream, &plan.url, &expected)
-                    .await
-            }
+        let obtained = match Expected::from_declared(&plan.digests) {
+            Ok(expected) => self
+                .artifacts
+                .obtain(&route.upstream, &plan.url, &expected)
+                .await
+                .map(|ready| (expected.key(), ready)),
             Err(e) => Err(e),
         };
-        let ready = match ready {
-            Ok(ready) => ready,
+        let (key, ready) = match obtained {
+            Ok(obtained) => obtained,
             Err(failure) => {
                 caps.audit
                     .append(&record("artifact-refused", failure.to_string()));
@@ -358,6 +373,22 @@ impl Proxy {
                 });
             }
         };
+        let check = Check {
+            caps,
+            route,
+            adapter,
+            generation,
+            registry: facts,
+            verified: &plan.digests,
+            file_name: file_name(&plan.url),
+            requester: requester.as_deref(),
+        };
+        if let Some((_, message)) = check
+            .refusal(&self.contents, &self.sboms, &key, &ready)
+            .await
+        {
+            return Ok(blocked(plan.error_format, &message));
+        }
         caps.audit.append(&record("serve", plan.url.clone()));
         let len = ready.size();
         let body = match ready {
@@ -379,6 +410,22 @@ impl Proxy {
         headers.insert(CONTENT_LENGTH, len.into());
         Ok(response)
     }
+}
+
+/// One artifact request: where it came in, and for whom.
+struct Artifact<'a> {
+    route: &'a AdapterRoute,
+    adapter: &'a LoadedAdapter,
+    generation: &'a Arc<Generation>,
+    requester: Option<String>,
+    head: bool,
+    memo_key: Option<&'a str>,
+}
+
+/// The last path segment of `url`: the artifact's file name upstream.
+fn file_name(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    path.rsplit('/').next().unwrap_or_default()
 }
 
 /// Response headers the host alone sets: framing and hop-by-hop headers an

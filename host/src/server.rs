@@ -1,7 +1,9 @@
 //! The HTTP front: accepts connections within their caps, and routes each
-//! request: `/healthz` and `/metrics` here, `/api/` to [`crate::api`], and
-//! `/{adapter}/...` to the adapter pipeline ([`crate::proxy`]), after client
-//! authentication, with every answer held until its audit records are written.
+//! request: `/healthz` and `/metrics` here, `/api/` to [`crate::api`],
+//! `/console/` to the admin console ([`crate::console`], whose sessions live
+//! as long as the server), and `/{adapter}/...` to the adapter pipeline
+//! ([`crate::proxy`]), after client authentication, with every answer held
+//! until its audit records are written.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -15,6 +17,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::api;
 use crate::app::App;
+use crate::console::{self, Sessions};
 use crate::http::{Body, HttpError, full, json};
 use crate::metrics::{RequestLabels, metrics};
 
@@ -27,6 +30,7 @@ pub async fn serve(
     stopping: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let connections = Connections::new(&app.runtime.caps.bounds);
+    let sessions = Arc::new(Sessions::new(&app.runtime.caps.bounds));
     let mut accept_errors = AcceptBackoff::default();
     let mut open = tokio::task::JoinSet::new();
     loop {
@@ -49,7 +53,7 @@ pub async fn serve(
         accept_errors.succeeded();
         connections.serve(
             &mut open,
-            app.clone(),
+            (app.clone(), sessions.clone()),
             stream,
             remote,
             permit,
@@ -96,7 +100,7 @@ impl Connections {
     fn serve(
         &self,
         open: &mut tokio::task::JoinSet<()>,
-        app: Arc<App>,
+        (app, sessions): (Arc<App>, Arc<Sessions>),
         stream: tokio::net::TcpStream,
         remote: SocketAddr,
         permit: tokio::sync::OwnedSemaphorePermit,
@@ -110,8 +114,8 @@ impl Connections {
         open.spawn(async move {
             let _open = permit;
             let service = hyper::service::service_fn(move |request| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(handle(&app, request, remote).await) }
+                let (app, sessions) = (app.clone(), sessions.clone());
+                async move { Ok::<_, Infallible>(handle(&app, &sessions, request, remote).await) }
             });
             // A client that stops reading would hold its slot for ever.
             let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
@@ -175,19 +179,24 @@ impl AcceptBackoff {
 }
 
 /// Answers one request and counts it by route and status.
-async fn handle(app: &Arc<App>, request: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+async fn handle(
+    app: &Arc<App>,
+    sessions: &Sessions,
+    request: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Body> {
     let path = request.uri().path();
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     let route = match first {
         "healthz" | "metrics" => first.to_owned(),
-        "api" => "api".to_owned(),
+        "api" | "console" => first.to_owned(),
         adapter if app.proxy.routes.contains_key(adapter) => adapter.to_owned(),
         _ => "none".to_owned(),
     };
     let response = if matches!(route.as_str(), "healthz" | "metrics") {
-        route_request(app, request, remote).await
+        route_request(app, sessions, request, remote).await
     } else {
-        audited(app, route_request(app, request, remote)).await
+        audited(app, route_request(app, sessions, request, remote)).await
     };
     metrics()
         .requests
@@ -216,6 +225,7 @@ async fn audited(app: &App, answer: impl Future<Output = Response<Body>>) -> Res
 
 async fn route_request(
     app: &Arc<App>,
+    sessions: &Sessions,
     request: Request<Incoming>,
     remote: SocketAddr,
 ) -> Response<Body> {
@@ -231,6 +241,9 @@ async fn route_request(
                 .expect("static header"),
         );
         return response;
+    }
+    if path == console::PREFIX || path.starts_with("/console/") {
+        return console::handle(app, sessions, request, &address).await;
     }
     if path == "/healthz" || path.starts_with(crate::admin::ADMIN) {
         return match path.as_str() {

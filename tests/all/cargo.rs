@@ -164,6 +164,12 @@ async fn a_range_resolves_past_a_blocked_version_and_downloads() {
         "cargo got the upstream bytes"
     );
     assert_eq!(registry.hits(&crate_path("demo", "1.2.0")), 0);
+    // The crate's own Cargo.toml named its license; the index does not.
+    let sbom = gatehouse.sbom("cargo", "demo", "1.1.0").await;
+    assert_eq!(
+        sbom["metadata"]["component"]["licenses"][0]["expression"],
+        "MIT"
+    );
 }
 
 /// An exact pin of a blocked version does not resolve (cargo sees it

@@ -46,9 +46,13 @@ pub struct FakeVersion {
     published: Option<i64>,
     dependencies: Vec<(String, String)>,
     scripts: Vec<(String, String)>,
+    /// Scripts in the tarball's `package.json` that the packument leaves out.
+    hidden_scripts: Vec<(String, String)>,
     deprecated: Option<String>,
     license: String,
     tampered: bool,
+    /// Tarball bytes to serve instead of the ones built (declared honestly).
+    tarball: Option<Vec<u8>>,
 }
 
 impl FakeVersion {
@@ -58,9 +62,11 @@ impl FakeVersion {
             published: None,
             dependencies: Vec::new(),
             scripts: Vec::new(),
+            hidden_scripts: Vec::new(),
             deprecated: None,
             license: "MIT".into(),
             tampered: false,
+            tarball: None,
         }
     }
 
@@ -81,6 +87,13 @@ impl FakeVersion {
         self
     }
 
+    /// A `scripts` entry only the tarball's `package.json` has: the
+    /// packument hides it ("manifest confusion").
+    pub fn hidden_script(mut self, hook: &str, command: &str) -> Self {
+        self.hidden_scripts.push((hook.into(), command.into()));
+        self
+    }
+
     pub fn deprecated(mut self, message: &str) -> Self {
         self.deprecated = Some(message.into());
         self
@@ -88,6 +101,13 @@ impl FakeVersion {
 
     pub fn license(mut self, license: &str) -> Self {
         self.license = license.into();
+        self
+    }
+
+    /// Serve `bytes` as the tarball, with `integrity` and `shasum` over them
+    /// (a hostile archive, honestly declared).
+    pub fn tarball(mut self, bytes: Vec<u8>) -> Self {
+        self.tarball = Some(bytes);
         self
     }
 
@@ -325,9 +345,16 @@ fn build_routes(base: &str, packages: &[FakePackage]) -> Routes {
             latest_published = latest_published.max(published);
             time.insert(version.version.clone(), json!(rfc3339(published)));
             let manifest = manifest(package, version);
-            let genuine = tarball(&manifest, "module.exports = 'genuine';\n");
+            let mut packed = manifest.clone();
+            for (hook, command) in &version.hidden_scripts {
+                packed["scripts"][hook] = json!(command);
+            }
+            let genuine = version
+                .tarball
+                .clone()
+                .unwrap_or_else(|| tarball(&packed, "module.exports = 'genuine';\n"));
             let served = if version.tampered {
-                tarball(&manifest, "module.exports = 'tampered';\n")
+                tarball(&packed, "module.exports = 'tampered';\n")
             } else {
                 genuine.clone()
             };

@@ -39,6 +39,8 @@ pub struct FakeRelease {
     sdist: bool,
     tampered: bool,
     tampered_metadata: bool,
+    /// The project its core metadata names, when not its own.
+    metadata_name: Option<String>,
 }
 
 impl FakeRelease {
@@ -54,6 +56,7 @@ impl FakeRelease {
             sdist: true,
             tampered: false,
             tampered_metadata: false,
+            metadata_name: None,
         }
     }
 
@@ -99,6 +102,13 @@ impl FakeRelease {
     /// Serves `.metadata` files that differ from the declared hash.
     pub fn tampered_metadata(mut self) -> Self {
         self.tampered_metadata = true;
+        self
+    }
+
+    /// Files whose core metadata (METADATA, PKG-INFO, `.metadata`) names
+    /// another project, their hashes declared honestly.
+    pub fn metadata_naming(mut self, project: &str) -> Self {
+        self.metadata_name = Some(project.into());
         self
     }
 }
@@ -280,6 +290,7 @@ fn flip_last_byte(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn metadata_text(name: &str, release: &FakeRelease) -> Vec<u8> {
+    let name = release.metadata_name.as_deref().unwrap_or(name);
     let mut text = format!(
         "Metadata-Version: 2.1\nName: {name}\nVersion: {}\nSummary: a fake package for gatehouse tests\n",
         release.version

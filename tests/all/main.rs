@@ -7,8 +7,10 @@
 
 mod admin;
 mod architecture;
+mod archives;
 mod bounds;
 mod cargo;
+mod console;
 mod durability;
 mod egress;
 // Each fake offers more knobs than one test uses.

@@ -1,4 +1,5 @@
-//! npm through gatehouse, end to end with the real npm and pnpm.
+//! npm through gatehouse, end to end with the real npm and pnpm (the
+//! console's browser test reuses its layout and project).
 //!
 //! Each test serves its own fake registry, starts `gatehouse serve` in front of
 //! it with the npm adapter and the deny-list policy, and runs the real client
@@ -13,12 +14,13 @@ use serde_json::Value;
 
 use crate::fake_npm::{FakeNpm, FakePackage, FakeVersion};
 use crate::support::{
-    Gatehouse, Ran, Setup, eventually, gatehouse_command, real_client, replace_file, run_client,
+    Gatehouse, Ran, Setup, assert_valid_cyclonedx, eventually, gatehouse_command, real_client,
+    replace_file, run_client,
 };
 
 /// The npm adapter's `blocked_versions` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     /// The default: blocked versions stay, deprecated with the reason.
     Deprecate,
     /// Blocked versions are dropped and listed under `policyRestrictions`.
@@ -26,7 +28,7 @@ enum Mode {
 }
 
 /// Versions 1.0.0 to 2.0.0 of `name`; `latest` is 2.0.0.
-fn four_versions(name: &str) -> FakePackage {
+pub(crate) fn four_versions(name: &str) -> FakePackage {
     ["1.0.0", "1.1.0", "1.2.0", "2.0.0"]
         .into_iter()
         .fold(FakePackage::new(name), |package, version| {
@@ -35,7 +37,7 @@ fn four_versions(name: &str) -> FakePackage {
 }
 
 /// A gate policy whose deny list names `entries`.
-fn deny(entries: &[&str]) -> String {
+pub(crate) fn deny(entries: &[&str]) -> String {
     let quoted: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
     format!(
         "policies:\n  default:\n    deny-list:\n      packages: [{}]\n",
@@ -44,7 +46,7 @@ fn deny(entries: &[&str]) -> String {
 }
 
 /// `gatehouse serve` with the npm adapter and the deny-list policy in front of `registry`.
-fn gatehouse(registry: &FakeNpm, gate_policy: String, mode: Mode) -> Gatehouse {
+pub(crate) fn gatehouse(registry: &FakeNpm, gate_policy: String, mode: Mode) -> Gatehouse {
     // `Setup` writes the upstream last, so these lines continue its block.
     let extra_config = match mode {
         Mode::Deprecate => String::new(),
@@ -60,7 +62,7 @@ fn gatehouse(registry: &FakeNpm, gate_policy: String, mode: Mode) -> Gatehouse {
 }
 
 /// The real npm (see [`real_client`]).
-fn npm() -> Option<PathBuf> {
+pub(crate) fn npm() -> Option<PathBuf> {
     real_client("npm", &["--version"], "install Node.js")
 }
 
@@ -71,12 +73,12 @@ fn pnpm() -> Option<PathBuf> {
 
 /// A temporary project for one gatehouse: `app/` with its `.npmrc`, and the
 /// client's home, cache and store beside it.
-struct Project {
+pub(crate) struct Project {
     dir: tempfile::TempDir,
 }
 
 impl Project {
-    fn new(gatehouse: &Gatehouse) -> Self {
+    pub(crate) fn new(gatehouse: &Gatehouse) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let project = Project { dir };
         for sub in ["app", "home", "cache", "store"] {
@@ -130,7 +132,7 @@ impl Project {
         run_client(command, &what).await
     }
 
-    async fn npm(&self, npm: &Path, args: &[&str]) -> Ran {
+    pub(crate) async fn npm(&self, npm: &Path, args: &[&str]) -> Ran {
         let mut all = args.to_vec();
         all.extend(["--no-audit", "--no-fund", "--prefer-online"]);
         self.run(npm, &all).await
@@ -161,7 +163,7 @@ impl Project {
     }
 
     /// The version of `name` in `node_modules`.
-    fn installed_version(&self, name: &str) -> Option<String> {
+    pub(crate) fn installed_version(&self, name: &str) -> Option<String> {
         let manifest = self
             .app()
             .join("node_modules")
@@ -181,7 +183,7 @@ impl Project {
 }
 
 /// Asserts that `ran` failed and printed the deny-list's reason for `spec`.
-fn assert_blocked_with_reason(ran: &Ran, spec: &str) {
+pub(crate) fn assert_blocked_with_reason(ran: &Ran, spec: &str) {
     assert!(!ran.success, "installing {spec} must fail:\n{}", ran.output);
     let reason = format!("deny-list: {spec} is on the deny list");
     assert!(
@@ -781,4 +783,118 @@ async fn one_install_audits_one_metadata_record_per_packument() {
     assert_eq!(own.len(), 1, "{own:?}");
     assert_eq!(own[0]["version"], "1.299.0");
     assert_eq!(own[0]["action"], "warn");
+}
+
+/// Manifest confusion: the packument shows no install script, the
+/// tarball's own `package.json` declares a `postinstall`. npm runs what the
+/// tarball says, so the artifact check sends the tarball's facts through
+/// install-scripts, and npm prints a refusal that says the registry
+/// metadata hid the script. The version without hidden scripts installs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postinstall_the_packument_hid_is_blocked_at_the_tarball() {
+    let Some(npm) = npm() else {
+        return;
+    };
+    let registry = FakeNpm::start(vec![
+        FakePackage::new("confused")
+            .version(FakeVersion::new("1.0.0"))
+            .version(FakeVersion::new("1.1.0").hidden_script("postinstall", "node steal.js"))
+            .tag("latest", "1.0.0"),
+    ]);
+    let gatehouse = Gatehouse::start(Setup {
+        policies: vec!["install-scripts"],
+        adapters: vec!["npm"],
+        gate_policy: "policies:\n  default:\n    install-scripts: {action: block}\n".into(),
+        upstreams: vec![("npm".into(), registry.url())],
+        extra_config: String::new(),
+    });
+    let project = Project::new(&gatehouse);
+    let ran = project.npm(&npm, &["install", "confused@1.1.0"]).await;
+    assert!(
+        !ran.success,
+        "the hidden postinstall is refused:\n{}",
+        ran.output
+    );
+    assert!(
+        ran.output.contains("install-scripts")
+            && ran.output.contains("postinstall")
+            && ran.output.contains("registry metadata hid"),
+        "npm prints the rule and that the registry metadata hid the script:\n{}",
+        ran.output
+    );
+    assert_eq!(project.installed_version("confused"), None);
+    let clean = project.npm(&npm, &["install", "confused@1.0.0"]).await;
+    assert!(clean.success, "{}", clean.output);
+    assert_eq!(
+        project.installed_version("confused").as_deref(),
+        Some("1.0.0")
+    );
+}
+
+/// A project's `package-lock.json` of a few hundred packages (real npm
+/// against the fake registry) gives one valid CycloneDX document: one
+/// component per package, each with gatehouse's decision, the one the deny
+/// list now names marked `block` with its rule and reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_lockfile_gives_one_sbom_with_every_decision() {
+    let Some(npm) = npm() else {
+        return;
+    };
+    const PACKAGES: usize = 200;
+    let registry = FakeNpm::start(
+        (0..PACKAGES)
+            .map(|i| FakePackage::new(&format!("dep-{i:03}")).version(FakeVersion::new("1.0.0")))
+            .collect(),
+    );
+    let open = gatehouse(&registry, deny(&[]), Mode::Deprecate);
+    let project = Project::new(&open);
+    let specs: Vec<String> = (0..PACKAGES).map(|i| format!("dep-{i:03}@1.0.0")).collect();
+    let mut args = vec!["install"];
+    args.extend(specs.iter().map(String::as_str));
+    let ran = project.npm(&npm, &args).await;
+    assert!(ran.success, "{}", ran.output);
+    let lockfile = std::fs::read(project.app().join("package-lock.json")).expect("a lockfile");
+
+    let strict = gatehouse(&registry, deny(&["dep-007@1.0.0"]), Mode::Deprecate);
+    let response = Gatehouse::client()
+        .post(format!(
+            "{}/api/v1/sbom?lockfile=package-lock.json",
+            strict.url
+        ))
+        .body(lockfile)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("a body");
+    assert_valid_cyclonedx(&text);
+    let bom: Value = serde_json::from_str(&text).expect("JSON");
+    let components = bom["components"].as_array().expect("components");
+    assert_eq!(components.len(), PACKAGES);
+    let property = |component: &Value, name: &str| -> Vec<String> {
+        component["properties"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == format!("gatehouse:{name}"))
+            .filter_map(|p| p["value"].as_str().map(str::to_owned))
+            .collect()
+    };
+    for component in components {
+        let expected = if component["name"] == "dep-007" {
+            "block"
+        } else {
+            "allow"
+        };
+        assert_eq!(property(component, "decision"), [expected], "{component}");
+    }
+    let blocked = components
+        .iter()
+        .find(|c| c["name"] == "dep-007")
+        .expect("dep-007");
+    assert_eq!(property(blocked, "rule"), ["deny-list"]);
+    assert!(
+        property(blocked, "reason")[0].contains("deny-list: dep-007@1.0.0 is on the deny list"),
+        "{blocked}"
+    );
 }

@@ -636,4 +636,36 @@ async fn the_default_policies_raise_no_license_alarm_on_a_pip_install() {
         Vec::<Value>::new()
     );
     assert!(!gatehouse.audited("demo-pkg", "allow").await.is_empty());
+    // The installed wheel got an SBOM, found by any spelling of the name.
+    let installed = client.installed("demo-pkg").await.expect("installed");
+    let sbom = gatehouse.sbom("pypi", "Demo_Pkg", &installed).await;
+    assert_eq!(
+        sbom["metadata"]["component"]["purl"],
+        format!("pkg:pypi/demo-pkg@{installed}")
+    );
+}
+
+/// A wheel (and sdist, and `.metadata` file) whose core metadata names
+/// another project than the one requested is refused by the artifact check
+/// with both names, in pip's own output.
+#[tokio::test]
+async fn a_distribution_whose_metadata_names_another_project_is_blocked() {
+    let Some(python3) = Installer::Pip.python3() else {
+        return;
+    };
+    let index = FakePypi::start(vec![
+        FakeProject::new("honest-pkg").release(FakeRelease::new("1.0").metadata_naming("evil-pkg")),
+    ]);
+    let gatehouse = gatehouse(&index, vec!["deny-list"], deny(&[]), Mode::Yank);
+    let client = Client::new(&python3, &gatehouse).await;
+    let ran = client.install(Installer::Pip, &["honest-pkg==1.0"]).await;
+    assert!(!ran.success, "{}", ran.output);
+    assert!(
+        ran.output.contains("artifact-manifest")
+            && ran.output.contains("evil-pkg")
+            && ran.output.contains("honest-pkg"),
+        "pip prints the rule and both names:\n{}",
+        ran.output
+    );
+    assert_eq!(client.installed("honest-pkg").await, None);
 }

@@ -195,6 +195,27 @@ impl Gatehouse {
         page["records"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The artifact SBOM of `name` at `version`, checked against the
+    /// CycloneDX 1.6 schema.
+    pub async fn sbom(&self, ecosystem: &str, name: &str, version: &str) -> serde_json::Value {
+        let response = Self::client()
+            .get(format!(
+                "{}/api/v1/sbom/{ecosystem}/{name}/{version}",
+                self.url
+            ))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::OK,
+            "{ecosystem} {name} {version}"
+        );
+        let text = response.text().await.expect("a body");
+        assert_valid_cyclonedx(&text);
+        serde_json::from_str(&text).expect("JSON")
+    }
+
     /// The action `decide` returns for one version.
     pub async fn decide(&self, ecosystem: &str, name: &str, version: &str) -> String {
         let answer = self
@@ -438,4 +459,41 @@ pub fn default_policy_set() -> (Vec<&'static str>, String) {
         );
     }
     (policies, gate_policy)
+}
+
+/// Validates `document` against the CycloneDX 1.6 JSON schema with
+/// `cyclonedx-python-lib`'s strict validator. Without the library it skips
+/// (with a message), or fails when `CI` is set.
+pub fn assert_valid_cyclonedx(document: &str) {
+    const VALIDATE: &str = "import sys
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(sys.stdin.read())
+if error is not None:
+    print(error)
+    sys.exit(1)
+";
+    let Some(python3) = real_client(
+        "python3",
+        &["-c", "import cyclonedx.validation.json, jsonschema"],
+        "python3 -m pip install 'cyclonedx-python-lib[json-validation]'",
+    ) else {
+        return;
+    };
+    let mut child = Command::new(python3)
+        .args(["-c", VALIDATE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), document.as_bytes())
+        .expect("the document is written");
+    let output = child.wait_with_output().expect("python3 ends");
+    assert!(
+        output.status.success(),
+        "not valid CycloneDX 1.6: {}{}\n{document}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

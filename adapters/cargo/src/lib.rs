@@ -10,9 +10,13 @@
 //! upstream `config.json`'s `dl` template; the request only names a crate and
 //! a version, never where the bytes come from.
 //!
+//! A crate's own `Cargo.toml` is read for the host's artifact check (see
+//! `manifest`).
+//!
 //! Settings: none; the adapter's config block is ignored.
 
 mod index;
+mod manifest;
 mod registry;
 mod route;
 mod service;
@@ -29,4 +33,4 @@ impl Guest for CargoRegistry {
     }
 }
 
-gatehouse_adapter_sdk::export_adapter!(CargoRegistry);
+gatehouse_adapter_sdk::export_adapter!(CargoRegistry, manifest = manifest::read);

@@ -12,10 +12,14 @@
 //! - checksum and signature siblings of a version's files: upstream's, for
 //!   allowed versions only; 403 with the reason otherwise.
 //!
+//! - A version's own pom (the `.pom`, or the one inside its jar) is read for
+//!   the host's artifact check (see [`pom`]).
+//!
 //! Settings: none. The logic lives in plain modules tested natively; this
 //! file is the glue to the host's imports.
 
 pub mod metadata;
+pub mod pom;
 pub mod route;
 pub mod service;
 
@@ -31,4 +35,4 @@ impl Guest for Maven {
     }
 }
 
-gatehouse_adapter_sdk::export_adapter!(Maven);
+gatehouse_adapter_sdk::export_adapter!(Maven, manifest = pom::read);

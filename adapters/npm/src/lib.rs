@@ -9,6 +9,8 @@
 //! - `POST /-/npm/v1/security/advisories/bulk`: `npm audit`, answered from the
 //!   host's OSV mirror (see [`audit`]).
 //! - `/-/ping` and the root.
+//! - The tarball's own `package.json`, for the host's artifact check (see
+//!   [`manifest`]).
 //!
 //! The request flow lives in `service`, over the SDK's `Host` trait, so it
 //! runs natively in tests against a fake host; this file is only the glue to
@@ -18,6 +20,7 @@ pub mod audit;
 pub mod facts;
 pub mod integrity;
 pub mod json;
+pub mod manifest;
 pub mod packument;
 pub mod route;
 pub mod settings;
@@ -29,7 +32,7 @@ use gatehouse_adapter_sdk::{Guest, Outcome, Request, WitHost};
 
 pub use service::handle;
 
-struct NpmAdapter;
+pub struct NpmAdapter;
 
 impl Guest for NpmAdapter {
     fn handle(settings: String, request: Request) -> Outcome {
@@ -37,4 +40,4 @@ impl Guest for NpmAdapter {
     }
 }
 
-gatehouse_adapter_sdk::export_adapter!(NpmAdapter);
+gatehouse_adapter_sdk::export_adapter!(NpmAdapter, manifest = manifest::read);

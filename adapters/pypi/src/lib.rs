@@ -7,12 +7,16 @@
 //! below this adapter. A download is resolved through the upstream page
 //! again; the request only names a file, never where it comes from.
 //!
+//! A distribution's own core metadata is read for the host's artifact check
+//! (see `manifest`).
+//!
 //! Settings: `{"blocked_files": "yank" | "hide"}` (default `yank`).
 
 mod download;
 mod filename;
 mod html;
 mod json;
+mod manifest;
 mod name;
 mod negotiate;
 mod page;
@@ -32,4 +36,4 @@ impl Guest for Pypi {
     }
 }
 
-gatehouse_adapter_sdk::export_adapter!(Pypi);
+gatehouse_adapter_sdk::export_adapter!(Pypi, manifest = manifest::read);

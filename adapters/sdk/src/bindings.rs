@@ -2,7 +2,7 @@
 #![allow(missing_docs, unsafe_code, clippy::all)]
 
 wit_bindgen::generate!({
-    world: "adapter",
+    world: "registry-adapter",
     path: "../../wit",
     pub_export_macro: true,
     export_macro_name: "__export_adapter",

@@ -9,6 +9,9 @@ mod response;
 pub use failure::{Failure, upstream_answer};
 pub use host::{Host, WitHost};
 
+pub use bindings::exports::gatehouse::plugin::manifest::{
+    Guest as ManifestGuest, Member as ManifestMember,
+};
 /// The raw gate import, without the decision-count check: adapters call
 /// [`Host::gate`], which fails closed on a miscount.
 pub use bindings::gatehouse::plugin::gate::evaluate as gate_unchecked;
@@ -20,18 +23,53 @@ pub use bindings::gatehouse::plugin::upstream::{self, FetchError, Fetched};
 pub use bindings::gatehouse::plugin::{audit, log, osv, store};
 pub use bindings::{ArtifactPlan, ErrorFormat, Guest, Outcome, Request, Response};
 
-/// Exports an adapter: `$adapter` implements [`Guest`].
-///
-/// Only in the component: natively (tests, the fuzz targets) several adapters
-/// link into one binary, where their exports' names would clash.
+/// Exports an adapter: `$adapter` implements [`Guest`] (its registry
+/// protocol); `manifest = path::read` names how it reads its ecosystem's
+/// manifests out of artifacts (a `fn(&VersionFacts, &[ManifestMember]) ->
+/// Result<Option<VersionFacts>, String>`, see [`ManifestGuest`]). Without it
+/// the adapter reads none: the host has nothing to compare its artifacts with.
 #[macro_export]
 macro_rules! export_adapter {
     ($adapter:ident) => {
+        $crate::export_adapter!($adapter, manifest = $crate::no_manifest);
+    };
+    ($adapter:ident, manifest = $read:path) => {
+        impl $crate::ManifestGuest for $adapter {
+            fn read(
+                _settings: String,
+                registry: $crate::VersionFacts,
+                members: Vec<$crate::ManifestMember>,
+            ) -> Result<Option<$crate::VersionFacts>, String> {
+                $read(&registry, &members)
+            }
+        }
+        // Only a component exports: a native build (the adapters' own tests)
+        // cannot carry interface export names (`gatehouse:plugin/...`) in
+        // its symbol table.
         #[cfg(target_family = "wasm")]
         $crate::bindings::__export_adapter!($adapter with_types_in $crate::bindings);
-        #[cfg(not(target_family = "wasm"))]
-        const _: fn(String, $crate::Request) -> $crate::Outcome = <$adapter as $crate::Guest>::handle;
     };
+}
+
+/// The manifest reader of an adapter that reads none.
+pub fn no_manifest(
+    _registry: &VersionFacts,
+    _members: &[ManifestMember],
+) -> Result<Option<VersionFacts>, String> {
+    Ok(None)
+}
+
+/// The last of `members` at the top of a package directory (`{dir}/{file}`)
+/// that `wanted` accepts: unpacking writes a later duplicate over an earlier
+/// one, so the last is what a client installs.
+pub fn top_level_member(
+    members: &[ManifestMember],
+    wanted: impl Fn(&str, &str) -> bool,
+) -> Option<&ManifestMember> {
+    members.iter().rev().find(|member| {
+        let parts: Vec<&str> = member.path.split('/').filter(|p| !p.is_empty()).collect();
+        matches!(parts.as_slice(), [dir, file] if wanted(dir, file))
+    })
 }
 
 impl Request {

@@ -124,6 +124,22 @@ pub const REQUEST_BODY_TIMEOUT_MS: u64 = 30_000;
 pub const WRITE_TIMEOUT_MS: u64 = 60_000;
 /// `limits.max_connections`.
 pub const MAX_CONNECTIONS: usize = 512;
+/// `limits.archive_entries`: more files than any package of the public
+/// registries ships (the largest npm tarballs hold a few tens of thousands).
+pub const ARCHIVE_ENTRIES: usize = 50_000;
+/// `limits.archive_inflated_mb`.
+pub const ARCHIVE_INFLATED_MB: u64 = 512;
+/// `limits.archive_ratio`: packages compress a few times, bombs a thousand.
+pub const ARCHIVE_RATIO: u64 = 100;
+/// `limits.manifest_bytes`.
+pub const MANIFEST_BYTES: usize = 1 << 20;
+/// `limits.sbom_documents`.
+pub const SBOM_DOCUMENTS: usize = 100_000;
+/// `limits.console_sessions`.
+pub const CONSOLE_SESSIONS: usize = 64;
+/// `limits.console_session_minutes`: a console session ends this long
+/// after its sign-in (8 hours, a working day).
+pub const CONSOLE_SESSION_MINUTES: u64 = 480;
 
 #[cfg(test)]
 mod tests {

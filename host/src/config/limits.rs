@@ -1,6 +1,6 @@
 //! `limits:` in `gatehouse.yaml`: caps on what guests and clients can make
 //! the host do (text lengths, counts per call, store size, request sizes,
-//! connections). The README's Limits table lists them; their defaults are in
+//! connections, console sessions). The README's Limits table lists them; their defaults are in
 //! [`super::defaults`]. Cutting text to a cap and the auth-failure rate limit
 //! that apply them are in `bounds.rs`.
 
@@ -52,6 +52,20 @@ pub struct Bounds {
     pub write_timeout_ms: u64,
     /// Client connections open at once; past it new ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Entries read from one artifact's archive for its own manifest.
+    pub archive_entries: usize,
+    /// Bytes one artifact's archive may expand to while it is read, in MiB.
+    pub archive_inflated_mb: u64,
+    /// How many times its own size an archive may expand to.
+    pub archive_ratio: u64,
+    /// One manifest file read from an artifact.
+    pub manifest_bytes: usize,
+    /// Artifact SBOMs kept; the oldest go first.
+    pub sbom_documents: usize,
+    /// Console sessions open at once; past it a sign-in ends the oldest.
+    pub console_sessions: usize,
+    /// How long a console session lasts after its sign-in.
+    pub console_session_minutes: u64,
 }
 
 impl Default for Bounds {
@@ -76,6 +90,13 @@ impl Default for Bounds {
             request_body_timeout_ms: defaults::REQUEST_BODY_TIMEOUT_MS,
             write_timeout_ms: defaults::WRITE_TIMEOUT_MS,
             max_connections: defaults::MAX_CONNECTIONS,
+            archive_entries: defaults::ARCHIVE_ENTRIES,
+            archive_inflated_mb: defaults::ARCHIVE_INFLATED_MB,
+            archive_ratio: defaults::ARCHIVE_RATIO,
+            manifest_bytes: defaults::MANIFEST_BYTES,
+            sbom_documents: defaults::SBOM_DOCUMENTS,
+            console_sessions: defaults::CONSOLE_SESSIONS,
+            console_session_minutes: defaults::CONSOLE_SESSION_MINUTES,
         }
     }
 }
@@ -91,6 +112,10 @@ impl Bounds {
 
     pub fn write_timeout(&self) -> Duration {
         Duration::from_millis(self.write_timeout_ms.max(1))
+    }
+
+    pub fn console_session(&self) -> Duration {
+        Duration::from_secs(self.console_session_minutes.max(1) * 60)
     }
 }
 

@@ -23,6 +23,10 @@ pub enum HttpError {
     /// No valid credentials (the refusal is already audited and counted).
     #[error("{0}")]
     Unauthorized(String),
+    /// Valid credentials, but the request may not be served: a console
+    /// write without its session's CSRF token.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// The request body arrived too slowly.
@@ -77,6 +81,7 @@ impl HttpError {
         match self {
             HttpError::BadRequest(_) | HttpError::Lockfile(_) => StatusCode::BAD_REQUEST,
             HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::NotFound(_) => StatusCode::NOT_FOUND,
             HttpError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             HttpError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -247,6 +252,10 @@ mod tests {
             (
                 HttpError::RequestTimeout("too slow".into()),
                 StatusCode::REQUEST_TIMEOUT,
+            ),
+            (
+                HttpError::Forbidden("no CSRF token".into()),
+                StatusCode::FORBIDDEN,
             ),
         ];
         for (error, status) in cases {

@@ -18,6 +18,7 @@ use arc_swap::ArcSwap;
 use wasmtime::component::Linker;
 
 use crate::bindings::adapter::AdapterPre;
+use crate::bindings::manifest_reader::ManifestReaderPre;
 use crate::bindings::policy::PolicyPre;
 use crate::capabilities::Capabilities;
 use crate::capabilities::audit::AuditRecord;
@@ -47,7 +48,15 @@ pub struct Loaded<P> {
 }
 
 pub type LoadedPolicy = Loaded<PolicyPre<GuestState>>;
-pub type LoadedAdapter = Loaded<AdapterPre<GuestState>>;
+pub type LoadedAdapter = Loaded<AdapterEntry>;
+
+/// An adapter's exports: its registry protocol, and (since 0.1.2) reading
+/// its ecosystem's manifests out of artifacts.
+pub struct AdapterEntry {
+    pub handle: AdapterPre<GuestState>,
+    /// None for adapters built against 0.1.0 and 0.1.1.
+    pub manifest: Option<ManifestReaderPre<GuestState>>,
+}
 
 /// Everything a request needs, frozen at one moment.
 pub struct Generation {
@@ -519,14 +528,16 @@ impl Instantiable<PolicyPre<GuestState>> for Runtime {
     }
 }
 
-impl Instantiable<AdapterPre<GuestState>> for Runtime {
+impl Instantiable<AdapterEntry> for Runtime {
     fn instantiate_pre(
         &self,
         component: &wasmtime::component::Component,
-    ) -> anyhow::Result<AdapterPre<GuestState>> {
-        Ok(AdapterPre::new(
-            self.adapter_linker.instantiate_pre(component)?,
-        )?)
+    ) -> anyhow::Result<AdapterEntry> {
+        let pre = self.adapter_linker.instantiate_pre(component)?;
+        Ok(AdapterEntry {
+            manifest: ManifestReaderPre::new(pre.clone()).ok(),
+            handle: AdapterPre::new(pre)?,
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::chain::Files;
-use super::{AuditError, AuditPage, AuditQuery};
+use super::{Activity, AuditError, AuditPage, AuditQuery, BlockedPackage, HourCounts};
 
 /// One line as the index knows it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -310,6 +310,102 @@ pub fn query(
         records,
         next: next.flatten(),
     })
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The `hours` hours up to `now`: decisions per hour and the `top` packages
+/// blocked most. Only the lines of those hours are read: the first is found
+/// by bisection over the sequence numbers (time grows with them).
+pub fn activity(
+    files: &Files,
+    now: SystemTime,
+    hours: usize,
+    top: usize,
+) -> Result<Activity, AuditError> {
+    let index_path = files.beside(super::INDEX_SUFFIX);
+    let conn = Connection::open_with_flags(&index_path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let span = i64::try_from(hours).unwrap_or(i64::MAX / HOUR_MS);
+    let since = unix_ms(now) - span * HOUR_MS;
+    let mut activity = Activity {
+        hours: vec![HourCounts::default(); hours],
+        top_blocked: Vec::new(),
+    };
+    let Some(first) = first_at_or_after(&conn, since)? else {
+        return Ok(activity);
+    };
+    let mut per_hour = conn.prepare(
+        "SELECT (time - ?2) / ?3, action, count(*) FROM lines
+         WHERE seq >= ?1 AND time >= ?2 AND action != '' GROUP BY 1, 2",
+    )?;
+    let rows = per_hour.query_map(params![first, since, HOUR_MS], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)? as u64,
+        ))
+    })?;
+    for row in rows {
+        let (hour, action, count) = row?;
+        let Some(counts) = usize::try_from(hour)
+            .ok()
+            .and_then(|h| activity.hours.get_mut(h))
+        else {
+            continue;
+        };
+        counts.decided += count;
+        match action.as_str() {
+            "block" => counts.blocked += count,
+            "warn" => counts.warned += count,
+            _ => {}
+        }
+    }
+    let mut blocked = conn.prepare(
+        "SELECT ecosystem, package, count(*) FROM lines
+         WHERE seq >= ?1 AND time >= ?2 AND action = 'block' AND package != ''
+         GROUP BY ecosystem, package ORDER BY 3 DESC, 2 LIMIT ?3",
+    )?;
+    activity.top_blocked = blocked
+        .query_map(params![first, since, top as i64], |r| {
+            Ok(BlockedPackage {
+                ecosystem: r.get(0)?,
+                package: r.get(1)?,
+                blocks: r.get::<_, i64>(2)? as u64,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(activity)
+}
+
+/// The first line written at or after `time_ms`, found by bisection.
+fn first_at_or_after(conn: &Connection, time_ms: i64) -> Result<Option<i64>, rusqlite::Error> {
+    let time_from = |seq: i64| {
+        conn.query_row(
+            "SELECT time FROM lines WHERE seq >= ?1 ORDER BY seq LIMIT 1",
+            [seq],
+            |r| r.get::<_, i64>(0),
+        )
+    };
+    let (low, high): (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT min(seq), max(seq) FROM lines", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (Some(mut low), Some(mut high)) = (low, high) else {
+        return Ok(None);
+    };
+    if time_from(high)? < time_ms {
+        return Ok(None);
+    }
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if time_from(middle)? >= time_ms {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    Ok(Some(low))
 }
 
 /// One line by position; a file rotated since the index was read is found

@@ -412,6 +412,33 @@ pub struct AuditPage {
     pub next: Option<usize>,
 }
 
+/// What the log says about the hours before now: per hour, the records that
+/// carry a decision (metadata documents, artifacts, checked versions) and
+/// how many of them blocked or warned, and the packages blocked most.
+#[derive(Debug, Default, Serialize)]
+pub struct Activity {
+    /// Oldest hour first; the last one ends now.
+    pub hours: Vec<HourCounts>,
+    /// Most blocks first.
+    pub top_blocked: Vec<BlockedPackage>,
+}
+
+/// One hour of [`Activity`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize)]
+pub struct HourCounts {
+    pub decided: u64,
+    pub blocked: u64,
+    pub warned: u64,
+}
+
+/// A package of [`Activity::top_blocked`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlockedPackage {
+    pub ecosystem: String,
+    pub package: String,
+    pub blocks: u64,
+}
+
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
 
@@ -435,6 +462,18 @@ impl AuditLog {
             ),
         };
         index::query(&self.files, query, since)
+    }
+
+    /// The last `hours` hours of decisions and the `top` packages blocked
+    /// most in them, from the index (blocking, like [`AuditLog::query`]).
+    pub fn activity(&self, hours: usize, top: usize) -> Result<Activity, AuditError> {
+        index::activity(&self.files, SystemTime::now(), hours, top)
+    }
+
+    /// Checks the whole chain as `gatehouse audit verify` does (blocking;
+    /// reads every file: call it on request, after [`AuditLog::flush`]).
+    pub fn verify_chain(&self) -> Result<chain::Verified, AuditError> {
+        verify(&self.files.live)
     }
 }
 
@@ -543,6 +582,45 @@ mod tests {
             ..AuditQuery::default()
         };
         assert!(log.query(&bad).is_err());
+    }
+
+    #[tokio::test]
+    async fn activity_counts_the_last_hours_and_the_packages_blocked_most() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = AuditLog::open(&dir.path().join("audit.log")).expect("open");
+        assert_eq!(log.activity(24, 10).expect("empty").top_blocked, []);
+        for name in ["a", "b", "a"] {
+            log.append(&record(name));
+        }
+        log.append(&AuditRecord {
+            action: "warn".into(),
+            ..record("c")
+        });
+        log.append(&AuditRecord {
+            event: "auth-failure".into(),
+            ..AuditRecord::default()
+        });
+        log.flush().await.expect("flushed");
+        let activity = log.activity(24, 1).expect("activity");
+        assert_eq!(activity.hours.len(), 24);
+        assert_eq!(
+            activity.hours[23],
+            HourCounts {
+                decided: 4,
+                blocked: 3,
+                warned: 1
+            }
+        );
+        assert!(activity.hours[..23].iter().all(|h| h.decided == 0));
+        assert_eq!(
+            activity.top_blocked,
+            [BlockedPackage {
+                ecosystem: "npm".into(),
+                package: "a".into(),
+                blocks: 2
+            }]
+        );
+        assert_eq!(log.verify_chain().expect("intact").lines, 5);
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ pub const FORGED: &str =
 /// sha256 of `canary`, what the test canaries serve.
 const CANARY_SHA256: &str = "e100fbce008c04ec40637af0af91fb2f05aeedc23f856a2d3c0b1580625d755e";
 
-struct Hostile;
+pub struct Hostile;
 
 impl Guest for Hostile {
     fn handle(_settings: String, request: Request) -> Outcome {

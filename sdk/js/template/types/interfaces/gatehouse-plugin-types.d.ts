@@ -1,4 +1,4 @@
-declare module 'gatehouse:plugin/types@0.1.1' {
+declare module 'gatehouse:plugin/types@0.1.2' {
   /**
    * A digest an upstream registry declares for an artifact.
    */
