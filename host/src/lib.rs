@@ -58,7 +58,7 @@ pub mod gate;
 pub mod gate_policy;
 pub mod http;
 pub(crate) mod init;
-pub(crate) mod lockfile;
+pub mod lockfile;
 pub mod memo;
 pub(crate) mod metrics;
 pub(crate) mod policy_project;

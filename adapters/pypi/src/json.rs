@@ -92,7 +92,8 @@ pub fn parse_project(body: &[u8], page_url: &Url, name: &str) -> Result<ProjectP
             filename: file.filename,
             url: url.into(),
             hashes: lower_case(file.hashes),
-            requires_python: file.requires_python,
+            // Blank says nothing, as in the HTML form.
+            requires_python: file.requires_python.filter(|spec| !spec.trim().is_empty()),
             yanked: match file.yanked {
                 None | Some(Yanked::Flag(false)) => None,
                 Some(Yanked::Flag(true)) => Some(String::new()),
@@ -314,6 +315,18 @@ mod tests {
         assert_eq!(old.yanked.as_deref(), Some(""));
         assert_eq!(old.core_metadata, None);
         assert_eq!(old.size, None);
+    }
+
+    /// Found by the `pypi_pages` fuzz target: a blank `requires-python` was
+    /// passed on from a JSON page and dropped from the same HTML page.
+    #[test]
+    fn a_blank_requires_python_says_nothing() {
+        let page = serde_json::json!({
+            "meta": {"api-version": "1.0"},
+            "files": [{"filename": "demo-1.0.tar.gz", "url": "demo-1.0.tar.gz", "requires-python": " "}],
+        });
+        let page = parse_project(page.to_string().as_bytes(), &page_url(), "demo").unwrap();
+        assert_eq!(page.files[0].requires_python, None);
     }
 
     #[test]

@@ -130,7 +130,8 @@ pub struct EcosystemStatus {
 
 /// Normalises a package name the way the mirror keys it.
 ///
-/// - `PyPI`: PEP 503, `re.sub(r"[-_.]+", "-", name).lower()`.
+/// - `PyPI`: PEP 503, `re.sub(r"[-_.]+", "-", name.lower())`, as `packaging`
+///   spells it (lower case first: it decides a final `Σ`).
 /// - `crates.io`: lower case, `_` → `-`. crates.io refuses a new crate whose
 ///   name differs from an existing one only by case or `-`/`_`, so the folded
 ///   name is still unique, and lookups work whatever spelling the client sent
@@ -140,16 +141,19 @@ pub struct EcosystemStatus {
 pub fn normalize_name(ecosystem: &str, name: &str) -> String {
     match ecosystem {
         "PyPI" => {
-            let mut out = String::with_capacity(name.len());
+            // Lower case first, the whole name at once, as `packaging` does
+            // (`Σ` lowers to `ς` at the end of a word, even before a `.`).
+            let lower = name.to_lowercase();
+            let mut out = String::with_capacity(lower.len());
             let mut in_run = false;
-            for c in name.chars() {
+            for c in lower.chars() {
                 if matches!(c, '-' | '_' | '.') {
                     if !in_run {
                         out.push('-');
                     }
                     in_run = true;
                 } else {
-                    out.extend(c.to_lowercase());
+                    out.push(c);
                     in_run = false;
                 }
             }

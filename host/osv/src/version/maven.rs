@@ -54,15 +54,22 @@ impl fmt::Debug for MavenVersion {
 
 impl MavenVersion {
     /// The canonical spelling: equal versions have equal canonical strings
-    /// (`1.0.0.Final` and `1-ga` are both `1`; `1.0-RC1` is `1-rc-1`).
+    /// (`1.0.0.Final` and `1-ga` are both `1`; `1.0-RC1` is `1-rc-1`), and
+    /// each parses back to an equal version (all zeros, `0.0-ga`, is `0`).
     pub fn canonical(&self) -> String {
+        if self.tokens.is_empty() {
+            return "0".to_owned();
+        }
         let mut out = String::new();
         for (i, t) in self.tokens.iter().enumerate() {
-            if i > 0 {
+            // A leading `-` list (`-alpha9`) keeps its `-`: `alpha-9` differs.
+            if i > 0 || !t.dot {
                 out.push(if t.dot { '.' } else { '-' });
             }
             match &t.item {
                 Item::Number(n) => out.push_str(n),
+                // `ga`: an empty token would read back as the number 0.
+                Item::Qualifier(q) if q.is_empty() => out.push_str("ga"),
                 Item::Qualifier(q) => out.push_str(q),
             }
         }
@@ -232,6 +239,22 @@ mod tests {
 
     fn v(s: &str) -> MavenVersion {
         MavenVersion::parse(s).expect("non-empty")
+    }
+
+    /// Found by the `versions_maven` fuzz target: these spelled canonically
+    /// as `` (not a version), `0.2-alpha..alpha` (the empty token reads as 0)
+    /// and `alpha-9` (a different version).
+    #[test]
+    fn canonical_spellings_parse_back_equal() {
+        for (text, canonical) in [
+            ("0.0", "0"),
+            ("0.2-alpha.ga.alpha", "0.2-alpha.ga.alpha"),
+            ("-alpha9.", "-alpha-9"),
+        ] {
+            assert_eq!(v(text).canonical(), canonical);
+            assert_eq!(v(canonical), v(text), "{text}");
+            assert_eq!(v(canonical).canonical(), canonical);
+        }
     }
 
     fn assert_chain(chain: &[&str]) {

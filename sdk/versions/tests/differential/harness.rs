@@ -200,16 +200,11 @@ pub struct Answers {
     pub satisfies_including_prereleases: Vec<Option<bool>>,
 }
 
-/// Runs `command` once with the batch in a JSON file named by its last
-/// argument, and reads the JSON answer it prints. `None` (the test is skipped)
-/// when the tool is missing and CI is not set.
-pub fn run_reference(tool: &str, mut command: Command, batch: &Batch) -> Option<Answers> {
+/// Runs `command` once with `body` in a JSON file named by its last argument,
+/// and reads the JSON it prints. `None` (the test is skipped) when the tool is
+/// missing and CI is not set.
+pub fn run_json(tool: &str, mut command: Command, body: &Value) -> Option<Value> {
     let input = tempfile::NamedTempFile::new().expect("temporary file");
-    let body = json!({
-        "versions": batch.versions,
-        "ranges": batch.ranges,
-        "pairs": batch.pairs,
-    });
     std::fs::write(input.path(), body.to_string()).expect("write the batch");
     let output = match command.arg(input.path()).output() {
         Ok(output) if output.status.success() => output,
@@ -226,7 +221,17 @@ pub fn run_reference(tool: &str, mut command: Command, batch: &Batch) -> Option<
             return None;
         }
     };
-    let answer: Value = serde_json::from_slice(&output.stdout).expect("the reference prints JSON");
+    Some(serde_json::from_slice(&output.stdout).expect("the reference prints JSON"))
+}
+
+/// Asks the reference about `batch` (see [`run_json`]).
+pub fn run_reference(tool: &str, command: Command, batch: &Batch) -> Option<Answers> {
+    let body = json!({
+        "versions": batch.versions,
+        "ranges": batch.ranges,
+        "pairs": batch.pairs,
+    });
+    let answer = run_json(tool, command, &body)?;
     let list = |key: &str| answer[key].as_array().cloned().unwrap_or_default();
     let answers = Answers {
         valid: list("valid")
