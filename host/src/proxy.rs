@@ -293,6 +293,11 @@ impl Proxy {
             ..AuditRecord::default()
         };
         let gate_key = memo_key.map(|key| format!("{key}\n{}", requester.as_deref().unwrap_or("")));
+        // The artifact check's answer is remembered the same way: a warm
+        // artifact whose manifest differs is not judged again per request.
+        let check_key = gate_key
+            .as_ref()
+            .map(|key| format!("{key}\nartifact-check"));
         let remembered = gate_key.as_deref().and_then(|key| self.gate_memo.get(key));
         let answer = match remembered {
             Some(answer) => {
@@ -383,10 +388,35 @@ impl Proxy {
             file_name: file_name(&plan.url),
             requester: requester.as_deref(),
         };
-        if let Some((_, message)) = check
-            .refusal(&self.contents, &self.sboms, &key, &ready)
-            .await
-        {
+        let refusal = match check_key.as_deref().and_then(|k| self.gate_memo.get(k)) {
+            Some(GateAnswer::Allow) => None,
+            Some(GateAnswer::Block { rules, message }) => {
+                // Audited when it was decided; audited again: a client is refused now.
+                caps.audit.append(&AuditRecord {
+                    action: "block".into(),
+                    rule: rules.clone(),
+                    ..record("artifact", message.clone())
+                });
+                Some((rules, message))
+            }
+            None => {
+                let refusal = check
+                    .refusal(&self.contents, &self.sboms, &key, &ready)
+                    .await;
+                if let Some(check_key) = check_key {
+                    let answer = match &refusal {
+                        None => GateAnswer::Allow,
+                        Some((rules, message)) => GateAnswer::Block {
+                            rules: rules.clone(),
+                            message: message.clone(),
+                        },
+                    };
+                    self.gate_memo.put(check_key, answer);
+                }
+                refusal
+            }
+        };
+        if let Some((_, message)) = refusal {
             return Ok(blocked(plan.error_format, &message));
         }
         caps.audit.append(&record("serve", plan.url.clone()));
