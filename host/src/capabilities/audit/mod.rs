@@ -601,7 +601,15 @@ mod tests {
             ..AuditRecord::default()
         });
         log.flush().await.expect("flushed");
-        let activity = log.activity(24, 1).expect("activity");
+        // The index follows the log in the background: wait for it, boundedly.
+        let mut activity = log.activity(24, 1).expect("activity");
+        for _ in 0..200 {
+            if activity.hours[23].decided == 4 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            activity = log.activity(24, 1).expect("activity");
+        }
         assert_eq!(activity.hours.len(), 24);
         assert_eq!(
             activity.hours[23],
