@@ -38,11 +38,14 @@ fn order_laws(ecosystem: &str, versions: &[String; 3]) {
     }
 }
 
-/// A range, each parse-able version matched against it, both modes.
+/// A range, each parse-able version matched against it, both modes. An
+/// answer is a match, a miss or a refusal: the refusal's wording may differ
+/// (npm's `=1.2.3 - x` is refused as `>==1.2.3` plainly and `>==1.2.3-0`
+/// with pre-releases, as node-semver refuses both).
 fn range_laws(ecosystem: &str, versions: &[String; 3], range: &str) {
     for version in versions {
-        let plain = satisfies(ecosystem, version, range);
-        let including = satisfies_including_prereleases(ecosystem, version, range);
+        let plain = satisfies(ecosystem, version, range).ok();
+        let including = satisfies_including_prereleases(ecosystem, version, range).ok();
         if !is_prerelease(ecosystem, version) {
             assert_eq!(
                 plain, including,
@@ -95,8 +98,8 @@ pub fn npm(data: &[u8]) {
     if compare("npm", a, b) == Ok(Ordering::Equal) {
         for mode in [satisfies, satisfies_including_prereleases] {
             assert_eq!(
-                mode("npm", a, &range),
-                mode("npm", b, &range),
+                mode("npm", a, &range).ok(),
+                mode("npm", b, &range).ok(),
                 "npm: equal {a:?} and {b:?} answer {range:?} differently"
             );
         }
