@@ -20,18 +20,20 @@
 //! Numbers compare by value, any length. Between kinds: number > list >
 //! qualifier. A missing item (the shorter list's end) is equal to `0`, to the
 //! empty qualifier and to an empty list, above any known qualifier before
-//! `""`, below a number and any other qualifier; a list against a missing item
+//! `""`, below any other number and qualifier; a list against a missing item
 //! answers as its first item that is not equal to missing.
 //!
 //! Digits are Java's (`Character.isDigit`: the decimal digits of every script
-//! in the Basic Multilingual Plane, `١٢` is 12). Two choices differ from
-//! Maven, both for text no release carries: surrounding blanks are ignored, and
-//! a blank string is no version (Maven reads `""` as `0`), so a range naming
-//! one falls back to its `versions[]`.
+//! in the Basic Multilingual Plane, `١٢` is 12). Lower-casing is Rust's:
+//! Unicode's mappings, as Java's are, from a newer Unicode than Java 17's. Two
+//! choices differ from Maven, both for text no release carries: surrounding
+//! blanks are ignored, and a blank string is no version (Maven reads `""` as
+//! `0`), so a range naming one falls back to its `versions[]`.
 //!
 //! The order is not transitive, because Maven's is not: `post1 < 0-rc < 0 <
-//! post1` (a qualifier is below a list whatever they hold, while `0-rc` is below
-//! `0` and `post1` above it). Each pair is ordered as Maven orders it.
+//! post1`. `post1` is `[post, [1]]` and `0-rc` is `[[rc]]`: a qualifier is
+//! below a list whatever either holds, while `0-rc` is below `0` and `post1`
+//! above it. Each pair is ordered as Maven orders it.
 //!
 //! No crate was used: the one published implementation we found (`mvn_version`
 //! 0.1) is unmaintained, uses `unsafe` and predates the current algorithm.
@@ -195,7 +197,8 @@ impl MavenVersion {
                 }
             }
         }
-        // Parsing trims: a closing qualifier ending in a blank keeps it with `.`.
+        // A closing qualifier after other items would go into a list of its
+        // own, and a blank closing it would be trimmed: `.` keeps both.
         if let Some(Item::Qualifier(q)) = self.lists.last().and_then(|list| list.last())
             && (self.lists.last().is_some_and(|list| list.len() > 1)
                 || q.ends_with(char::is_whitespace))
