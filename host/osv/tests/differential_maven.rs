@@ -125,7 +125,7 @@ fn maven_agrees_with_comparable_version() {
         return;
     };
     let batch = Batch {
-        versions: harness::versions(SEED, version),
+        versions: harness::versions(SEED, "maven", version),
         ranges: Vec::new(),
         pairs: Vec::new(),
     };
