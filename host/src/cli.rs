@@ -502,6 +502,7 @@ fn adapter_routes(settings: &Settings, shared: &Arc<Upstreams>) -> BTreeMap<Stri
         routes.insert(
             name.clone(),
             AdapterRoute {
+                adapter: adapter.format.clone(),
                 upstream: Arc::new(upstream),
                 settings: adapter.settings.clone(),
                 limits: Limits {

@@ -32,6 +32,9 @@ pub use settings::{
 pub struct UpstreamConfig {
     /// The registry this adapter proxies (npm registry root, PyPI simple index ...).
     pub url: Option<Url>,
+    /// The adapter that serves it (its file stem); by default the entry's
+    /// own name. `oci` upstreams are served under `/v2/{name}/`.
+    pub format: Option<String>,
     /// More origins artifacts may come from besides those upstream metadata names.
     #[serde(default)]
     pub origins: Vec<Url>,
@@ -366,7 +369,7 @@ mod tests {
     #[test]
     fn adapter_settings_resolve_with_their_keys_named() {
         let config: Config = serde_yaml::from_str(
-            "upstreams:\n  npm: {ttl: 1m, timeout_ms: 500}\n  pypi: {memory_mb: 64}\n",
+            "upstreams:\n  npm: {ttl: 1m, timeout_ms: 500}\n  pypi: {memory_mb: 64}\n  hub: {format: oci}\n",
         )
         .expect("parses");
         let settings = config.resolve().expect("resolves");
@@ -375,6 +378,8 @@ mod tests {
         assert_eq!(npm.timeout, Duration::from_millis(500));
         assert_eq!(npm.memory_bytes, defaults::ADAPTER_MEMORY_MB << 20);
         assert_eq!(npm.settings, "{}");
+        assert_eq!(npm.format, "npm", "served by the adapter of its name");
+        assert_eq!(settings.adapters["hub"].format, "oci");
         let pypi = &settings.adapters["pypi"];
         assert_eq!((pypi.ttl, pypi.timeout), (None, defaults::ADAPTER_TIMEOUT));
         assert_eq!(pypi.memory_bytes, 64 << 20);

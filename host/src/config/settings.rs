@@ -49,6 +49,8 @@ pub struct Settings {
 /// One adapter's upstream and call limits (`upstreams.NAME`).
 #[derive(Debug, Clone)]
 pub struct AdapterSettings {
+    /// The adapter serving this upstream (`format`, by default the name).
+    pub format: String,
     /// `None`: taken from the user's client configuration when serving
     /// ([`super::discover_upstream`]).
     pub url: Option<Url>,
@@ -204,6 +206,7 @@ impl Config {
                     .map(|ttl| parse_duration(&format!("upstreams.{name}.ttl"), ttl))
                     .transpose()?;
                 let adapter = AdapterSettings {
+                    format: upstream.format.clone().unwrap_or_else(|| name.clone()),
                     url: upstream.url.clone(),
                     origins: upstream.origins.clone(),
                     settings: upstream

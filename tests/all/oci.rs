@@ -1,0 +1,477 @@
+//! Container images through gatehouse, end to end with the real `skopeo`
+//! against the reference distribution registry (Debian's `docker-registry`).
+//!
+//! Each test starts its own registry on 127.0.0.1 behind a byte-counting
+//! relay, fills it with `skopeo copy` from OCI layouts the test writes
+//! (a tiny single-layer image), and starts `gatehouse serve` with the OCI
+//! adapter and the registry as upstream `up` (`format: oci`), so images are
+//! pulled as `127.0.0.1:PORT/up/REPOSITORY:TAG`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::support::{Gatehouse, Ran, Setup, deny_list, eventually, real_client, run_client};
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// skopeo and the registry, or `None` (the test skips; CI fails).
+fn tools() -> Option<(PathBuf, PathBuf)> {
+    let skopeo = real_client("skopeo", &["--version"], "apt-get install skopeo")?;
+    let registry = real_client(
+        "docker-registry",
+        &["--version"],
+        "apt-get install docker-registry",
+    )?;
+    Some((skopeo, registry))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The reference registry on 127.0.0.1, storing under a temporary directory.
+struct Registry {
+    child: Child,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Registry {
+    async fn start(program: &Path) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A free port, given back for the registry to take.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        let path = dir.path().join("config.yml");
+        std::fs::write(&path, config).expect("registry config");
+        let child = Command::new(program)
+            .arg("serve")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry starts");
+        let registry = Registry { child, addr, dir };
+        let url = format!("http://{addr}/v2/");
+        let up = eventually(Duration::from_secs(60), || async {
+            reqwest::get(&url).await.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        assert!(up.is_some(), "the registry did not start on {addr}");
+        registry
+    }
+
+    /// Where the registry keeps the bytes of blob `hex`.
+    fn blob_file(&self, hex: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP relay in front of the registry that counts the bytes sent to it:
+/// gatehouse asked upstream nothing while the count stands still.
+struct Relay {
+    addr: SocketAddr,
+    sent: Arc<AtomicU64>,
+}
+
+impl Relay {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let sent = Arc::new(AtomicU64::new(0));
+        let counted = sent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let ask = async {
+                        let mut buffer = vec![0; 64 << 10];
+                        loop {
+                            let n =
+                                match tokio::io::AsyncReadExt::read(&mut client_read, &mut buffer)
+                                    .await
+                                {
+                                    Ok(0) | Err(_) => break,
+                                    Ok(n) => n,
+                                };
+                            counted.fetch_add(n as u64, Ordering::SeqCst);
+                            if tokio::io::AsyncWriteExt::write_all(&mut server_write, &buffer[..n])
+                                .await
+                                .is_err()
+                            {
+                                break;
+                            }
+                        }
+                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut server_write).await;
+                    };
+                    let answer = tokio::io::copy(&mut server_read, &mut client_write);
+                    let _ = tokio::join!(ask, answer);
+                });
+            }
+        });
+        Relay { addr, sent }
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+}
+
+/// An image as the test wrote it: its manifest and blobs.
+struct Image {
+    manifest: Vec<u8>,
+    config: Vec<u8>,
+    layer: Vec<u8>,
+}
+
+impl Image {
+    /// A single-layer linux/amd64 image holding `files`, created at
+    /// `created` (RFC 3339) with `labels`.
+    fn new(files: &[(&str, &[u8])], created: &str, labels: serde_json::Value) -> Self {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (path, contents) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(1_700_000_000);
+            header.set_cksum();
+            tar.append_data(&mut header, path, *contents)
+                .expect("tar entry");
+        }
+        let tar = tar.into_inner().expect("tar");
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gzip, &tar).expect("gzip");
+        let layer = gzip.finish().expect("gzip");
+        let config = serde_json::json!({
+            "created": created,
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": labels},
+            "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha256_hex(&tar))]},
+            "history": [{"created": created, "created_by": "gatehouse tests"}],
+        })
+        .to_string()
+        .into_bytes();
+        let descriptor = |media_type: &str, bytes: &[u8]| {
+            serde_json::json!({
+                "mediaType": media_type,
+                "digest": format!("sha256:{}", sha256_hex(bytes)),
+                "size": bytes.len(),
+            })
+        };
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor("application/vnd.oci.image.config.v1+json", &config),
+            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &layer)],
+        })
+        .to_string()
+        .into_bytes();
+        Image {
+            manifest,
+            config,
+            layer,
+        }
+    }
+
+    /// A small image with one text file, created in 2024, MIT-licensed.
+    fn clean() -> Self {
+        Image::new(
+            &[("etc/motd", b"hello from a tiny image\n")],
+            "2024-01-02T03:04:05Z",
+            serde_json::json!({"org.opencontainers.image.licenses": "MIT"}),
+        )
+    }
+
+    fn blobs(&self) -> [&[u8]; 3] {
+        [&self.manifest, &self.config, &self.layer]
+    }
+
+    /// Writes the image as an OCI layout in `dir`, tagged `tag`.
+    fn write_layout(&self, dir: &Path, tag: &str) {
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).expect("layout");
+        for blob in self.blobs() {
+            std::fs::write(blobs.join(sha256_hex(blob)), blob).expect("blob");
+        }
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+            .expect("oci-layout");
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{
+                "mediaType": OCI_MANIFEST,
+                "digest": format!("sha256:{}", sha256_hex(&self.manifest)),
+                "size": self.manifest.len(),
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+            }],
+        });
+        std::fs::write(dir.join("index.json"), index.to_string()).expect("index.json");
+    }
+}
+
+/// skopeo with its own policy (accept anything) and no retries.
+struct Skopeo {
+    program: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Skopeo {
+    fn new(program: PathBuf) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("policy.json"),
+            r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+        )
+        .expect("policy.json");
+        Skopeo { program, dir }
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Ran {
+        let mut command = tokio::process::Command::new(&self.program);
+        command
+            .arg("--policy")
+            .arg(self.dir.path().join("policy.json"))
+            .args([
+                "copy",
+                "--retry-times=0",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                from,
+                to,
+            ])
+            .env("REGISTRY_AUTH_FILE", self.dir.path().join("auth.json"))
+            .env("HOME", self.dir.path());
+        run_client(command, &format!("skopeo copy {from} {to}")).await
+    }
+
+    /// Pushes `image` to `registry` as `reference` (`name:tag`).
+    async fn push(&self, image: &Image, registry: &Registry, reference: &str) {
+        let layout = self
+            .dir
+            .path()
+            .join(format!("push-{}", reference.replace(':', "-")));
+        let tag = reference.split_once(':').map_or("latest", |(_, tag)| tag);
+        image.write_layout(&layout, tag);
+        let ran = self
+            .copy(
+                &format!("oci:{}:{tag}", layout.display()),
+                &format!("docker://{}/{reference}", registry.addr),
+            )
+            .await;
+        assert!(ran.success, "pushing {reference} to the registry failed");
+    }
+}
+
+/// `gatehouse serve` with the OCI adapter in front of `upstream` (named
+/// `up`, `format: oci`) and a deny list of `entries`.
+fn gatehouse(upstream: SocketAddr, entries: &[&str]) -> Gatehouse {
+    Gatehouse::start(Setup {
+        policies: vec!["deny-list"],
+        adapters: vec!["oci"],
+        gate_policy: deny_list(entries),
+        // The entry's second key follows its url.
+        upstreams: vec![("up".into(), format!("http://{upstream}\n    format: oci"))],
+        extra_config: String::new(),
+    })
+}
+
+/// A registry filled with the clean image under `tags` of repository
+/// `clean`, and skopeo.
+struct Scene {
+    registry: Registry,
+    skopeo: Skopeo,
+    image: Image,
+    out: tempfile::TempDir,
+}
+
+impl Scene {
+    /// `None` when the tools are missing (the test skips; CI fails).
+    async fn start(tags: &[&str]) -> Option<Self> {
+        let (skopeo, registry) = tools()?;
+        let scene = Scene {
+            registry: Registry::start(&registry).await,
+            skopeo: Skopeo::new(skopeo),
+            image: Image::clean(),
+            out: tempfile::tempdir().expect("tempdir"),
+        };
+        for tag in tags {
+            scene
+                .skopeo
+                .push(&scene.image, &scene.registry, &format!("clean:{tag}"))
+                .await;
+        }
+        Some(scene)
+    }
+
+    /// Pulls `clean:{tag}` through `gatehouse` into the layout `name`.
+    async fn pull(&self, gatehouse: &Gatehouse, tag: &str, name: &str) -> (Ran, PathBuf) {
+        let layout = self.out.path().join(name);
+        let ran = self
+            .skopeo
+            .copy(
+                &through(gatehouse, &format!("clean:{tag}")),
+                &format!("oci:{}:{tag}", layout.display()),
+            )
+            .await;
+        (ran, layout)
+    }
+}
+
+/// Where gatehouse serves image `reference` of upstream `up`.
+fn through(gatehouse: &Gatehouse, reference: &str) -> String {
+    format!(
+        "docker://{}/up/{reference}",
+        gatehouse.url.trim_start_matches("http://")
+    )
+}
+
+/// The blob `hex` of the OCI layout in `dir`.
+fn layout_blob(dir: &Path, blob: &[u8]) -> Vec<u8> {
+    std::fs::read(dir.join("blobs/sha256").join(sha256_hex(blob))).unwrap_or_default()
+}
+
+/// skopeo pulls an image through gatehouse byte for byte; a second pull is
+/// answered without asking upstream anything. The version check, a push
+/// and an unknown upstream are answered as the distribution spec says.
+#[tokio::test]
+async fn skopeo_pulls_an_image_byte_for_byte_and_again_from_the_cache() {
+    let Some(scene) = Scene::start(&["1"]).await else {
+        return;
+    };
+    let relay = Relay::start(scene.registry.addr).await;
+    let gatehouse = gatehouse(relay.addr, &[]);
+
+    let check = Gatehouse::client()
+        .get(format!("{}/v2/", gatehouse.url))
+        .send()
+        .await
+        .expect("version check");
+    assert_eq!(check.status(), 200);
+    assert_eq!(
+        check.headers()["docker-distribution-api-version"],
+        "registry/2.0"
+    );
+
+    let (ran, first) = scene.pull(&gatehouse, "1", "first").await;
+    assert!(ran.success, "pulling through gatehouse failed");
+    for blob in scene.image.blobs() {
+        assert_eq!(
+            layout_blob(&first, blob),
+            blob,
+            "a blob differs from upstream's"
+        );
+    }
+
+    let asked = relay.sent();
+    let (ran, second) = scene.pull(&gatehouse, "1", "second").await;
+    assert!(ran.success, "the second pull failed");
+    assert_eq!(relay.sent(), asked, "the second pull asked upstream");
+    assert_eq!(layout_blob(&second, &scene.image.layer), scene.image.layer);
+
+    for (method, path, status, code) in [
+        ("POST", "/v2/up/clean/blobs/uploads/", 405, "UNSUPPORTED"),
+        (
+            "GET",
+            "/v2/elsewhere/clean/manifests/1",
+            404,
+            "NAME_UNKNOWN",
+        ),
+    ] {
+        let answer = Gatehouse::client()
+            .request(
+                method.parse().expect("a method"),
+                format!("{}{path}", gatehouse.url),
+            )
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status(), status, "{method} {path}");
+        let body: serde_json::Value = answer.json().await.expect("JSON");
+        assert_eq!(body["errors"][0]["code"], code, "{method} {path}: {body}");
+    }
+}
+
+/// A deny-listed tag is refused at its manifest with the rule and the
+/// reason in skopeo's output; another tag of the repository passes.
+#[tokio::test]
+async fn a_deny_listed_tag_is_refused_with_rule_and_reason() {
+    let Some(scene) = Scene::start(&["1", "2"]).await else {
+        return;
+    };
+    let gatehouse = gatehouse(scene.registry.addr, &["clean@2"]);
+
+    let (ran, _) = scene.pull(&gatehouse, "2", "blocked").await;
+    assert!(!ran.success, "a deny-listed tag was pulled");
+    assert!(
+        ran.output.contains("denied")
+            && ran.output.contains("deny-list")
+            && ran.output.contains("is on the deny list"),
+        "the rule and reason are missing from: {}",
+        ran.output
+    );
+
+    let (ran, _) = scene.pull(&gatehouse, "1", "allowed").await;
+    assert!(ran.success, "another tag of the repository was refused");
+}
+
+/// Bytes changed upstream behind a blob's digest are refused, and nothing
+/// of them is kept: the pull fails, and the audit log names the mismatch.
+#[tokio::test]
+async fn a_tampered_blob_is_refused_and_not_cached() {
+    let Some(scene) = Scene::start(&["1"]).await else {
+        return;
+    };
+    let layer = sha256_hex(&scene.image.layer);
+    let mut tampered = scene.image.layer.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0xff;
+    std::fs::write(scene.registry.blob_file(&layer), &tampered).expect("tamper");
+    let gatehouse = gatehouse(scene.registry.addr, &[]);
+
+    let (ran, _) = scene.pull(&gatehouse, "1", "tampered").await;
+    assert!(!ran.success, "a tampered layer was served");
+    // skopeo prints a blob's status alone; the audit log names the mismatch.
+    assert!(ran.output.contains("502"), "no 502 in: {}", ran.output);
+    let refused = gatehouse
+        .admin_json("/api/v1/admin/proxy/audit?package=clean&event=artifact-refused")
+        .await;
+    let reason = refused["records"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("sha256 mismatch"), "{refused}");
+    let stored = gatehouse
+        .path("artifacts/sha256")
+        .join(&layer[..2])
+        .join(&layer);
+    assert!(!stored.exists(), "the tampered layer was stored");
+}
