@@ -297,10 +297,19 @@ impl Skopeo {
 /// `gatehouse serve` with the OCI adapter in front of `upstream` (named
 /// `up`, `format: oci`) and a deny list of `entries`.
 fn gatehouse(upstream: SocketAddr, entries: &[&str]) -> Gatehouse {
+    gatehouse_with(upstream, vec!["deny-list"], deny_list(entries))
+}
+
+/// [`gatehouse`] with `policies` set by `gate_policy`.
+fn gatehouse_with(
+    upstream: SocketAddr,
+    policies: Vec<&'static str>,
+    gate_policy: String,
+) -> Gatehouse {
     Gatehouse::start(Setup {
-        policies: vec!["deny-list"],
+        policies,
         adapters: vec!["oci"],
-        gate_policy: deny_list(entries),
+        gate_policy,
         // The entry's second key follows its url.
         upstreams: vec![("up".into(), format!("http://{upstream}\n    format: oci"))],
         extra_config: String::new(),
@@ -444,6 +453,30 @@ async fn a_deny_listed_tag_is_refused_with_rule_and_reason() {
 
     let (ran, _) = scene.pull(&gatehouse, "1", "allowed").await;
     assert!(ran.success, "another tag of the repository was refused");
+}
+
+/// An image's config reaches the policies: its `created` as the publish
+/// time (min-age) and its license label (license).
+#[tokio::test]
+async fn the_image_config_is_judged_by_min_age_and_license() {
+    let Some(scene) = Scene::start(&["1"]).await else {
+        return;
+    };
+    let gatehouse = gatehouse_with(
+        scene.registry.addr,
+        vec!["license", "min-age"],
+        "policies:\n  default:\n    license:\n      deny: [MIT]\n    min-age:\n      min_age: 36500d\n"
+            .into(),
+    );
+    let (ran, _) = scene.pull(&gatehouse, "1", "judged").await;
+    assert!(!ran.success, "an image both policies block was pulled");
+    for said in ["license", "MIT", "min-age", "2024-01-02T03:04:05Z"] {
+        assert!(
+            ran.output.contains(said),
+            "{said:?} is missing from: {}",
+            ran.output
+        );
+    }
 }
 
 /// Bytes changed upstream behind a blob's digest are refused, and nothing
