@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::support::{Gatehouse, Ran, Setup, deny_list, eventually, real_client, run_client};
+use crate::support::{
+    Gatehouse, Ran, Setup, deny_list, eventually, gatehouse_command, real_client, run_client,
+};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
@@ -344,13 +346,15 @@ impl Scene {
         Some(scene)
     }
 
-    /// Pulls `clean:{tag}` through `gatehouse` into the layout `name`.
-    async fn pull(&self, gatehouse: &Gatehouse, tag: &str, name: &str) -> (Ran, PathBuf) {
+    /// Pulls `reference` (`repository:tag`) through `gatehouse` into the
+    /// layout `name`.
+    async fn pull(&self, gatehouse: &Gatehouse, reference: &str, name: &str) -> (Ran, PathBuf) {
         let layout = self.out.path().join(name);
+        let tag = reference.split_once(':').map_or("latest", |(_, tag)| tag);
         let ran = self
             .skopeo
             .copy(
-                &through(gatehouse, &format!("clean:{tag}")),
+                &through(gatehouse, reference),
                 &format!("oci:{}:{tag}", layout.display()),
             )
             .await;
@@ -393,7 +397,7 @@ async fn skopeo_pulls_an_image_byte_for_byte_and_again_from_the_cache() {
         "registry/2.0"
     );
 
-    let (ran, first) = scene.pull(&gatehouse, "1", "first").await;
+    let (ran, first) = scene.pull(&gatehouse, "clean:1", "first").await;
     assert!(ran.success, "pulling through gatehouse failed");
     for blob in scene.image.blobs() {
         assert_eq!(
@@ -404,7 +408,7 @@ async fn skopeo_pulls_an_image_byte_for_byte_and_again_from_the_cache() {
     }
 
     let asked = relay.sent();
-    let (ran, second) = scene.pull(&gatehouse, "1", "second").await;
+    let (ran, second) = scene.pull(&gatehouse, "clean:1", "second").await;
     assert!(ran.success, "the second pull failed");
     assert_eq!(relay.sent(), asked, "the second pull asked upstream");
     assert_eq!(layout_blob(&second, &scene.image.layer), scene.image.layer);
@@ -441,7 +445,7 @@ async fn a_deny_listed_tag_is_refused_with_rule_and_reason() {
     };
     let gatehouse = gatehouse(scene.registry.addr, &["clean@2"]);
 
-    let (ran, _) = scene.pull(&gatehouse, "2", "blocked").await;
+    let (ran, _) = scene.pull(&gatehouse, "clean:2", "blocked").await;
     assert!(!ran.success, "a deny-listed tag was pulled");
     assert!(
         ran.output.contains("denied")
@@ -451,7 +455,7 @@ async fn a_deny_listed_tag_is_refused_with_rule_and_reason() {
         ran.output
     );
 
-    let (ran, _) = scene.pull(&gatehouse, "1", "allowed").await;
+    let (ran, _) = scene.pull(&gatehouse, "clean:1", "allowed").await;
     assert!(ran.success, "another tag of the repository was refused");
 }
 
@@ -468,7 +472,7 @@ async fn the_image_config_is_judged_by_min_age_and_license() {
         "policies:\n  default:\n    license:\n      deny: [MIT]\n    min-age:\n      min_age: 36500d\n"
             .into(),
     );
-    let (ran, _) = scene.pull(&gatehouse, "1", "judged").await;
+    let (ran, _) = scene.pull(&gatehouse, "clean:1", "judged").await;
     assert!(!ran.success, "an image both policies block was pulled");
     for said in ["license", "MIT", "min-age", "2024-01-02T03:04:05Z"] {
         assert!(
@@ -479,8 +483,97 @@ async fn the_image_config_is_judged_by_min_age_and_license() {
     }
 }
 
+/// A Debian 12 image whose dpkg database names an openssl build that a
+/// local OSV record marks vulnerable.
+fn vulnerable_image() -> Image {
+    Image::new(
+        &[
+            ("etc/os-release", b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n"),
+            (
+                "var/lib/dpkg/status",
+                b"Package: libssl3\nStatus: install ok installed\nSource: openssl (3.0.11-1~deb12u1)\nVersion: 3.0.11-1~deb12u1+b1\n\nPackage: base-files\nStatus: install ok installed\nVersion: 12.4\n",
+            ),
+        ],
+        "2024-01-02T03:04:05Z",
+        serde_json::json!({}),
+    )
+}
+
+/// The OSV record: critical, for exactly that openssl version in Debian 12.
+const DEBIAN_RECORD: &str = r#"{"id": "DEBIAN-CVE-2099-0001", "modified": "2025-01-01T00:00:00Z",
+    "summary": "a critical flaw in openssl",
+    "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+    "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssl"},
+      "versions": ["3.0.11-1~deb12u1"]}]}"#;
+
+/// gatehouse with the vulnerability policy (in `mode`), the OSV record
+/// imported, in front of `upstream`.
+fn vulnerability_gatehouse(upstream: SocketAddr, mode: &str) -> Gatehouse {
+    let setup = Setup {
+        policies: vec!["vulnerability"],
+        adapters: vec!["oci"],
+        gate_policy: format!("policies:\n  default:\n    vulnerability:\n      mode: {mode}\n"),
+        upstreams: vec![("up".into(), format!("http://{upstream}\n    format: oci"))],
+        extra_config: String::new(),
+    };
+    Gatehouse::start_prepared(setup, |layout| {
+        let record = layout.join("DEBIAN-CVE-2099-0001.json");
+        std::fs::write(&record, DEBIAN_RECORD).expect("record");
+        let import = gatehouse_command(layout, &["osv", "import", record.to_str().expect("utf-8")]);
+        assert!(
+            import.status.success(),
+            "{}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+    })
+}
+
+/// An image is judged on the OS packages the host reads out of its layers:
+/// one with a vulnerable Debian package is refused at the manifest with the
+/// rule, the advisory and the package in skopeo's output, while a clean
+/// image passes; with `mode: warn` it passes and the audit names it.
+#[tokio::test]
+async fn an_image_with_a_vulnerable_os_package_is_refused() {
+    let Some(scene) = Scene::start(&["1"]).await else {
+        return;
+    };
+    scene
+        .skopeo
+        .push(&vulnerable_image(), &scene.registry, "vulnerable:1")
+        .await;
+
+    let enforcing = vulnerability_gatehouse(scene.registry.addr, "enforce");
+    let (ran, _) = scene.pull(&enforcing, "vulnerable:1", "refused").await;
+    assert!(
+        !ran.success,
+        "an image with a vulnerable package was pulled"
+    );
+    for said in ["denied", "vulnerability", "DEBIAN-CVE-2099-0001", "openssl"] {
+        assert!(
+            ran.output.contains(said),
+            "{said:?} is missing from: {}",
+            ran.output
+        );
+    }
+    let (ran, _) = scene.pull(&enforcing, "clean:1", "clean").await;
+    assert!(ran.success, "a clean image was refused");
+    drop(enforcing);
+
+    let warning = vulnerability_gatehouse(scene.registry.addr, "warn");
+    let (ran, _) = scene.pull(&warning, "vulnerable:1", "warned").await;
+    assert!(ran.success, "mode: warn refused the image");
+    let warned = warning.audited("vulnerable", "warn").await;
+    assert!(
+        warned
+            .iter()
+            .any(|r| r["reason"].as_str().is_some_and(|r| r.contains("openssl"))),
+        "no warning names the package: {warned:?}"
+    );
+}
+
 /// Bytes changed upstream behind a blob's digest are refused, and nothing
-/// of them is kept: the pull fails, and the audit log names the mismatch.
+/// of them is kept: the pull fails at the manifest (whose layers are read),
+/// the blob itself is refused, and the audit log names the mismatch.
 #[tokio::test]
 async fn a_tampered_blob_is_refused_and_not_cached() {
     let Some(scene) = Scene::start(&["1"]).await else {
@@ -493,10 +586,20 @@ async fn a_tampered_blob_is_refused_and_not_cached() {
     std::fs::write(scene.registry.blob_file(&layer), &tampered).expect("tamper");
     let gatehouse = gatehouse(scene.registry.addr, &[]);
 
-    let (ran, _) = scene.pull(&gatehouse, "1", "tampered").await;
+    // The manifest is refused: its layers are read for OS packages.
+    let (ran, _) = scene.pull(&gatehouse, "clean:1", "tampered").await;
     assert!(!ran.success, "a tampered layer was served");
-    // skopeo prints a blob's status alone; the audit log names the mismatch.
     assert!(ran.output.contains("502"), "no 502 in: {}", ran.output);
+    // So is the blob itself; the audit log names the mismatch.
+    let blob = Gatehouse::client()
+        .get(format!(
+            "{}/v2/up/clean/blobs/sha256:{layer}",
+            gatehouse.url
+        ))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(blob.status(), 502);
     let refused = gatehouse
         .admin_json("/api/v1/admin/proxy/audit?package=clean&event=artifact-refused")
         .await;

@@ -3,11 +3,12 @@
 //! digest, pulled by digest) as the version, the manifest's digest, the
 //! config's `created` as the publish time, the
 //! `org.opencontainers.image.licenses` label as the license, the image's
-//! size, and its platform and labels in `raw`.
+//! size, its platform and labels in `raw`, and its OS packages as
+//! dependencies (kind: their OSV ecosystem, requirement: the installed version).
 
 use std::collections::HashMap;
 
-use gatehouse_adapter_sdk::{Digest, VersionFacts};
+use gatehouse_adapter_sdk::{Dependency, Digest, VersionFacts};
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest, MediaType};
 
 use crate::route::Sha256;
@@ -42,6 +43,8 @@ pub struct Image<'a> {
     pub config: Option<&'a ImageConfiguration>,
     /// `os/architecture[/variant]`, from the index or the config.
     pub platform: Option<String>,
+    /// Its OS packages, their kind their OSV ecosystem.
+    pub os_packages: Vec<Dependency>,
 }
 
 impl Image<'_> {
@@ -85,6 +88,7 @@ impl Image<'_> {
                 hex: self.digest.0.clone(),
             }],
             raw: raw.to_string(),
+            dependencies: self.os_packages.clone(),
             ..VersionFacts::named(ECOSYSTEM, self.repository, self.version)
         }
     }

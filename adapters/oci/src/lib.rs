@@ -8,8 +8,9 @@
 //!   fetched from upstream with the OCI and Docker schema 2 types the client
 //!   accepts (schema 1 is refused), verified against the digest asked for or
 //!   upstream's `Docker-Content-Digest`, and every image it stands for (each
-//!   platform of an index) is gated with its config's facts; a block answers
-//!   403 `DENIED` with the rules and reasons;
+//!   platform of an index) is gated with its config's facts and its OS
+//!   packages (read by the host out of its layers); a block answers 403
+//!   `DENIED` with the rules and reasons;
 //! - `/{repository}/blobs/{digest}`: an artifact plan, verified by the host;
 //! - `/{repository}/tags/list`: upstream's tags.
 //!
@@ -18,6 +19,7 @@
 mod error;
 mod facts;
 mod media;
+mod packages;
 mod route;
 mod service;
 

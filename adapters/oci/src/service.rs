@@ -7,9 +7,11 @@
 //! Everything the host provides goes through [`Host`], so the whole flow
 //! runs natively in tests against a fake.
 
+use std::collections::BTreeMap;
+
 use gatehouse_adapter_sdk::{
-    Action, ArtifactPlan, Digest, ErrorFormat, Fetched, Host, Outcome, Purpose, Request, Response,
-    VersionFacts, decision_message,
+    Action, ArtifactPlan, Dependency, Digest, ErrorFormat, Fetched, Host, Outcome, Purpose,
+    Request, Response, VersionFacts, decision_message,
 };
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 use sha2::Digest as _;
@@ -17,6 +19,7 @@ use sha2::Digest as _;
 use crate::error::OciError;
 use crate::facts::{ECOSYSTEM, Image, is_image_config};
 use crate::media::{self, Kind};
+use crate::packages;
 use crate::route::{Reference, Route, Sha256, route};
 
 /// At most this many platforms of one index are judged; a larger index is refused.
@@ -302,6 +305,59 @@ fn image_facts(
         manifest: &manifest,
         config: config.as_ref(),
         platform,
+        os_packages: os_packages(host, repository, &manifest)?,
     }
     .facts())
+}
+
+/// Layer types the host reads (tar, plain or gzip-compressed).
+const TAR_LAYERS: [&str; 3] = [
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+];
+
+/// The image's OS packages, from the package databases in its layers as a
+/// container sees them (a later layer's file replaces an earlier one's).
+/// The host fetches and reads each layer, verified against its digest.
+fn os_packages(
+    host: &impl Host,
+    repository: &str,
+    manifest: &ImageManifest,
+) -> Result<Vec<Dependency>, OciError> {
+    let paths: Vec<String> = packages::PATHS.iter().map(|p| (*p).to_owned()).collect();
+    let mut seen: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for layer in manifest.layers() {
+        if !TAR_LAYERS.contains(&layer.media_type().as_ref()) {
+            continue;
+        }
+        let named = layer.digest().to_string();
+        let digest = Sha256::parse(&named).ok_or_else(|| {
+            OciError::upstream(format!(
+                "the layer {named} of {repository} is not named by a sha256 digest"
+            ))
+        })?;
+        let url = format!("{}/v2/{repository}/blobs/{named}", base(host));
+        let files = host
+            .layer_files(&url, &sha256_digest(&digest), &paths)
+            .map_err(|error| OciError::fetch(&url, error))?;
+        for file in files {
+            seen.insert(file.path, file.contents);
+        }
+    }
+    let text = |path: &str| seen.get(path).map(|bytes| String::from_utf8_lossy(bytes));
+    let Some(ecosystem) = text("etc/os-release")
+        .or_else(|| text("usr/lib/os-release"))
+        .and_then(|release| packages::ecosystem(&release))
+    else {
+        return Ok(Vec::new());
+    };
+    let mut installed = Vec::new();
+    if let Some(status) = text("var/lib/dpkg/status") {
+        installed.extend(packages::dpkg(&status));
+    }
+    if let Some(database) = text("lib/apk/db/installed") {
+        installed.extend(packages::apk(&database));
+    }
+    Ok(packages::dependencies(&ecosystem, installed))
 }

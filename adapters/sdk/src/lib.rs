@@ -19,7 +19,7 @@ pub use bindings::gatehouse::plugin::gate::{Decision, reads as gate_reads};
 pub use bindings::gatehouse::plugin::types::{
     Action, Dependency, Digest, FactFields, FactReads, Purpose, Verdict, VersionFacts,
 };
-pub use bindings::gatehouse::plugin::upstream::{self, FetchError, Fetched};
+pub use bindings::gatehouse::plugin::upstream::{self, FetchError, Fetched, LayerFile};
 pub use bindings::gatehouse::plugin::{audit, log, osv, store};
 pub use bindings::{ArtifactPlan, ErrorFormat, Guest, Outcome, Request, Response};
 

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
+use crate::archive::{ArchiveLimits, Member, layer_files};
 use crate::config::UpstreamSettings;
 use crate::egress::{Egress, EgressResolver, MAX_REDIRECTS, Origins, refusal_in};
 use crate::metrics::metrics;
@@ -587,6 +588,68 @@ impl AdapterUpstream {
         let parsed = parse(url)?;
         self.origins.learn(&parsed);
         Ok(parsed)
+    }
+
+    /// The files at `paths` in the container image layer at `url` (a
+    /// location the adapter took from metadata), whose sha256 must be
+    /// `sha256`: streamed to a temporary file beside the metadata cache while
+    /// hashed, verified, then read within `limits` off the async threads.
+    /// Nothing of it is kept.
+    pub async fn layer_files(
+        &self,
+        url: &str,
+        sha256: &str,
+        paths: Vec<String>,
+        limits: ArchiveLimits,
+    ) -> Result<Vec<Member>, FetchError> {
+        let url = self.declared_location(url)?;
+        let (mut response, deadline) = self
+            .shared
+            .get(&self.origins, &url, Default::default())
+            .await?;
+        if !response.status().is_success() {
+            return Err(FetchError::Unreachable(format!(
+                "{url} answered {}",
+                response.status().as_u16()
+            )));
+        }
+        let local = |e: std::io::Error| {
+            FetchError::Unreachable(format!("{url}: a temporary file for the layer: {e}"))
+        };
+        let dir = self.shared.dir.clone();
+        let tmp = tokio::task::spawn_blocking(move || tempfile::tempfile_in(dir))
+            .await
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?
+            .map_err(local)?;
+        let mut tmp = tokio::fs::File::from_std(tmp);
+        let limit = self.shared.settings.max_artifact_bytes;
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        while let Some(chunk) = deadline
+            .within(total, response.chunk())
+            .await?
+            .map_err(|e| classify(&url, &e))?
+        {
+            total += chunk.len() as u64;
+            if total > limit {
+                return Err(FetchError::TooLarge(format!("{url} exceeds {limit} bytes")));
+            }
+            hasher.update(&chunk);
+            tokio::io::AsyncWriteExt::write_all(&mut tmp, &chunk)
+                .await
+                .map_err(local)?;
+        }
+        let actual = hex::encode(hasher.finalize());
+        if actual != sha256 {
+            return Err(FetchError::Unreachable(format!(
+                "{url}: sha256 mismatch: upstream sent {actual}, the manifest declares {sha256}; refused"
+            )));
+        }
+        let file = tmp.into_std().await;
+        tokio::task::spawn_blocking(move || layer_files(file, &paths, limits))
+            .await
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?
+            .map_err(|e| FetchError::Unreachable(format!("{url}: the layer cannot be read: {e}")))
     }
 
     /// Fetches metadata, as the egress rule allows.
