@@ -94,6 +94,15 @@ impl Drop for Registry {
     }
 }
 
+/// A listener on 127.0.0.1, its address, and a counter for what it serves.
+async fn listen() -> (tokio::net::TcpListener, SocketAddr, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (listener, addr, Arc::new(AtomicU64::new(0)))
+}
+
 /// A TCP relay in front of the registry that counts the bytes sent to it:
 /// gatehouse asked upstream nothing while the count stands still.
 struct Relay {
@@ -103,11 +112,7 @@ struct Relay {
 
 impl Relay {
     async fn start(upstream: SocketAddr) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let sent = Arc::new(AtomicU64::new(0));
+        let (listener, addr, sent) = listen().await;
         let counted = sent.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -148,6 +153,117 @@ impl Relay {
 
     fn sent(&self) -> u64 {
         self.sent.load(Ordering::SeqCst)
+    }
+}
+
+/// The account the token realm accepts.
+const ACCOUNT: (&str, &str) = ("puller", "s3cret");
+
+/// A token realm in front of the registry, as private registries have:
+/// `/v2/...` answers a bearer challenge unless it carries the token that
+/// `/token` hands out for [`ACCOUNT`]; then it is the registry's answer.
+struct TokenRealm {
+    addr: SocketAddr,
+    issued: Arc<AtomicU64>,
+}
+
+impl TokenRealm {
+    const TOKEN: &str = "token-for-puller";
+
+    async fn start(registry: SocketAddr) -> Self {
+        let (listener, addr, issued) = listen().await;
+        let counted = issued.clone();
+        tokio::spawn(async move {
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http::<http_body_util::Empty<bytes::Bytes>>();
+            while let Ok((stream, _)) = listener.accept().await {
+                let (client, counted) = (client.clone(), counted.clone());
+                let service = hyper::service::service_fn(move |request| {
+                    let (client, counted) = (client.clone(), counted.clone());
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            Self::answer(&client, registry, addr, &counted, request).await,
+                        )
+                    }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+        TokenRealm { addr, issued }
+    }
+
+    async fn answer(
+        client: &hyper_util::client::legacy::Client<
+            hyper_util::client::legacy::connect::HttpConnector,
+            http_body_util::Empty<bytes::Bytes>,
+        >,
+        registry: SocketAddr,
+        realm: SocketAddr,
+        issued: &AtomicU64,
+        request: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+        use base64::Engine as _;
+        let authorization = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let reply = |status: u16, body: String| {
+            let mut response = hyper::Response::new(http_body_util::Full::from(body));
+            *response.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
+            response
+        };
+        if request.uri().path() == "/token" {
+            let basic = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", ACCOUNT.0, ACCOUNT.1));
+            if authorization != format!("Basic {basic}") {
+                return reply(401, r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.into());
+            }
+            issued.fetch_add(1, Ordering::SeqCst);
+            return reply(
+                200,
+                serde_json::json!({"token": Self::TOKEN, "expires_in": 300}).to_string(),
+            );
+        }
+        if authorization != format!("Bearer {}", Self::TOKEN) {
+            let mut refused = reply(401, r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.into());
+            let challenge = format!(
+                r#"Bearer realm="http://{realm}/token",service="test-registry",scope="repository:clean:pull""#
+            );
+            refused
+                .headers_mut()
+                .insert("www-authenticate", challenge.parse().expect("header"));
+            return refused;
+        }
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let mut forwarded = hyper::Request::builder()
+            .uri(format!("http://{registry}{target}"))
+            .body(http_body_util::Empty::new())
+            .expect("request");
+        for (name, value) in request.headers() {
+            if name != "authorization" && name != "host" {
+                forwarded.headers_mut().append(name, value.clone());
+            }
+        }
+        let answered = client
+            .request(forwarded)
+            .await
+            .expect("the registry answers");
+        let (parts, body) = answered.into_parts();
+        let body = http_body_util::BodyExt::collect(body)
+            .await
+            .expect("a body")
+            .to_bytes();
+        hyper::Response::from_parts(parts, http_body_util::Full::new(body))
     }
 }
 
@@ -568,6 +684,60 @@ async fn an_image_with_a_vulnerable_os_package_is_refused() {
             .iter()
             .any(|r| r["reason"].as_str().is_some_and(|r| r.contains("openssl"))),
         "no warning names the package: {warned:?}"
+    );
+}
+
+/// gatehouse in front of `realm`, whose upstream entry names the account
+/// `user` with `password` (in a file beside the config).
+fn gatehouse_behind_realm(realm: &TokenRealm, user: &str, password: &str) -> Gatehouse {
+    let setup = Setup {
+        policies: vec!["deny-list"],
+        adapters: vec!["oci"],
+        gate_policy: deny_list(&[]),
+        upstreams: vec![(
+            "up".into(),
+            format!(
+                "http://{}\n    format: oci\n    credentials: {{username: {user}, password_file: registry-password}}",
+                realm.addr
+            ),
+        )],
+        extra_config: String::new(),
+    };
+    let password = password.to_owned();
+    Gatehouse::start_prepared(setup, move |layout| {
+        std::fs::write(layout.join("registry-password"), format!("{password}\n"))
+            .expect("password file");
+    })
+}
+
+/// An upstream behind a bearer-token realm is pulled with a token got with
+/// the configured credentials; wrong credentials give a 502 that says so.
+#[tokio::test]
+async fn an_upstream_behind_a_token_realm_is_pulled_with_its_credentials() {
+    let Some(scene) = Scene::start(&["1"]).await else {
+        return;
+    };
+    let realm = TokenRealm::start(scene.registry.addr).await;
+
+    let gatehouse = gatehouse_behind_realm(&realm, ACCOUNT.0, ACCOUNT.1);
+    let (ran, pulled) = scene.pull(&gatehouse, "clean:1", "authorised").await;
+    assert!(ran.success, "pulling through the token realm failed");
+    assert_eq!(layout_blob(&pulled, &scene.image.layer), scene.image.layer);
+    assert!(realm.issued.load(Ordering::SeqCst) >= 1, "no token was got");
+    drop(gatehouse);
+
+    let wrong = gatehouse_behind_realm(&realm, ACCOUNT.0, "wrong");
+    let answer = Gatehouse::client()
+        .get(format!("{}/v2/up/clean/manifests/1", wrong.url))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 502);
+    let body: serde_json::Value = answer.json().await.expect("JSON");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("token service refused the credentials configured"),
+        "{body}"
     );
 }
 

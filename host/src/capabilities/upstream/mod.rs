@@ -4,6 +4,7 @@
 //! resource and size limits. A fresh copy is kept only once an adapter built
 //! an answer from it ([`Upstreams::settle`]).
 
+mod bearer;
 mod host;
 
 pub use host::{Trace, UpstreamState, UpstreamView, add_to_linker};
@@ -18,10 +19,11 @@ use sha2::{Digest as _, Sha256};
 use url::Url;
 
 use crate::archive::{ArchiveLimits, Member, layer_files};
-use crate::config::UpstreamSettings;
-use crate::egress::{Egress, EgressResolver, MAX_REDIRECTS, Origins, refusal_in};
+use crate::config::{Credentials, UpstreamSettings};
+use crate::egress::{Egress, EgressResolver, MAX_REDIRECTS, Origins, origin, refusal_in};
 use crate::metrics::metrics;
 use crate::single_flight::SingleFlight;
+use bearer::{Challenge, Tokens};
 
 /// Fresh copies no adapter has settled yet are dropped after this long.
 const PENDING_FOR: Duration = Duration::from_secs(300);
@@ -93,6 +95,8 @@ pub struct Upstreams {
     pending: Mutex<HashMap<String, CachedEntry>>,
     in_flight: SingleFlight,
     egress: Arc<Egress>,
+    /// Registry tokens got by answering bearer challenges.
+    tokens: Tokens,
 }
 
 impl Upstreams {
@@ -120,6 +124,7 @@ impl Upstreams {
             pending: Mutex::new(HashMap::new()),
             in_flight: SingleFlight::default(),
             egress,
+            tokens: Tokens::default(),
         }))
     }
 
@@ -130,14 +135,19 @@ impl Upstreams {
     /// GETs `url` as an adapter with `origins` may: every hop admitted by the
     /// egress rule, redirects followed here (at most [`MAX_REDIRECTS`]), all
     /// within one [`Deadline`], which the caller keeps for reading the body.
+    /// A bearer challenge is answered once with a token from its realm (a
+    /// location upstream named, admitted like one), got with `credentials`
+    /// when the upstream has some; the token goes to the challenging origin only.
     pub async fn get(
         &self,
         origins: &Origins,
+        credentials: Option<&Credentials>,
         url: &Url,
         headers: reqwest::header::HeaderMap,
     ) -> Result<(reqwest::Response, Deadline), FetchError> {
         let deadline = Deadline::start(&self.settings, url);
         let mut hop = url.clone();
+        let mut bearer: Option<(String, reqwest::header::HeaderValue)> = None;
         for _ in 0..=MAX_REDIRECTS {
             deadline
                 .within(0, self.egress.admit(origins, &hop))
@@ -146,11 +156,41 @@ impl Upstreams {
                     true => FetchError::Forbidden(refused.to_string()),
                     false => FetchError::Forbidden(format!("{url} redirected to {refused}")),
                 })?;
-            let request = self.client.get(hop.clone()).headers(headers.clone());
+            let mut sent = headers.clone();
+            if let Some((challenger, token)) = &bearer
+                && *challenger == origin(&hop)
+            {
+                sent.insert(reqwest::header::AUTHORIZATION, token.clone());
+            }
+            let request = self.client.get(hop.clone()).headers(sent);
             let response = deadline
                 .within(0, request.send())
                 .await?
                 .map_err(|e| classify(&hop, &e))?;
+            if response.status() == reqwest::StatusCode::UNAUTHORIZED
+                && bearer.is_none()
+                && let Some(challenge) = Challenge::of(response.headers())
+            {
+                origins.learn(&challenge.realm);
+                deadline
+                    .within(0, self.egress.admit(origins, &challenge.realm))
+                    .await?
+                    .map_err(|refused| {
+                        FetchError::Forbidden(format!("{url}: its token realm: {refused}"))
+                    })?;
+                let token = self
+                    .tokens
+                    .get(&self.client, &challenge, credentials, &deadline)
+                    .await?;
+                let value = format!("Bearer {token}").parse().map_err(|_| {
+                    FetchError::Unreachable(format!(
+                        "{}: the token is no header value",
+                        challenge.realm
+                    ))
+                })?;
+                bearer = Some((origin(&hop), value));
+                continue;
+            }
             let redirect = matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308);
             let location = response
                 .headers()
@@ -285,6 +325,7 @@ impl Upstreams {
     pub async fn fetch_metadata(
         &self,
         origins: &Origins,
+        credentials: Option<&Credentials>,
         url: &Url,
         accept: Option<&str>,
         ttl: Option<Duration>,
@@ -303,14 +344,14 @@ impl Upstreams {
             // Adapters with different TTLs never share a fetch (nor its stamp).
             .run(
                 &format!("{key}\n{}", ttl.as_millis()),
-                self.fetch_locked(origins, &key, url, accept, arrived, ttl),
+                self.fetch_locked((origins, credentials), &key, url, accept, arrived, ttl),
             )
             .await
     }
 
     async fn fetch_locked(
         &self,
-        origins: &Origins,
+        (origins, credentials): (&Origins, Option<&Credentials>),
         key: &str,
         url: &Url,
         accept: Option<&str>,
@@ -343,7 +384,7 @@ impl Upstreams {
             }
         }
         let started = Instant::now();
-        let sent = self.get(origins, url, headers).await;
+        let sent = self.get(origins, credentials, url, headers).await;
         metrics().upstream("metadata", started.elapsed());
         let outcome = match sent {
             Ok((response, deadline)) => self.receive(response, &deadline).await,
@@ -556,6 +597,8 @@ pub struct AdapterUpstream {
     pub base: Url,
     /// This adapter's metadata TTL, when it has its own.
     pub ttl: Option<Duration>,
+    /// What its registry's token service takes (`upstreams.NAME.credentials`).
+    pub credentials: Option<Credentials>,
     shared: Arc<Upstreams>,
     origins: Origins,
 }
@@ -570,6 +613,7 @@ impl AdapterUpstream {
             origins: Origins::new(configured),
             base,
             ttl: None,
+            credentials: None,
             shared,
         }
     }
@@ -605,7 +649,12 @@ impl AdapterUpstream {
         let url = self.declared_location(url)?;
         let (mut response, deadline) = self
             .shared
-            .get(&self.origins, &url, Default::default())
+            .get(
+                &self.origins,
+                self.credentials.as_ref(),
+                &url,
+                Default::default(),
+            )
             .await?;
         if !response.status().is_success() {
             return Err(FetchError::Unreachable(format!(
@@ -656,7 +705,13 @@ impl AdapterUpstream {
     pub async fn fetch(&self, url: &str, accept: Option<&str>) -> Result<Fetched, FetchError> {
         let url = parse(url)?;
         self.shared
-            .fetch_metadata(&self.origins, &url, accept, self.ttl)
+            .fetch_metadata(
+                &self.origins,
+                self.credentials.as_ref(),
+                &url,
+                accept,
+                self.ttl,
+            )
             .await
     }
 }
