@@ -687,6 +687,61 @@ async fn an_image_with_a_vulnerable_os_package_is_refused() {
     );
 }
 
+/// `podman pull` of `reference` through `gatehouse` into a storage of its
+/// own (vfs, under `scene`'s output), blind to the user's configuration.
+async fn podman_pull(podman: &Path, scene: &Scene, gatehouse: &Gatehouse, reference: &str) -> Ran {
+    let dir = scene.out.path().join("podman");
+    let mut command = tokio::process::Command::new(podman);
+    command
+        .arg("--root")
+        .arg(dir.join("root"))
+        .arg("--runroot")
+        .arg(dir.join("run"))
+        .args([
+            "--storage-driver",
+            "vfs",
+            "--events-backend",
+            "file",
+            "--cgroup-manager",
+            "cgroupfs",
+            "pull",
+            "--tls-verify=false",
+            "--signature-policy",
+        ])
+        .arg(scene.skopeo.dir.path().join("policy.json"))
+        .arg(through(gatehouse, reference).trim_start_matches("docker://"))
+        .env("HOME", &dir);
+    run_client(command, &format!("podman pull {reference}")).await
+}
+
+/// podman pulls an image through gatehouse, and prints a block's rule and
+/// reason.
+#[tokio::test]
+async fn podman_pulls_through_gatehouse_and_prints_a_block() {
+    let Some(podman) = real_client("podman", &["--version"], "apt-get install podman") else {
+        return;
+    };
+    let Some(scene) = Scene::start(&["1", "2"]).await else {
+        return;
+    };
+    let gatehouse = gatehouse(scene.registry.addr, &["clean@2"]);
+
+    let ran = podman_pull(&podman, &scene, &gatehouse, "clean:1").await;
+    assert!(ran.success, "podman pull through gatehouse failed");
+    assert!(
+        ran.output.contains(&sha256_hex(&scene.image.config)),
+        "podman did not name the image's config digest: {}",
+        ran.output
+    );
+    let ran = podman_pull(&podman, &scene, &gatehouse, "clean:2").await;
+    assert!(!ran.success, "podman pulled a deny-listed tag");
+    assert!(
+        ran.output.contains("deny-list") && ran.output.contains("is on the deny list"),
+        "the rule and reason are missing from: {}",
+        ran.output
+    );
+}
+
 /// gatehouse in front of `realm`, whose upstream entry names the account
 /// `user` with `password` (in a file beside the config).
 fn gatehouse_behind_realm(realm: &TokenRealm, user: &str, password: &str) -> Gatehouse {
