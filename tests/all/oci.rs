@@ -796,6 +796,43 @@ async fn an_upstream_behind_a_token_realm_is_pulled_with_its_credentials() {
     );
 }
 
+/// A tag moved upstream to a denied digest is judged again once its copy
+/// is older than the upstream's TTL: the next pull is refused.
+#[tokio::test]
+async fn a_tag_moved_to_a_denied_digest_is_refused_on_the_next_pull() {
+    let Some(scene) = Scene::start(&["1"]).await else {
+        return;
+    };
+    let moved = vulnerable_image();
+    let denied = format!("clean@sha256:{}", sha256_hex(&moved.manifest));
+    let gatehouse = Gatehouse::start(Setup {
+        policies: vec!["deny-list"],
+        adapters: vec!["oci"],
+        gate_policy: deny_list(&[&denied]),
+        upstreams: vec![(
+            "up".into(),
+            format!(
+                "http://{}\n    format: oci\n    ttl: 1s",
+                scene.registry.addr
+            ),
+        )],
+        extra_config: String::new(),
+    });
+    let (ran, _) = scene.pull(&gatehouse, "clean:1", "before").await;
+    assert!(ran.success, "the tag was refused before it moved");
+
+    scene.skopeo.push(&moved, &scene.registry, "clean:1").await;
+    // Past the TTL, the tag's manifest is revalidated upstream.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (ran, _) = scene.pull(&gatehouse, "clean:1", "after").await;
+    assert!(!ran.success, "the moved tag was pulled");
+    assert!(
+        ran.output.contains("deny-list") && ran.output.contains(&denied),
+        "the rule and the digest are missing from: {}",
+        ran.output
+    );
+}
+
 /// Bytes changed upstream behind a blob's digest are refused, and nothing
 /// of them is kept: the pull fails at the manifest (whose layers are read),
 /// the blob itself is refused, and the audit log names the mismatch.
