@@ -139,10 +139,10 @@ impl Host for UpstreamView<'_> {
             .await?;
         Ok(match read {
             Ok(members) => Ok(members
-                .into_iter()
+                .iter()
                 .map(|member| LayerFile {
-                    path: member.path,
-                    contents: member.contents,
+                    path: member.path.clone(),
+                    contents: member.contents.clone(),
                 })
                 .collect()),
             Err(error) => Err(failed(call, error)),

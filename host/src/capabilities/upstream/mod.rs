@@ -6,6 +6,7 @@
 
 mod bearer;
 mod host;
+mod layers;
 
 pub use host::{Trace, UpstreamState, UpstreamView, add_to_linker};
 
@@ -24,6 +25,7 @@ use crate::egress::{Egress, EgressResolver, MAX_REDIRECTS, Origins, origin, refu
 use crate::metrics::metrics;
 use crate::single_flight::SingleFlight;
 use bearer::{Challenge, Tokens};
+use layers::LayerMemo;
 
 /// Fresh copies no adapter has settled yet are dropped after this long.
 const PENDING_FOR: Duration = Duration::from_secs(300);
@@ -97,6 +99,8 @@ pub struct Upstreams {
     egress: Arc<Egress>,
     /// Registry tokens got by answering bearer challenges.
     tokens: Tokens,
+    /// What image layers held.
+    layers: LayerMemo,
 }
 
 impl Upstreams {
@@ -125,6 +129,7 @@ impl Upstreams {
             in_flight: SingleFlight::default(),
             egress,
             tokens: Tokens::default(),
+            layers: LayerMemo::default(),
         }))
     }
 
@@ -638,8 +643,24 @@ impl AdapterUpstream {
     /// location the adapter took from metadata), whose sha256 must be
     /// `sha256`: streamed to a temporary file beside the metadata cache while
     /// hashed, verified, then read within `limits` off the async threads.
-    /// Nothing of it is kept.
+    /// The layer is not kept; the files read out of it are remembered.
     pub async fn layer_files(
+        &self,
+        url: &str,
+        sha256: &str,
+        paths: Vec<String>,
+        limits: ArchiveLimits,
+    ) -> Result<Arc<Vec<Member>>, FetchError> {
+        let key = LayerMemo::key(sha256, &paths);
+        if let Some(files) = self.shared.layers.get(&key) {
+            return Ok(files);
+        }
+        let files = Arc::new(self.read_layer(url, sha256, paths, limits).await?);
+        self.shared.layers.put(key, files.clone());
+        Ok(files)
+    }
+
+    async fn read_layer(
         &self,
         url: &str,
         sha256: &str,
