@@ -278,6 +278,16 @@ impl Image {
     /// A single-layer linux/amd64 image holding `files`, created at
     /// `created` (RFC 3339) with `labels`.
     fn new(files: &[(&str, &[u8])], created: &str, labels: serde_json::Value) -> Self {
+        Image::for_platform(files, created, labels, "amd64")
+    }
+
+    /// [`Image::new`] for linux/`architecture`.
+    fn for_platform(
+        files: &[(&str, &[u8])],
+        created: &str,
+        labels: serde_json::Value,
+        architecture: &str,
+    ) -> Self {
         let mut tar = tar::Builder::new(Vec::new());
         for (path, contents) in files {
             let mut header = tar::Header::new_gnu();
@@ -294,7 +304,7 @@ impl Image {
         let layer = gzip.finish().expect("gzip");
         let config = serde_json::json!({
             "created": created,
-            "architecture": "amd64",
+            "architecture": architecture,
             "os": "linux",
             "config": {"Labels": labels},
             "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha256_hex(&tar))]},
@@ -336,8 +346,16 @@ impl Image {
     fn blobs(&self) -> [&[u8]; 3] {
         [&self.manifest, &self.config, &self.layer]
     }
+}
 
-    /// Writes the image as an OCI layout in `dir`, tagged `tag`.
+/// What can be written as an OCI layout and pushed.
+trait Pushable {
+    /// Every blob, the top document among them.
+    fn blobs(&self) -> Vec<&[u8]>;
+    /// The top document: its media type and bytes.
+    fn top(&self) -> (&'static str, &[u8]);
+
+    /// Writes it as an OCI layout in `dir`, tagged `tag`.
     fn write_layout(&self, dir: &Path, tag: &str) {
         let blobs = dir.join("blobs/sha256");
         std::fs::create_dir_all(&blobs).expect("layout");
@@ -346,16 +364,73 @@ impl Image {
         }
         std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
             .expect("oci-layout");
+        let (media_type, top) = self.top();
         let index = serde_json::json!({
             "schemaVersion": 2,
             "manifests": [{
-                "mediaType": OCI_MANIFEST,
-                "digest": format!("sha256:{}", sha256_hex(&self.manifest)),
-                "size": self.manifest.len(),
+                "mediaType": media_type,
+                "digest": format!("sha256:{}", sha256_hex(top)),
+                "size": top.len(),
                 "annotations": {"org.opencontainers.image.ref.name": tag},
             }],
         });
         std::fs::write(dir.join("index.json"), index.to_string()).expect("index.json");
+    }
+}
+
+impl Pushable for Image {
+    fn blobs(&self) -> Vec<&[u8]> {
+        Image::blobs(self).to_vec()
+    }
+
+    fn top(&self) -> (&'static str, &[u8]) {
+        (OCI_MANIFEST, &self.manifest)
+    }
+}
+
+/// An image index: one image per platform.
+struct Index {
+    images: Vec<Image>,
+    index: Vec<u8>,
+}
+
+impl Index {
+    /// The index of `images`, each on linux/its architecture.
+    fn new(images: Vec<(Image, &str)>) -> Self {
+        let manifests: Vec<serde_json::Value> = images
+            .iter()
+            .map(|(image, architecture)| {
+                serde_json::json!({
+                    "mediaType": OCI_MANIFEST,
+                    "digest": format!("sha256:{}", sha256_hex(&image.manifest)),
+                    "size": image.manifest.len(),
+                    "platform": {"os": "linux", "architecture": architecture},
+                })
+            })
+            .collect();
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": manifests,
+        })
+        .to_string()
+        .into_bytes();
+        Index {
+            images: images.into_iter().map(|(image, _)| image).collect(),
+            index,
+        }
+    }
+}
+
+impl Pushable for Index {
+    fn blobs(&self) -> Vec<&[u8]> {
+        let mut blobs: Vec<&[u8]> = self.images.iter().flat_map(Image::blobs).collect();
+        blobs.push(&self.index);
+        blobs
+    }
+
+    fn top(&self) -> (&'static str, &[u8]) {
+        ("application/vnd.oci.image.index.v1+json", &self.index)
     }
 }
 
@@ -377,6 +452,11 @@ impl Skopeo {
     }
 
     async fn copy(&self, from: &str, to: &str) -> Ran {
+        self.copy_with(&[], from, to).await
+    }
+
+    /// `skopeo copy` with `options` (`--all`).
+    async fn copy_with(&self, options: &[&str], from: &str, to: &str) -> Ran {
         let mut command = tokio::process::Command::new(&self.program);
         command
             .arg("--policy")
@@ -386,16 +466,17 @@ impl Skopeo {
                 "--retry-times=0",
                 "--src-tls-verify=false",
                 "--dest-tls-verify=false",
-                from,
-                to,
             ])
+            .args(options)
+            .args([from, to])
             .env("REGISTRY_AUTH_FILE", self.dir.path().join("auth.json"))
             .env("HOME", self.dir.path());
         run_client(command, &format!("skopeo copy {from} {to}")).await
     }
 
-    /// Pushes `image` to `registry` as `reference` (`name:tag`).
-    async fn push(&self, image: &Image, registry: &Registry, reference: &str) {
+    /// Pushes `image` (an image or an index, every platform) to `registry`
+    /// as `reference` (`name:tag`).
+    async fn push(&self, image: &impl Pushable, registry: &Registry, reference: &str) {
         let layout = self
             .dir
             .path()
@@ -403,7 +484,8 @@ impl Skopeo {
         let tag = reference.split_once(':').map_or("latest", |(_, tag)| tag);
         image.write_layout(&layout, tag);
         let ran = self
-            .copy(
+            .copy_with(
+                &["--all"],
                 &format!("oci:{}:{tag}", layout.display()),
                 &format!("docker://{}/{reference}", registry.addr),
             )
@@ -475,6 +557,18 @@ impl Scene {
             )
             .await;
         (ran, layout)
+    }
+}
+
+/// Asserts the pull in `ran` of `what` failed, its output saying each of `said`.
+fn assert_refused(ran: &Ran, what: &str, said: &[&str]) {
+    assert!(!ran.success, "{what} was pulled");
+    for said in said {
+        assert!(
+            ran.output.contains(said),
+            "{said:?} is missing from: {}",
+            ran.output
+        );
     }
 }
 
@@ -589,20 +683,22 @@ async fn the_image_config_is_judged_by_min_age_and_license() {
             .into(),
     );
     let (ran, _) = scene.pull(&gatehouse, "clean:1", "judged").await;
-    assert!(!ran.success, "an image both policies block was pulled");
-    for said in ["license", "MIT", "min-age", "2024-01-02T03:04:05Z"] {
-        assert!(
-            ran.output.contains(said),
-            "{said:?} is missing from: {}",
-            ran.output
-        );
-    }
+    assert_refused(
+        &ran,
+        "an image both policies block",
+        &["license", "MIT", "min-age", "2024-01-02T03:04:05Z"],
+    );
 }
 
 /// A Debian 12 image whose dpkg database names an openssl build that a
 /// local OSV record marks vulnerable.
 fn vulnerable_image() -> Image {
-    Image::new(
+    vulnerable_on("amd64")
+}
+
+/// [`vulnerable_image`] on linux/`architecture`.
+fn vulnerable_on(architecture: &str) -> Image {
+    Image::for_platform(
         &[
             ("etc/os-release", b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n"),
             (
@@ -612,6 +708,7 @@ fn vulnerable_image() -> Image {
         ],
         "2024-01-02T03:04:05Z",
         serde_json::json!({}),
+        architecture,
     )
 }
 
@@ -660,17 +757,11 @@ async fn an_image_with_a_vulnerable_os_package_is_refused() {
 
     let enforcing = vulnerability_gatehouse(scene.registry.addr, "enforce");
     let (ran, _) = scene.pull(&enforcing, "vulnerable:1", "refused").await;
-    assert!(
-        !ran.success,
-        "an image with a vulnerable package was pulled"
+    assert_refused(
+        &ran,
+        "an image with a vulnerable package",
+        &["denied", "vulnerability", "DEBIAN-CVE-2099-0001", "openssl"],
     );
-    for said in ["denied", "vulnerability", "DEBIAN-CVE-2099-0001", "openssl"] {
-        assert!(
-            ran.output.contains(said),
-            "{said:?} is missing from: {}",
-            ran.output
-        );
-    }
     let (ran, _) = scene.pull(&enforcing, "clean:1", "clean").await;
     assert!(ran.success, "a clean image was refused");
     drop(enforcing);
@@ -830,6 +921,48 @@ async fn a_tag_moved_to_a_denied_digest_is_refused_on_the_next_pull() {
         ran.output.contains("deny-list") && ran.output.contains(&denied),
         "the rule and the digest are missing from: {}",
         ran.output
+    );
+}
+
+/// Every platform of an index is judged: an index whose arm64 image has a
+/// vulnerable OS package is refused, even to a client that wants amd64; an
+/// index of clean images passes.
+#[tokio::test]
+async fn an_index_is_refused_when_any_platform_is() {
+    let Some(scene) = Scene::start(&[]).await else {
+        return;
+    };
+    let mixed = Index::new(vec![
+        (Image::clean(), "amd64"),
+        (vulnerable_on("arm64"), "arm64"),
+    ]);
+    let clean = Index::new(vec![
+        (Image::clean(), "amd64"),
+        (
+            Image::for_platform(
+                &[("etc/motd", b"arm")],
+                "2024-01-02T03:04:05Z",
+                serde_json::json!({}),
+                "arm64",
+            ),
+            "arm64",
+        ),
+    ]);
+    scene.skopeo.push(&mixed, &scene.registry, "multi:1").await;
+    scene.skopeo.push(&clean, &scene.registry, "multi:2").await;
+    let gatehouse = vulnerability_gatehouse(scene.registry.addr, "enforce");
+
+    let (ran, _) = scene.pull(&gatehouse, "multi:1", "mixed").await;
+    assert_refused(
+        &ran,
+        "an index with a vulnerable platform",
+        &["denied", "DEBIAN-CVE-2099-0001", "openssl"],
+    );
+    let (ran, pulled) = scene.pull(&gatehouse, "multi:2", "clean").await;
+    assert!(ran.success, "an index of clean images was refused");
+    assert_eq!(
+        layout_blob(&pulled, &clean.images[0].layer),
+        clean.images[0].layer
     );
 }
 
