@@ -262,12 +262,16 @@ async fn route_request(
             match user {
                 Some(user) => Some(user),
                 None => {
-                    return app.refuse(
+                    let refused = app.refuse(
                         "client",
                         Some(&address),
                         &path,
-                        "authentication required: configure a gatehouse token in your client (npm _authToken, a pip index URL with user:token@, a cargo registry token)",
-                    ).into_response();
+                        "authentication required: configure a gatehouse token in your client (npm _authToken, a pip index URL with user:token@, a cargo registry token, podman or docker login with the token as password)",
+                    );
+                    return match oci::is_oci_path(&path) {
+                        true => refused.into_oci_response(),
+                        false => refused.into_response(),
+                    };
                 }
             }
         }

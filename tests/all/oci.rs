@@ -778,10 +778,15 @@ async fn an_image_with_a_vulnerable_os_package_is_refused() {
     );
 }
 
-/// `podman pull` of `reference` through `gatehouse` into a storage of its
-/// own (vfs, under `scene`'s output), blind to the user's configuration.
-async fn podman_pull(podman: &Path, scene: &Scene, gatehouse: &Gatehouse, reference: &str) -> Ran {
+/// `podman {args}` with a storage of its own (vfs, under `scene`'s output)
+/// and its own credentials file, blind to the user's configuration.
+fn podman(podman: &Path, scene: &Scene, args: &[&str]) -> tokio::process::Command {
     let dir = scene.out.path().join("podman");
+    let authfile = dir.join("auth.json");
+    if !authfile.exists() {
+        std::fs::create_dir_all(&dir).expect("podman's directory");
+        std::fs::write(&authfile, r#"{"auths": {}}"#).expect("auth.json");
+    }
     let mut command = tokio::process::Command::new(podman);
     command
         .arg("--root")
@@ -795,14 +800,68 @@ async fn podman_pull(podman: &Path, scene: &Scene, gatehouse: &Gatehouse, refere
             "file",
             "--cgroup-manager",
             "cgroupfs",
-            "pull",
-            "--tls-verify=false",
-            "--signature-policy",
         ])
-        .arg(scene.skopeo.dir.path().join("policy.json"))
-        .arg(through(gatehouse, reference).trim_start_matches("docker://"))
+        .args(args)
+        .arg("--tls-verify=false")
+        .arg("--authfile")
+        .arg(authfile)
         .env("HOME", &dir);
+    command
+}
+
+/// `podman pull` of `reference` through `gatehouse` (see [`podman`]).
+async fn podman_pull(program: &Path, scene: &Scene, gatehouse: &Gatehouse, reference: &str) -> Ran {
+    let mut command = podman(program, scene, &["pull"]);
+    command
+        .arg("--signature-policy")
+        .arg(scene.skopeo.dir.path().join("policy.json"))
+        .arg(through(gatehouse, reference).trim_start_matches("docker://"));
     run_client(command, &format!("podman pull {reference}")).await
+}
+
+/// With client authentication on, `podman login` with a client token lets
+/// podman pull; without it, the pull is refused saying so.
+#[tokio::test]
+async fn podman_logs_in_with_a_client_token() {
+    let Some(program) = real_client("podman", &["--version"], "apt-get install podman") else {
+        return;
+    };
+    let Some(scene) = Scene::start(&["1"]).await else {
+        return;
+    };
+    let token = "podman-client-token";
+    let gatehouse = Gatehouse::start(Setup {
+        policies: vec!["deny-list"],
+        adapters: vec!["oci"],
+        gate_policy: deny_list(&[]),
+        upstreams: vec![(
+            "up".into(),
+            format!("http://{}\n    format: oci", scene.registry.addr),
+        )],
+        extra_config: format!(
+            "clients:\n  required: true\n  tokens:\n    - name: builder\n      sha256: {}\n",
+            gatehouse::auth::hash_token(token)
+        ),
+    });
+    let host = gatehouse.url.trim_start_matches("http://").to_owned();
+
+    let ran = podman_pull(&program, &scene, &gatehouse, "clean:1").await;
+    assert_refused(
+        &ran,
+        "an image without credentials",
+        &["authentication required"],
+    );
+
+    let mut login = podman(
+        &program,
+        &scene,
+        &["login", "--username", "builder", "--password", token],
+    );
+    login.arg(&host);
+    let ran = run_client(login, "podman login").await;
+    assert!(ran.success, "podman login with a client token failed");
+    let ran = podman_pull(&program, &scene, &gatehouse, "clean:1").await;
+    assert!(ran.success, "podman pull after login failed");
 }
 
 /// podman pulls an image through gatehouse, and prints a block's rule and
