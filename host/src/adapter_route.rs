@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::archive::Member;
 use crate::bindings::VersionFacts;
 use crate::bindings::adapter::{Outcome, Request};
 use crate::bindings::manifest_reader::exports::gatehouse::plugin::manifest;
@@ -16,6 +15,7 @@ use crate::capabilities::{CallScope, Capabilities};
 use crate::metrics::metrics;
 use crate::runtime::LoadedAdapter;
 use crate::runtime::guest::{GuestFailure, GuestState, Limits, new_store, within_deadline};
+use gatehouse_archive::Member;
 
 /// The adapter of container images, whose routes are served under `/v2/`
 /// alone (the OCI distribution front).

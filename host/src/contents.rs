@@ -18,7 +18,6 @@ use std::io::{Cursor, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 
 use crate::adapter_route::{AdapterRoute, read_manifest};
-use crate::archive::{ArchiveLimits, manifest_members};
 use crate::artifact::Ready;
 use crate::bindings::{Action, Digest, Purpose, VersionFacts};
 use crate::capabilities::Capabilities;
@@ -28,6 +27,7 @@ use crate::runtime::guest::GuestFailure;
 use crate::runtime::{Generation, LoadedAdapter};
 use crate::sbom::Served;
 use crate::sbom_store::SbomStore;
+use gatehouse_archive::{ArchiveLimits, manifest_members};
 
 /// The rule a name or version mismatch is refused by.
 pub const IDENTITY_RULE: &str = "artifact-manifest";

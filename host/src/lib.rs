@@ -14,7 +14,7 @@
 //! - Beside the proxy: `preflight` (`decide` and `check` on the adapter's own
 //!   facts, with `lockfile` readers), [`artifact`] (fetch, hash, verify,
 //!   store and serve bytes natively), [`contents`] (the artifact check: its
-//!   own manifest, read by `archive`, against registry metadata; its SBOM via
+//!   own manifest, read by the `gatehouse-archive` crate, against registry metadata; its SBOM via
 //!   `sbom` into [`sbom_store`]), [`memo`] (adapter outcomes reused while
 //!   what they were built from holds), [`gate`] (one package's facts through
 //!   every policy, the last-stop gate's batch), [`adapter_route`] (one call of
@@ -41,7 +41,6 @@ pub mod adapter_route;
 pub(crate) mod admin;
 pub(crate) mod api;
 pub mod app;
-pub(crate) mod archive;
 pub mod artifact;
 pub mod auth;
 pub mod bindings;

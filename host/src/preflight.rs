@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt as _;
+use gatehouse_versions::names::pep503;
 use serde_json::json;
 
 use crate::adapter_route::{AdapterRoute, call_adapter};
@@ -109,21 +110,6 @@ impl Ecosystem {
             }
         })
     }
-}
-
-/// PEP 503: lower case, runs of `-_.` as one `-`.
-fn pep503(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// The sparse index's directory of a (lower-case) crate name.

@@ -579,6 +579,104 @@ async fn npm_installs_with_its_auth_token_when_clients_must_authenticate() {
     );
 }
 
+/// A lockfile's SBOM carries a VEX entry per advisory the policies named:
+/// `exploitable` with the affected component where gatehouse blocks,
+/// `in_triage` where it only warns, and none for a version outside every
+/// advisory's range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lockfile_sbom_says_what_gatehouse_made_of_each_advisory() {
+    let registry = FakeNpm::start(vec![
+        four_versions("audited"),
+        four_versions("steady"),
+        four_versions("fine"),
+    ]);
+    let setup = Setup {
+        policies: vec!["vulnerability"],
+        adapters: vec!["npm"],
+        gate_policy: "policies:\n  default:\n    vulnerability: {block_severity: high, warn_severity: low, on_stale: allow}\n".into(),
+        upstreams: vec![("npm".into(), registry.url())],
+        extra_config: String::new(),
+    };
+    let gatehouse = Gatehouse::start_prepared(setup, |layout| {
+        for (id, severity, name, fixed) in [
+            ("GHSA-vex0-t000-0001", "HIGH", "audited", "1.2.0"),
+            ("GHSA-vex0-t000-0002", "LOW", "steady", "2.0.0"),
+            ("GHSA-vex0-t000-0003", "HIGH", "fine", "1.1.0"),
+        ] {
+            let record = layout.join(format!("{id}.json"));
+            let text = serde_json::json!({
+                "id": id, "modified": "2025-01-01T00:00:00Z",
+                "database_specific": {"severity": severity},
+                "affected": [{"package": {"ecosystem": "npm", "name": name},
+                  "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}],
+            });
+            std::fs::write(&record, text.to_string()).expect("record");
+            let import = gatehouse_command(layout, &["osv", "import", path_str(&record)]);
+            assert!(
+                import.status.success(),
+                "{}",
+                String::from_utf8_lossy(&import.stderr)
+            );
+        }
+    });
+    let lockfile = r#"{"name": "app", "version": "1.0.0", "lockfileVersion": 3, "packages": {
+        "": {"name": "app", "version": "1.0.0"},
+        "node_modules/audited": {"version": "1.1.0"},
+        "node_modules/steady": {"version": "1.0.0"},
+        "node_modules/fine": {"version": "2.0.0"}}}"#;
+    let response = Gatehouse::client()
+        .post(format!(
+            "{}/api/v1/sbom?lockfile=package-lock.json",
+            gatehouse.url
+        ))
+        .body(lockfile)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("a body");
+    assert_valid_cyclonedx(&text);
+    let bom: Value = serde_json::from_str(&text).expect("JSON");
+    let vulnerability = |id: &str| {
+        bom["vulnerabilities"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["id"] == id)
+            .cloned()
+    };
+    let blocked = vulnerability("GHSA-vex0-t000-0001").expect("the blocking advisory");
+    assert_eq!(blocked["analysis"]["state"], "exploitable", "{bom}");
+    assert_eq!(
+        blocked["affects"],
+        serde_json::json!([{"ref": "pkg:npm/audited@1.1.0"}]),
+        "{bom}"
+    );
+    let warned = vulnerability("GHSA-vex0-t000-0002").expect("the warning advisory");
+    assert_eq!(warned["analysis"]["state"], "in_triage", "{bom}");
+    assert_eq!(
+        warned["affects"],
+        serde_json::json!([{"ref": "pkg:npm/steady@1.0.0"}]),
+        "{bom}"
+    );
+    assert!(vulnerability("GHSA-vex0-t000-0003").is_none(), "{bom}");
+    let decision = |name: &str| {
+        bom["components"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["name"] == name)
+            .and_then(|c| c["properties"].as_array())
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == "gatehouse:decision")
+            .map(|p| p["value"].clone())
+    };
+    assert_eq!(decision("audited"), Some("block".into()), "{bom}");
+    assert_eq!(decision("steady"), Some("warn".into()), "{bom}");
+    assert_eq!(decision("fine"), Some("allow".into()), "{bom}");
+}
+
 /// `npm audit` is answered from the OSV mirror: an installed version inside an
 /// advisory's range is reported with the advisory's id, title and range; a
 /// fixed version is not. npm posts the bulk request gzipped.

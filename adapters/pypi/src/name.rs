@@ -1,22 +1,9 @@
 //! Project names: PEP 508 validity and PEP 503 normalisation.
 
-/// The normalised form of a project name: lower case, every run of `-`, `_`
-/// and `.` replaced by one `-` (`re.sub(r"[-_.]+", "-", name).lower()`).
+/// The normalised form of a project name (PEP 503, as the host and the
+/// policies write it: one implementation for all three).
 pub fn normalise(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_separator_run = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_separator_run {
-                out.push('-');
-            }
-            in_separator_run = true;
-        } else {
-            out.extend(c.to_lowercase());
-            in_separator_run = false;
-        }
-    }
-    out
+    gatehouse_versions::names::pep503(name).into_owned()
 }
 
 /// True for a valid project name: ASCII letters and digits, with `.`, `_`, `-`

@@ -130,7 +130,7 @@ pub struct EcosystemStatus {
 
 /// Normalises a package name the way the mirror keys it.
 ///
-/// - `PyPI`: PEP 503, `re.sub(r"[-_.]+", "-", name.lower())`, as `packaging`
+/// - `PyPI`: PEP 503 (`gatehouse_versions::names::pep503`), as `packaging`
 ///   spells it (lower case first: it decides a final `Σ`).
 /// - `crates.io`: lower case, `_` → `-`. crates.io refuses a new crate whose
 ///   name differs from an existing one only by case or `-`/`_`, so the folded
@@ -140,25 +140,7 @@ pub struct EcosystemStatus {
 ///   are case-sensitive.
 pub fn normalize_name(ecosystem: &str, name: &str) -> String {
     match ecosystem {
-        "PyPI" => {
-            // Lower case first, the whole name at once, as `packaging` does
-            // (`Σ` lowers to `ς` at the end of a word, even before a `.`).
-            let lower = name.to_lowercase();
-            let mut out = String::with_capacity(lower.len());
-            let mut in_run = false;
-            for c in lower.chars() {
-                if matches!(c, '-' | '_' | '.') {
-                    if !in_run {
-                        out.push('-');
-                    }
-                    in_run = true;
-                } else {
-                    out.push(c);
-                    in_run = false;
-                }
-            }
-            out
-        }
+        "PyPI" => gatehouse_versions::names::pep503(name).into_owned(),
         "crates.io" => name
             .chars()
             .map(|c| {

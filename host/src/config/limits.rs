@@ -119,6 +119,17 @@ impl Bounds {
     }
 }
 
+impl From<&Bounds> for gatehouse_archive::ArchiveLimits {
+    fn from(bounds: &Bounds) -> Self {
+        gatehouse_archive::ArchiveLimits {
+            entries: bounds.archive_entries,
+            inflated: bounds.archive_inflated_mb << 20,
+            ratio: bounds.archive_ratio,
+            manifest: bounds.manifest_bytes,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -187,7 +187,7 @@ pub fn new_store(
         CallScope::Adapter { upstream, gate } => (
             Some(UpstreamState::new(
                 upstream,
-                crate::archive::ArchiveLimits::from(&bounds),
+                gatehouse_archive::ArchiveLimits::from(&bounds),
             )),
             Some(GateState::new(
                 gate,

@@ -10,10 +10,12 @@
 //! `packaging`, the `semver` crate, Go's `x/mod/semver`): `tests/differential`
 //! holds them to those libraries over 100,000 versions each, and lists the few
 //! intended differences (a bare version as a range means exactly that version).
+//! [`names`] says which spellings of a name are one package, likewise.
 
 use std::cmp::Ordering;
 use std::str::FromStr;
 
+pub mod names;
 mod npm;
 mod pypi;
 

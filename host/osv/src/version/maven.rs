@@ -1,17 +1,42 @@
-//! Maven version ordering, as the Maven POM reference's "Version Order
-//! Specification" describes it (the order `ComparableVersion` implements).
+//! Maven version ordering: exactly `ComparableVersion` of maven-artifact 3.8
+//! (the release Debian ships, 3.8.7), which is what Maven resolves with.
 //!
-//! A version is split into tokens at `.`, `-` and at every switch between digits
-//! and other characters (a switch counts as `-`); each token remembers the
-//! separator before it. Empty tokens become `0`. Trailing "null" tokens (`0`,
-//! `""`, `final`, `ga`, `release`) are trimmed at the end of every `-` group.
-//! Tokens are then compared pairwise, the shorter version padded with nulls:
-//! numbers numerically, qualifiers as `alpha < beta < milestone < rc = cr <
-//! snapshot < "" = final = ga = release < sp < (anything else, alphabetically)`,
-//! and across separators `.qualifier < -qualifier < -number < .number`.
+//! Parsing (after lower-casing) reads the text once, keeping a current list:
+//! `.` ends an item, `-` ends an item and opens a list inside the current one,
+//! an empty item is the number 0. A switch from digits to letters ends the
+//! number and opens a list; a switch from letters to digits ends the
+//! qualifier in a list of its own (a new one unless the current list is still
+//! empty: `1.0alpha1` is `[1, 0, [alpha, [1]]]`) and opens a list for the
+//! number. A qualifier ending the text goes into a new list when the current
+//! one has items (`1.0.foo` is `[1, 0, [foo]]`, as `1.0-foo`; `1.0.foo.` is
+//! `[1, 0, foo]`). Then every list drops its trailing nulls (`0`, the empty
+//! qualifier, empty lists) from the end back to its last item that is neither
+//! null nor a list: `1.0-1` is `[1, [1]]`, `1-0-1` is `[1, [[1]]]`.
+//!
+//! Qualifiers: `a`, `b`, `m` directly before a digit mean `alpha`, `beta`,
+//! `milestone`; `cr` is `rc`; `ga`, `final` and `release` are the empty
+//! qualifier. They order `alpha < beta < milestone < rc < snapshot < "" < sp <`
+//! anything else, alphabetically (by UTF-16 code units, as Java compares).
+//! Numbers compare by value, any length. Between kinds: number > list >
+//! qualifier. A missing item (the shorter list's end) is equal to `0`, to the
+//! empty qualifier and to an empty list, above any known qualifier before
+//! `""`, below any other number and qualifier; a list against a missing item
+//! answers as its first item that is not equal to missing.
+//!
+//! Digits are Java's (`Character.isDigit`: the decimal digits of every script
+//! in the Basic Multilingual Plane, `١٢` is 12). Lower-casing is Rust's:
+//! Unicode's mappings, as Java's are, from a newer Unicode than Java 17's. Two
+//! choices differ from Maven, both for text no release carries: surrounding
+//! blanks are ignored, and a blank string is no version (Maven reads `""` as
+//! `0`), so a range naming one falls back to its `versions[]`.
+//!
+//! The order is not transitive, because Maven's is not: `post1 < 0-rc < 0 <
+//! post1`. `post1` is `[post, [1]]` and `0-rc` is `[[rc]]`: a qualifier is
+//! below a list whatever either holds, while `0-rc` is below `0` and `post1`
+//! above it. Each pair is ordered as Maven orders it.
 //!
 //! No crate was used: the one published implementation we found (`mvn_version`
-//! 0.1) is unmaintained, uses `unsafe` and predates the current specification.
+//! 0.1) is unmaintained, uses `unsafe` and predates the current algorithm.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -19,30 +44,122 @@ use std::fmt;
 /// A parsed Maven version; `Ord` is Maven's order (`1.0 == 1.0.0 == 1-ga`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct MavenVersion {
-    tokens: Vec<Token>,
+    /// The nested lists, outermost first: each list after the first is the
+    /// last item of the one before it (parsing only ever opens a list inside
+    /// the current one), so the tree is a chain. Never empty; only the first
+    /// list may have no items.
+    lists: Vec<Vec<Item>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Token {
-    /// The separator before the token: `.` (true) or `-` (false).
-    dot: bool,
-    item: Item,
-}
-
+/// An item other than a list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Item {
-    /// Decimal digits without leading zeros (`"0"` for zero), any length.
+    /// ASCII decimal digits without leading zeros (`"0"` for zero), any length.
     Number(String),
     /// A lower-case qualifier, aliases resolved (`cr` → `rc`, `ga` → ``).
     Qualifier(String),
 }
 
+/// `Character.digit(c, 10)` for the characters `Character.isDigit` accepts:
+/// the zero of each run of ten decimal digits Java 17 knows in the Basic
+/// Multilingual Plane (Java reads text as UTF-16, so a digit beyond it is two
+/// letters).
+const JAVA_DIGIT_ZEROS: [u32; 37] = [
+    0x0030, 0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6,
+    0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80,
+    0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0,
+    0xFF10,
+];
+
+fn java_digit(c: char) -> Option<u32> {
+    let c = u32::from(c);
+    let run = JAVA_DIGIT_ZEROS.partition_point(|&zero| zero <= c);
+    let zero = JAVA_DIGIT_ZEROS[run.checked_sub(1)?];
+    (c - zero < 10).then_some(c - zero)
+}
+
+/// The known qualifiers in order; the empty one is a release.
+const QUALIFIERS: [&str; 7] = ["alpha", "beta", "milestone", "rc", "snapshot", "", "sp"];
+const RELEASE: usize = 5;
+
 impl Item {
+    /// `parseItem`: a run of digits or of other characters.
+    fn new(digits: bool, text: &str) -> Item {
+        if digits {
+            Item::number(text)
+        } else {
+            Item::qualifier(text, false)
+        }
+    }
+
+    fn number(text: &str) -> Item {
+        let ascii: String = text
+            .chars()
+            .filter_map(java_digit)
+            .filter_map(|d| char::from_digit(d, 10))
+            .skip_while(|&d| d == '0')
+            .collect();
+        Item::Number(if ascii.is_empty() {
+            "0".to_owned()
+        } else {
+            ascii
+        })
+    }
+
+    fn qualifier(text: &str, followed_by_digit: bool) -> Item {
+        let q = match text {
+            "a" if followed_by_digit => "alpha",
+            "b" if followed_by_digit => "beta",
+            "m" if followed_by_digit => "milestone",
+            "cr" => "rc",
+            "ga" | "final" | "release" => "",
+            other => other,
+        };
+        Item::Qualifier(q.to_owned())
+    }
+
     fn is_null(&self) -> bool {
         match self {
             Item::Number(n) => n == "0",
             Item::Qualifier(q) => q.is_empty(),
         }
+    }
+
+    /// Against the missing item past the end of the other list.
+    fn cmp_missing(&self) -> Ordering {
+        match self {
+            Item::Number(_) if self.is_null() => Ordering::Equal,
+            Item::Number(_) => Ordering::Greater,
+            Item::Qualifier(q) => match QUALIFIERS.iter().position(|k| k == q) {
+                Some(rank) => rank.cmp(&RELEASE),
+                None => Ordering::Greater,
+            },
+        }
+    }
+}
+
+impl Ord for Item {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Item::Number(a), Item::Number(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
+            (Item::Number(_), Item::Qualifier(_)) => Ordering::Greater,
+            (Item::Qualifier(_), Item::Number(_)) => Ordering::Less,
+            (Item::Qualifier(a), Item::Qualifier(b)) => {
+                let rank = |q: &String| QUALIFIERS.iter().position(|k| k == q);
+                match (rank(a), rank(b)) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (None, None) => a.encode_utf16().cmp(b.encode_utf16()),
+                }
+            }
+        }
+    }
+}
+
+impl PartialOrd for Item {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -56,174 +173,160 @@ impl MavenVersion {
     /// The canonical spelling: equal versions have equal canonical strings
     /// (`1.0.0.Final` and `1-ga` are both `1`; `1.0-RC1` is `1-rc-1`), and
     /// each parses back to an equal version (all zeros, `0.0-ga`, is `0`).
+    /// Items are joined by `.`, lists opened by `-`; a list without items of
+    /// its own (`1-0-1`) is an empty item (`1--1`); a qualifier closing a list
+    /// of several items is followed by `.` (`1.foo.`: `1.foo` is `1-foo`).
     pub fn canonical(&self) -> String {
-        if self.tokens.is_empty() {
+        if self.lists == [Vec::new()] {
             return "0".to_owned();
         }
         let mut out = String::new();
-        for (i, t) in self.tokens.iter().enumerate() {
-            // A leading `-` list (`-alpha9`) keeps its `-`: `alpha-9` differs.
-            if i > 0 || !t.dot {
-                out.push(if t.dot { '.' } else { '-' });
+        for (depth, list) in self.lists.iter().enumerate() {
+            if depth > 0 {
+                out.push('-');
             }
-            match &t.item {
-                Item::Number(n) => out.push_str(n),
-                // `ga`: an empty token would read back as the number 0.
-                Item::Qualifier(q) if q.is_empty() => out.push_str("ga"),
-                Item::Qualifier(q) => out.push_str(q),
+            for (i, item) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                match item {
+                    Item::Number(n) => out.push_str(n),
+                    // `ga`: an empty item would read back as the number 0.
+                    Item::Qualifier(q) if q.is_empty() => out.push_str("ga"),
+                    Item::Qualifier(q) => out.push_str(q),
+                }
             }
+        }
+        // A closing qualifier after other items would go into a list of its
+        // own, and a blank closing it would be trimmed: `.` keeps both.
+        if let Some(Item::Qualifier(q)) = self.lists.last().and_then(|list| list.last())
+            && (self.lists.last().is_some_and(|list| list.len() > 1)
+                || q.ends_with(char::is_whitespace))
+        {
+            out.push('.');
         }
         out
     }
 
-    /// Parses any string: Maven gives every string an order. Returns `None` only
-    /// for an empty (or blank) string, which no release carries.
+    /// Parses any string as `ComparableVersion` does: Maven gives every string
+    /// an order. Returns `None` only for an empty (or blank) string, which no
+    /// release carries.
     pub fn parse(text: &str) -> Option<MavenVersion> {
         let text = text.trim();
         if text.is_empty() {
             return None;
         }
-        let lower = text.to_lowercase();
-        let mut tokens = Vec::new();
-        let mut buf = String::new();
-        let mut buf_digits = false;
-        let mut dot = true;
-        for c in lower.chars() {
-            match c {
-                '.' | '-' => {
-                    tokens.push(make_token(dot, &buf, buf_digits, false));
-                    buf.clear();
-                    dot = c == '.';
+        let text = text.to_lowercase();
+        // The lists around the current one, outermost first, and the current.
+        let mut lists: Vec<Vec<Item>> = Vec::new();
+        let mut current: Vec<Item> = Vec::new();
+        let mut digits = false;
+        let mut start = 0;
+        for (i, c) in text.char_indices() {
+            if c == '.' || c == '-' {
+                current.push(if i == start {
+                    Item::Number("0".to_owned())
+                } else {
+                    Item::new(digits, &text[start..i])
+                });
+                start = i + 1;
+                if c == '-' {
+                    lists.push(std::mem::take(&mut current));
                 }
-                _ => {
-                    let digit = c.is_ascii_digit();
-                    if !buf.is_empty() && digit != buf_digits {
-                        tokens.push(make_token(dot, &buf, buf_digits, digit));
-                        buf.clear();
-                        dot = false;
+            } else if java_digit(c).is_some() {
+                if !digits && i > start {
+                    if !current.is_empty() {
+                        lists.push(std::mem::take(&mut current));
                     }
-                    buf.push(c);
-                    buf_digits = digit;
+                    current.push(Item::qualifier(&text[start..i], true));
+                    start = i;
+                    lists.push(std::mem::take(&mut current));
                 }
+                digits = true;
+            } else {
+                if digits && i > start {
+                    current.push(Item::number(&text[start..i]));
+                    start = i;
+                    lists.push(std::mem::take(&mut current));
+                }
+                digits = false;
             }
         }
-        tokens.push(make_token(dot, &buf, buf_digits, false));
-        Some(MavenVersion {
-            tokens: trim_nulls(tokens),
-        })
-    }
-}
-
-fn make_token(dot: bool, text: &str, digits: bool, followed_by_digit: bool) -> Token {
-    let item = if text.is_empty() {
-        Item::Number("0".to_owned())
-    } else if digits {
-        let trimmed = text.trim_start_matches('0');
-        Item::Number(if trimmed.is_empty() { "0" } else { trimmed }.to_owned())
-    } else {
-        let q = match text {
-            "a" if followed_by_digit => "alpha",
-            "b" if followed_by_digit => "beta",
-            "m" if followed_by_digit => "milestone",
-            "cr" => "rc",
-            "ga" | "final" | "release" => "",
-            other => other,
-        };
-        Item::Qualifier(q.to_owned())
-    };
-    Token { dot, item }
-}
-
-/// Drops trailing nulls at the end of every `-` group, from the end to the start;
-/// a group left empty disappears with its `-`.
-fn trim_nulls(tokens: Vec<Token>) -> Vec<Token> {
-    let mut groups: Vec<Vec<Token>> = Vec::new();
-    for token in tokens {
-        match groups.last_mut() {
-            Some(group) if token.dot => group.push(token),
-            _ => groups.push(vec![token]),
+        if text.len() > start {
+            if !digits && !current.is_empty() {
+                lists.push(std::mem::take(&mut current));
+            }
+            current.push(Item::new(digits, &text[start..]));
         }
-    }
-    let mut out = Vec::new();
-    for mut group in groups {
-        while group.last().is_some_and(|t| t.item.is_null()) {
-            group.pop();
+        lists.push(current);
+        // Each list drops its trailing nulls; an emptied innermost list is
+        // itself a null item of the list around it.
+        for list in &mut lists {
+            while list.last().is_some_and(Item::is_null) {
+                list.pop();
+            }
         }
-        out.extend(group);
-    }
-    out
-}
-
-fn qualifier_rank(q: &str) -> u8 {
-    match q {
-        "alpha" => 0,
-        "beta" => 1,
-        "milestone" => 2,
-        "rc" => 3,
-        "snapshot" => 4,
-        "" => 5,
-        "sp" => 6,
-        _ => 7,
+        while lists.len() > 1 && lists.last().is_some_and(Vec::is_empty) {
+            lists.pop();
+        }
+        Some(MavenVersion { lists })
     }
 }
 
-fn cmp_qualifiers(a: &str, b: &str) -> Ordering {
-    match (qualifier_rank(a), qualifier_rank(b)) {
-        (7, 7) => a.cmp(b),
-        (x, y) => x.cmp(&y),
+/// The first item of `lists` (in reading order, through the nested lists)
+/// that is not equal to a missing item decides.
+fn cmp_missing(lists: &[Vec<Item>]) -> Ordering {
+    lists
+        .iter()
+        .flatten()
+        .map(Item::cmp_missing)
+        .find(|o| o.is_ne())
+        .unwrap_or(Ordering::Equal)
+}
+
+/// `ListItem.compareTo`, for two chains of nested lists: the lists are
+/// compared item by item, and each one's nested list (its last item) stands
+/// after its own items.
+fn cmp_lists(mut a: &[Vec<Item>], mut b: &[Vec<Item>]) -> Ordering {
+    loop {
+        let (items_a, items_b) = (&a[0], &b[0]);
+        let (nested_a, nested_b) = (a.len() > 1, b.len() > 1);
+        let len_a = items_a.len() + usize::from(nested_a);
+        let len_b = items_b.len() + usize::from(nested_b);
+        for i in 0..len_a.max(len_b) {
+            let order = match (items_a.get(i), items_b.get(i)) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (Some(x), None) if i < len_b => item_against_list(x),
+                (None, Some(y)) if i < len_a => item_against_list(y).reverse(),
+                (Some(x), None) => x.cmp_missing(),
+                (None, Some(y)) => y.cmp_missing().reverse(),
+                // Both nested lists: the last items of both, so they decide.
+                (None, None) if i < len_a && i < len_b => break,
+                (None, None) if i < len_a => cmp_missing(&a[1..]),
+                (None, None) => cmp_missing(&b[1..]).reverse(),
+            };
+            if order.is_ne() {
+                return order;
+            }
+        }
+        if !(nested_a && nested_b) {
+            return Ordering::Equal;
+        }
+        (a, b) = (&a[1..], &b[1..]);
     }
 }
 
-fn cmp_numbers(a: &str, b: &str) -> Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
-/// `.qualifier < -qualifier < -number < .number`
-fn separator_rank(t: &Token) -> u8 {
-    match (&t.item, t.dot) {
-        (Item::Qualifier(_), true) => 0,
-        (Item::Qualifier(_), false) => 1,
-        (Item::Number(_), false) => 2,
-        (Item::Number(_), true) => 3,
-    }
-}
-
-fn cmp_tokens(a: &Token, b: &Token) -> Ordering {
-    if a.dot != b.dot {
-        return separator_rank(a).cmp(&separator_rank(b));
-    }
-    match (&a.item, &b.item) {
-        (Item::Number(x), Item::Number(y)) => cmp_numbers(x, y),
-        (Item::Qualifier(x), Item::Qualifier(y)) => cmp_qualifiers(x, y),
-        (Item::Number(_), Item::Qualifier(_)) => Ordering::Greater,
-        (Item::Qualifier(_), Item::Number(_)) => Ordering::Less,
-    }
-}
-
-/// A token against the padding null of the other, shorter version.
-fn cmp_with_null(a: &Token) -> Ordering {
-    match &a.item {
-        Item::Number(n) if n == "0" => Ordering::Equal,
+/// An item against a nested list: a number is above it, a qualifier below.
+fn item_against_list(item: &Item) -> Ordering {
+    match item {
         Item::Number(_) => Ordering::Greater,
-        Item::Qualifier(q) => cmp_qualifiers(q, ""),
+        Item::Qualifier(_) => Ordering::Less,
     }
 }
 
 impl Ord for MavenVersion {
     fn cmp(&self, other: &Self) -> Ordering {
-        let n = self.tokens.len().max(other.tokens.len());
-        for i in 0..n {
-            let o = match (self.tokens.get(i), other.tokens.get(i)) {
-                (Some(a), Some(b)) => cmp_tokens(a, b),
-                (Some(a), None) => cmp_with_null(a),
-                (None, Some(b)) => cmp_with_null(b).reverse(),
-                (None, None) => Ordering::Equal,
-            };
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        Ordering::Equal
+        cmp_lists(&self.lists, &other.lists)
     }
 }
 
@@ -235,23 +338,35 @@ impl PartialOrd for MavenVersion {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn v(s: &str) -> MavenVersion {
         MavenVersion::parse(s).expect("non-empty")
     }
 
-    /// Found by the `versions_maven` fuzz target: these spelled canonically
-    /// as `` (not a version), `0.2-alpha..alpha` (the empty token reads as 0)
-    /// and `alpha-9` (a different version).
+    /// The first three were found by the `versions_maven` fuzz target: they
+    /// spelled canonically as `` (not a version), `0.2-alpha..alpha` (the
+    /// empty item reads as 0) and `alpha-9` (a different version).
     #[test]
     fn canonical_spellings_parse_back_equal() {
         for (text, canonical) in [
             ("0.0", "0"),
-            ("0.2-alpha.ga.alpha", "0.2-alpha.ga.alpha"),
+            ("0.2-alpha.ga.alpha", "0.2-alpha-alpha"),
+            ("0.2-alpha.ga.alpha.", "0.2-alpha.ga.alpha."),
             ("-alpha9.", "-alpha-9"),
+            ("1.0.foo", "1-foo"),
+            ("1.foo.", "1.foo."),
+            ("1-0-1", "1--1"),
+            ("--1", "--1"),
+            ("1.0alpha1", "1-alpha-1"),
+            ("1.a1", "1-alpha-1"),
+            ("1-a-1", "1-a-1"),
+            ("1-x .", "1-x ."),
+            ("1.\u{0661}\u{0662}", "1.12"),
         ] {
-            assert_eq!(v(text).canonical(), canonical);
+            assert_eq!(v(text).canonical(), canonical, "{text}");
             assert_eq!(v(canonical), v(text), "{text}");
             assert_eq!(v(canonical).canonical(), canonical);
         }
@@ -264,25 +379,52 @@ mod tests {
         }
     }
 
+    fn assert_same(a: &str, b: &str) {
+        assert_eq!(v(a).cmp(&v(b)), Ordering::Equal, "{a} == {b}");
+        assert_eq!(v(a).canonical(), v(b).canonical(), "{a} == {b}");
+    }
+
     #[test]
     fn specification_examples() {
         assert_chain(&["1", "1.1"]);
         assert_chain(&["1-snapshot", "1", "1-sp"]);
         assert_chain(&["1-foo2", "1-foo10"]);
-        assert_chain(&["1.foo", "1-foo", "1-1", "1.1"]);
+        assert_chain(&["1.foo.", "1-foo", "1-1", "1.1"]);
         for same in [
             "1.ga", "1-ga", "1-0", "1.0", "1", "1.0.0", "1.final", "1.", "1-",
         ] {
-            assert_eq!(v(same), v("1"), "{same} == 1");
+            assert_same(same, "1");
         }
         assert!(v("1-sp") > v("1-ga"));
         assert!(v("1-sp.1") > v("1-ga.1"));
-        assert!(v("1-sp-1") < v("1-ga-1"));
-        assert_eq!(v("1-ga-1"), v("1-1"));
-        assert_eq!(v("1-a1"), v("1-alpha-1"));
-        assert_eq!(v("1.0.0-foo.0.0"), v("1-foo"));
-        assert_eq!(v("1.0.0-0.0.0"), v("1"));
-        assert_eq!(v("1-1.foo-bar1baz-.1"), v("1-1.foo-bar-1-baz-0.1"));
+        assert_chain(&["1-sp-1", "1-ga-1", "1-1"]);
+        assert_same("1-a1", "1-alpha-1");
+        assert_same("1.0.0-foo.0.0", "1-foo");
+        assert_same("1.0.0-0.0.0", "1");
+        assert_same("1-1.foo-bar1baz-.1", "1-1.foo-bar-1-baz-0.1");
+    }
+
+    /// Where the written specification (and this module, before) and
+    /// `ComparableVersion` 3.8 differ: the differential test's findings.
+    #[test]
+    fn lists_as_comparable_version_nests_them() {
+        // A qualifier ending the text opens a list: `.` and `-` meet there.
+        assert_same("alpha.rc-b", "alpha.rc.b");
+        assert_same("alpha.milestone", "alpha-milestone.release");
+        assert_same("1.foo", "1-foo");
+        assert_same("1.0.beta", "1-beta");
+        assert_chain(&["1.foo.", "1.foo"]);
+        // Nulls go only from the end of each list: `1-0-1` keeps an empty list.
+        assert_chain(&["1-0-1", "1-1"]);
+        assert_same("1-0-1", "1--1");
+        assert_same("1-ga-1", "1-0-1");
+        assert_same("1.0-1", "1-1");
+        // Letters before digits get a list of their own unless the list is new.
+        assert_same("1.0alpha1", "1-alpha1");
+        assert_chain(&["1.a1", "1-a-1"]);
+        assert_same("1.a1", "1-alpha1");
+        // The chain the fuzz check once found circular is an order now.
+        assert_chain(&["1.0.beta", "1.0", "1.0-2"]);
     }
 
     #[test]
@@ -298,12 +440,33 @@ mod tests {
             "1-abc",
             "1-def",
         ]);
-        assert_eq!(v("1-cr-1"), v("1-rc-1"));
-        assert_eq!(v("1.0.RELEASE"), v("1.0"));
-        assert_eq!(v("1.0-Final"), v("1.0.FINAL"));
-        assert_eq!(v("1.0.0-SNAPSHOT"), v("1-snapshot"));
+        assert_same("1-cr-1", "1-rc-1");
+        assert_same("1.0.RELEASE", "1.0");
+        assert_same("1.0-Final", "1.0.FINAL");
+        assert_same("1.0.0-SNAPSHOT", "1-snapshot");
         assert_eq!(v("1.0-RC1").canonical(), "1-rc-1");
         assert_eq!(v("1.0.0.Final").canonical(), "1");
+        // Java compares UTF-16 code units: U+FF5E is above a surrogate pair.
+        assert_chain(&["1-\u{1F600}", "1-\u{FF5E}"]);
+    }
+
+    /// `Character.isDigit`: the decimal digits of every script in the Basic
+    /// Multilingual Plane are digits; a digit beyond it is a letter.
+    #[test]
+    fn digits_are_javas() {
+        assert_same("1.\u{0661}\u{0662}", "1.12");
+        assert_same("\u{FF11}.\u{0967}", "1.1");
+        assert_eq!(java_digit('\u{0669}'), Some(9));
+        assert_eq!(java_digit('\u{066A}'), None);
+        assert_eq!(java_digit('/'), None);
+        assert_chain(&["1", "1.\u{1D7D9}", "1.0.1"]);
+    }
+
+    /// `ComparableVersion` 3.8.7 orders `post1 < 0-rc`, `0-rc < 0` and
+    /// `0 < post1`: a qualifier is below a list whatever either holds.
+    #[test]
+    fn the_order_is_not_transitive_as_mavens_is_not() {
+        assert_chain(&["post1", "0-rc", "0", "post1"]);
     }
 
     #[test]
@@ -343,10 +506,34 @@ mod tests {
     #[test]
     fn blank_is_rejected_and_odd_input_does_not_panic() {
         assert!(MavenVersion::parse("  ").is_none());
+        assert!(MavenVersion::parse("").is_none());
         for odd in ["-", ".", "..--..", "é-1", "v", "1..2", "--1", "0-1"] {
             let a = v(odd);
             let _ = a.cmp(&v("1"));
         }
         assert!(v("0-1") < v("1"));
+        let deep = "1-".repeat(100_000);
+        assert_eq!(v(&deep).cmp(&v(&deep)), Ordering::Equal);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Any text's canonical spelling parses back equal and is a fixed
+        /// point; two versions are equal exactly when their spellings are.
+        #[test]
+        fn canonical_spelling_is_stable(
+            a in "[0-2a-cfgmrs .\\-_\u{0661}\u{1D7D9}]{1,16}",
+            b in "[0-2a-cfgmrs .\\-]{1,8}",
+        ) {
+            if let (Some(a), Some(b)) = (MavenVersion::parse(&a), MavenVersion::parse(&b)) {
+                let canonical = a.canonical();
+                let again = v(&canonical);
+                prop_assert_eq!(&again, &a, "{}", canonical);
+                prop_assert_eq!(again.canonical(), canonical);
+                prop_assert_eq!(a.cmp(&b).is_eq(), a == b);
+                prop_assert_eq!(a.canonical() == b.canonical(), a == b);
+            }
+        }
     }
 }

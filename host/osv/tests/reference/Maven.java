@@ -3,6 +3,9 @@
 // java -cp maven-artifact.jar Maven.java BATCH.json prints
 // {valid, rank, range_valid, satisfies}. Every string is a Maven version;
 // ranges are not asked (OSV ranges are events, not Maven's range syntax).
+// The order is not transitive, so ranks from a sort can contradict it:
+// java -cp maven-artifact.jar Maven.java compare PAIRS.json, given
+// {left, right}, prints {order}: compareTo's sign for each pair.
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,7 +16,18 @@ import org.apache.maven.artifact.versioning.ComparableVersion;
 
 public class Maven {
     public static void main(String[] args) throws Exception {
-        String json = Files.readString(Path.of(args[0]), StandardCharsets.UTF_8);
+        String json = Files.readString(Path.of(args[args.length - 1]), StandardCharsets.UTF_8);
+        if (args[0].equals("compare")) {
+            List<String> left = strings(json, json.indexOf("\"left\""));
+            List<String> right = strings(json, json.indexOf("\"right\""));
+            StringBuilder out = new StringBuilder("{\"order\":[");
+            for (int i = 0; i < left.size(); i++) {
+                int order = new ComparableVersion(left.get(i)).compareTo(new ComparableVersion(right.get(i)));
+                out.append(i > 0 ? "," : "").append(Integer.signum(order));
+            }
+            System.out.print(out.append("]}"));
+            return;
+        }
         List<String> versions = strings(json, json.indexOf("\"versions\""));
         List<ComparableVersion> parsed = new ArrayList<>();
         List<Integer> order = new ArrayList<>();

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 use super::{AdapterUpstream, FetchStamp};
-use crate::archive::ArchiveLimits;
 use crate::bindings::Digest;
 use crate::bindings::adapter::gatehouse::plugin::upstream::{
     self, FetchError, Fetched, Host, LayerFile,
 };
 use crate::capabilities::Call;
+use gatehouse_archive::ArchiveLimits;
 
 /// What an adapter call read upstream, recorded while it ran.
 #[derive(Debug)]

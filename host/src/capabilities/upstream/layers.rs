@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use crate::archive::Member;
+use gatehouse_archive::Member;
 
 /// At most this many bytes of files are remembered, oldest forgotten first.
 const REMEMBERED_BYTES: usize = 64 << 20;

@@ -19,12 +19,12 @@ use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
-use crate::archive::{ArchiveLimits, Member, layer_files};
 use crate::config::{Credentials, UpstreamSettings};
 use crate::egress::{Egress, EgressResolver, MAX_REDIRECTS, Origins, origin, refusal_in};
 use crate::metrics::metrics;
 use crate::single_flight::SingleFlight;
 use bearer::{Challenge, Tokens};
+use gatehouse_archive::{ArchiveLimits, Member, layer_files};
 use layers::LayerMemo;
 
 /// Fresh copies no adapter has settled yet are dropped after this long.

@@ -100,7 +100,7 @@ fn reference_module() -> Option<tempfile::TempDir> {
 
 #[test]
 fn go_agrees_with_x_mod_semver() {
-    let versions = harness::versions(SEED, version);
+    let versions = harness::versions(SEED, "go", version);
     let batch = Batch {
         versions,
         ranges: Vec::new(),

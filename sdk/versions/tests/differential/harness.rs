@@ -131,11 +131,34 @@ pub fn reference_dir() -> PathBuf {
     workspace_root().join("target/differential")
 }
 
-/// The fixtures' versions, then `generate`d ones until there are
-/// [`GENERATED_VERSIONS`] more distinct strings.
-pub fn versions(seed: u64, mut generate: impl FnMut(&mut Rng) -> String) -> Vec<String> {
+/// Every published version of a few hundred popular packages of `corpus`
+/// (`corpus/<corpus>.versions`, written by `corpus/fetch.py`); none where
+/// the registry could not be reached when the corpus was fetched.
+pub fn real_versions(corpus: &str) -> Vec<String> {
+    let path = workspace_root()
+        .join("sdk/versions/tests/differential/corpus")
+        .join(format!("{corpus}.versions"));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text.lines().map(str::to_owned).collect(),
+        Err(_) => {
+            eprintln!("no real {corpus} versions ({} missing)", path.display());
+            Vec::new()
+        }
+    }
+}
+
+/// The fixtures' versions and the real ones of `corpus`, then `generate`d
+/// ones until there are [`GENERATED_VERSIONS`] more distinct strings.
+pub fn versions(
+    seed: u64,
+    corpus: &str,
+    mut generate: impl FnMut(&mut Rng) -> String,
+) -> Vec<String> {
     let mut rng = Rng::new(seed);
     let mut out = fixture_versions();
+    out.extend(real_versions(corpus));
+    out.sort();
+    out.dedup();
     let mut seen: HashSet<String> = out.iter().cloned().collect();
     let target = out.len() + GENERATED_VERSIONS;
     while out.len() < target {

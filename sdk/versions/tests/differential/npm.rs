@@ -125,7 +125,7 @@ fn allowed(d: &Disagreement) -> Option<&'static str> {
 
 #[test]
 fn npm_agrees_with_node_semver() {
-    let batch = Batch::new(SEED, harness::versions(SEED, version), range);
+    let batch = Batch::new(SEED, harness::versions(SEED, "npm", version), range);
     let mut node = Command::new("node");
     node.env("NODE_PATH", harness::reference_dir().join("node_modules"))
         .arg(harness::workspace_root().join("sdk/versions/tests/differential/reference/npm.js"));

@@ -132,7 +132,7 @@ fn allowed(d: &Disagreement) -> Option<&'static str> {
 
 #[test]
 fn pypi_agrees_with_packaging() {
-    let batch = Batch::new(SEED, harness::versions(SEED, version), range);
+    let batch = Batch::new(SEED, harness::versions(SEED, "pypi", version), range);
     let mut python = Command::new("python3");
     python.arg(harness::workspace_root().join("sdk/versions/tests/differential/reference/pypi.py"));
     let Some(answers) = harness::run_reference("Python's packaging", python, &batch) else {

@@ -9,6 +9,7 @@
 
 use arbitrary::Unstructured;
 
+mod archive;
 mod cargo;
 mod fake;
 mod go;
@@ -40,6 +41,8 @@ pub const TARGETS: &[Target] = &[
     ("maven_metadata", maven::metadata),
     ("go_list", go::list),
     ("go_zip", go::zip),
+    ("archive_raw", archive::raw),
+    ("archive_built", archive::built),
     #[cfg(feature = "host")]
     ("host_lockfile", host::lockfile),
 ];

@@ -38,15 +38,19 @@ fn order_laws(ecosystem: &str, versions: &[String; 3]) {
     }
 }
 
-/// A range, each parse-able version matched against it, both modes. An
-/// answer is a match, a miss or a refusal: the refusal's wording may differ
-/// (npm's `=1.2.3 - x` is refused as `>==1.2.3` plainly and `>==1.2.3-0`
-/// with pre-releases, as node-semver refuses both).
+/// A range, each parse-able version matched against it, both modes: where
+/// both modes read the range, a release is matched the same way. Only where
+/// both read it: node-semver refuses `1.2.3 - = 1.2.3` plainly (its upper
+/// end becomes `<== 1.2.3`) and reads it with pre-releases included (the end
+/// becomes `<1.2.4-0`), and gatehouse answers as node does (the
+/// differential tests hold it to node on both modes).
 fn range_laws(ecosystem: &str, versions: &[String; 3], range: &str) {
     for version in versions {
-        let plain = satisfies(ecosystem, version, range).ok();
-        let including = satisfies_including_prereleases(ecosystem, version, range).ok();
-        if !is_prerelease(ecosystem, version) {
+        let plain = satisfies(ecosystem, version, range);
+        let including = satisfies_including_prereleases(ecosystem, version, range);
+        if let (Ok(plain), Ok(including)) = (plain, including)
+            && !is_prerelease(ecosystem, version)
+        {
             assert_eq!(
                 plain, including,
                 "{ecosystem}: {version:?} in {range:?} differs with pre-releases included"
@@ -146,16 +150,28 @@ pub fn semver(data: &[u8]) {
 const MAVEN_TOKENS: &str = "0 1 2 10 01 alpha a beta b milestone m rc cr snapshot SNAPSHOT ga final release sp x \
      1.0 1-1";
 
-/// Maven (the OSV mirror's `ComparableVersion`): the canonical spelling only.
-/// Maven's order is not transitive, and the mirror follows it: `1.0.beta >
-/// 1.0-2` (a number after `.` beats a `-` list), `1.0-2 > 1.0` and `1.0 >
-/// 1.0.beta`; likewise `post1 < 0-rc < 0 < post1`.
+/// Maven (the OSV mirror's `ComparableVersion`): the canonical spelling, and
+/// the laws Maven's order keeps: antisymmetry, and equality exactly where the
+/// canonical spellings are equal. Not transitivity: Maven's own order is not
+/// transitive, and the mirror follows it: `post1 < 0-rc < 0 < post1` (a
+/// qualifier is below a list whatever either holds).
 pub fn maven(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let versions = triple(&mut u, MAVEN_TOKENS, &[".", "-", "", "_", ".."]);
-    // Parsing trims, and a qualifier keeps its inner blanks: a version with
-    // blanks has no stable spelling (and no release has blanks).
-    if !versions.iter().any(|v| v.contains(char::is_whitespace)) {
-        canonical_laws(Scheme::Maven, &versions, false);
+    canonical_laws(Scheme::Maven, &versions, false);
+    let parsed: Vec<Version> = versions
+        .iter()
+        .filter_map(|v| Scheme::Maven.parse(v))
+        .collect();
+    for a in &parsed {
+        for b in &parsed {
+            let order = a.compare(b).expect("one scheme");
+            assert_eq!(b.compare(a), Some(order.reverse()), "{a:?} against {b:?}");
+            assert_eq!(
+                order.is_eq(),
+                a.canonical() == b.canonical(),
+                "{a:?} against {b:?}: equal exactly when spelled alike"
+            );
+        }
     }
 }

@@ -11,10 +11,8 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use crate::config::Bounds;
-
 /// File names that hold a package's own manifest in some ecosystem.
-const MANIFEST_NAMES: [&str; 6] = [
+pub const MANIFEST_NAMES: [&str; 6] = [
     "package.json",
     "Cargo.toml",
     "METADATA",
@@ -70,24 +68,13 @@ const MAX_MEMBERS: usize = 256;
 /// ... holding at most this many times `limits.manifest_bytes` in all.
 const MEMBER_BYTES_PER_MANIFEST_LIMIT: usize = 4;
 
-/// The caps one read runs under, from `limits:`.
+/// The caps one read runs under (the host takes them from its `limits:`).
 #[derive(Debug, Clone, Copy)]
 pub struct ArchiveLimits {
     pub entries: usize,
     pub inflated: u64,
     pub ratio: u64,
     pub manifest: usize,
-}
-
-impl From<&Bounds> for ArchiveLimits {
-    fn from(bounds: &Bounds) -> Self {
-        ArchiveLimits {
-            entries: bounds.archive_entries,
-            inflated: bounds.archive_inflated_mb << 20,
-            ratio: bounds.archive_ratio,
-            manifest: bounds.manifest_bytes,
-        }
-    }
 }
 
 /// The manifest files of the artifact in `file` (named `file_name` upstream),
@@ -148,7 +135,9 @@ fn too_much_inflation(size: u64, limits: ArchiveLimits) -> ArchiveError {
 /// A path's normal components, refusing `..`, absolute paths and drive
 /// prefixes: no client or tool of ours unpacks outside the package.
 fn checked_components(path: &str) -> Result<Vec<&str>, ArchiveError> {
-    let traversal = || ArchiveError::Traversal(crate::text::printable(path).into_owned());
+    // The error prints the path escaped (`{:?}`): no control character of it
+    // reaches a terminal or a log.
+    let traversal = || ArchiveError::Traversal(path.to_owned());
     let drive = path.as_bytes().get(1) == Some(&b':');
     if path.starts_with(['/', '\\']) || drive {
         return Err(traversal());
@@ -376,8 +365,14 @@ mod tests {
 
     use super::*;
 
+    /// gatehouse's default limits (`limits.archive_*`, `limits.manifest_bytes`).
     fn limits() -> ArchiveLimits {
-        ArchiveLimits::from(&Bounds::default())
+        ArchiveLimits {
+            entries: 50_000,
+            inflated: 512 << 20,
+            ratio: 100,
+            manifest: 1 << 20,
+        }
     }
 
     #[test]
