@@ -623,6 +623,23 @@ async fn skopeo_pulls_an_image_byte_for_byte_and_again_from_the_cache() {
     assert_eq!(relay.sent(), asked, "the second pull asked upstream");
     assert_eq!(layout_blob(&second, &scene.image.layer), scene.image.layer);
 
+    // HEAD answers a manifest's length, type and digest without its body.
+    let head = Gatehouse::client()
+        .head(format!("{}/v2/up/clean/manifests/1", gatehouse.url))
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .expect("HEAD");
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], OCI_MANIFEST);
+    assert_eq!(
+        head.headers()["content-length"],
+        scene.image.manifest.len().to_string().as_str()
+    );
+    assert_eq!(
+        head.headers()["docker-content-digest"],
+        format!("sha256:{}", sha256_hex(&scene.image.manifest)).as_str()
+    );
     for (method, path, status, code) in [
         ("POST", "/v2/up/clean/blobs/uploads/", 405, "UNSUPPORTED"),
         (
