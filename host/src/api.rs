@@ -118,7 +118,8 @@ async fn read_lockfile(
     let body = read_body(request, MAX_DECIDE_BODY, timeout).await?;
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| HttpError::BadRequest("the lockfile is not UTF-8".into()))?;
-    Ok(crate::lockfile::read(file, &text)?)
+    let pins = gatehouse_lockfile::read(file, &text)?;
+    Ok(pins.into_iter().map(Query::from).collect())
 }
 
 async fn decide(

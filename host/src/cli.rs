@@ -528,7 +528,8 @@ async fn check(args: CheckArgs) -> anyhow::Result<i32> {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let name = file.display().to_string();
-            (crate::lockfile::read(&name, &text)?, Some(name))
+            let pins = gatehouse_lockfile::read(&name, &text)?;
+            (pins.into_iter().map(Query::from).collect(), Some(name))
         }
         (None, Some(ecosystem), Some(name), Some(version)) => (
             vec![Query {

@@ -12,7 +12,7 @@
 //!   view onto `admin`'s operations; [`http`] holds the shared body and response helpers and
 //!   `HttpError`, the one place a failure becomes a status and a message.
 //! - Beside the proxy: `preflight` (`decide` and `check` on the adapter's own
-//!   facts, with `lockfile` readers), [`artifact`] (fetch, hash, verify,
+//!   facts, with the `host/lockfile` crate's readers), [`artifact`] (fetch, hash, verify,
 //!   store and serve bytes natively), [`contents`] (the artifact check: its
 //!   own manifest, read by the `gatehouse-archive` crate, against registry metadata; its SBOM via
 //!   `sbom` into [`sbom_store`]), [`memo`] (adapter outcomes reused while
@@ -58,7 +58,6 @@ pub mod gate;
 pub mod gate_policy;
 pub mod http;
 pub(crate) mod init;
-pub mod lockfile;
 pub mod memo;
 pub(crate) mod metrics;
 pub(crate) mod oci;

@@ -44,6 +44,16 @@ pub struct Query {
     pub version: String,
 }
 
+impl From<gatehouse_lockfile::Pin> for Query {
+    fn from(pin: gatehouse_lockfile::Pin) -> Self {
+        Query {
+            ecosystem: pin.ecosystem.into(),
+            name: pin.name,
+            version: pin.version,
+        }
+    }
+}
+
 /// Why a version could not be judged.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PreflightError {

@@ -3,6 +3,7 @@
 //! Handlers return `Result<Response<Body>, HttpError>`; the typed failures of
 //! the services below convert with `?`, so no handler picks a status itself.
 
+use gatehouse_lockfile::LockfileError;
 use hyper::header::WWW_AUTHENTICATE;
 use hyper::{Response, StatusCode};
 
@@ -10,7 +11,6 @@ use super::{Body, error};
 use crate::artifact::ArtifactError;
 use crate::capabilities::audit::{AuditError, AuditUnavailable};
 use crate::exceptions::ExceptionError;
-use crate::lockfile::LockfileError;
 use crate::preflight::PreflightError;
 use crate::reviews::ReviewError;
 

@@ -13,8 +13,7 @@ mod archive;
 mod cargo;
 mod fake;
 mod go;
-#[cfg(feature = "host")]
-mod host;
+mod lockfile;
 mod maven;
 mod npm;
 mod osv;
@@ -43,8 +42,7 @@ pub const TARGETS: &[Target] = &[
     ("go_zip", go::zip),
     ("archive_raw", archive::raw),
     ("archive_built", archive::built),
-    #[cfg(feature = "host")]
-    ("host_lockfile", host::lockfile),
+    ("lockfile", lockfile::lockfile),
 ];
 
 /// The check of target `name`.

@@ -9,8 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::preflight::Query;
-
 /// Why a lockfile could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LockfileError {
@@ -49,8 +47,16 @@ impl Kind {
     }
 }
 
+/// One registry package a lockfile pins, in OSV's ecosystem spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub ecosystem: &'static str,
+    pub name: String,
+    pub version: String,
+}
+
 /// The registry packages `text` (a lockfile named `file`) pins, each once.
-pub fn read(file: &str, text: &str) -> Result<Vec<Query>, LockfileError> {
+pub fn read(file: &str, text: &str) -> Result<Vec<Pin>, LockfileError> {
     let malformed = |problem: String| LockfileError::Malformed {
         file: file.to_owned(),
         problem,
@@ -68,17 +74,18 @@ pub fn read(file: &str, text: &str) -> Result<Vec<Query>, LockfileError> {
     Ok(pins
         .into_iter()
         .filter(|pin| seen.insert(pin.clone()))
-        .map(|(ecosystem, name, version)| Query {
-            ecosystem: ecosystem.into(),
+        .map(|(ecosystem, name, version)| Pin {
+            ecosystem,
             name,
             version,
         })
         .collect())
 }
 
-type Pin = (&'static str, String, String);
+/// What each reader yields: ecosystem, name, version.
+type Pinned = (&'static str, String, String);
 
-fn package_lock(text: &str) -> Result<Vec<Pin>, String> {
+fn package_lock(text: &str) -> Result<Vec<Pinned>, String> {
     #[derive(serde::Deserialize)]
     struct Lock {
         #[serde(rename = "lockfileVersion")]
@@ -115,7 +122,7 @@ fn is_registry_version(version: &str) -> bool {
     version.starts_with(|c: char| c.is_ascii_digit()) && !version.contains(':')
 }
 
-fn pnpm_lock(text: &str) -> Result<Vec<Pin>, String> {
+fn pnpm_lock(text: &str) -> Result<Vec<Pinned>, String> {
     let lock: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
     let version = match &lock["lockfileVersion"] {
         serde_yaml::Value::String(text) => text.clone(),
@@ -145,7 +152,7 @@ fn pnpm_lock(text: &str) -> Result<Vec<Pin>, String> {
         .collect())
 }
 
-fn requirements(text: &str) -> Result<Vec<Pin>, String> {
+fn requirements(text: &str) -> Result<Vec<Pinned>, String> {
     let mut pins = Vec::new();
     let mut unpinned = Vec::new();
     for line in text.replace("\\\n", " ").lines() {
@@ -189,7 +196,7 @@ struct TomlPackage<S> {
     source: Option<S>,
 }
 
-fn uv_lock(text: &str) -> Result<Vec<Pin>, String> {
+fn uv_lock(text: &str) -> Result<Vec<Pinned>, String> {
     #[derive(serde::Deserialize)]
     struct Source {
         registry: Option<String>,
@@ -203,7 +210,7 @@ fn uv_lock(text: &str) -> Result<Vec<Pin>, String> {
         .collect())
 }
 
-fn cargo_lock(text: &str) -> Result<Vec<Pin>, String> {
+fn cargo_lock(text: &str) -> Result<Vec<Pinned>, String> {
     let lock: TomlLock<String> = toml::from_str(text).map_err(|e| e.to_string())?;
     Ok(lock
         .package
@@ -219,7 +226,7 @@ fn cargo_lock(text: &str) -> Result<Vec<Pin>, String> {
 
 /// Modules whose source zip is hashed (`module version h1:…`); lines for a
 /// `go.mod` alone (`version/go.mod`) are versions the build never downloads.
-fn go_sum(text: &str) -> Vec<Pin> {
+fn go_sum(text: &str) -> Vec<Pinned> {
     text.lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();

@@ -1,4 +1,4 @@
-//! The host: lockfiles clients post to the pre-flight.
+//! Lockfiles clients post to the pre-flight (`gatehouse-lockfile`).
 //!
 //! Invariant: every pin is read once, in an ecosystem the host knows.
 
@@ -21,15 +21,12 @@ pub fn lockfile(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let file = *u.choose(FILES).unwrap_or(&"go.sum");
     let text = String::from_utf8_lossy(u.bytes(u.len()).unwrap_or_default());
-    let Ok(queries) = gatehouse::lockfile::read(file, &text) else {
+    let Ok(queries) = gatehouse_lockfile::read(file, &text) else {
         return;
     };
     let mut seen = HashSet::new();
     for query in &queries {
-        assert!(
-            ECOSYSTEMS.contains(&query.ecosystem.as_str()),
-            "{file}: {query:?}"
-        );
+        assert!(ECOSYSTEMS.contains(&query.ecosystem), "{file}: {query:?}");
         assert!(
             seen.insert((&query.ecosystem, &query.name, &query.version)),
             "{file}: {query:?} twice"

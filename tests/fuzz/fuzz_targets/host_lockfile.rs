@@ -1,4 +1,0 @@
-#![no_main]
-libfuzzer_sys::fuzz_target!(
-    |data: &[u8]| gatehouse_fuzz_checks::check("host_lockfile").expect("a check")(data)
-);
