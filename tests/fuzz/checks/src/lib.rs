@@ -42,6 +42,7 @@ pub const TARGETS: &[Target] = &[
     ("go_zip", go::zip),
     ("archive_raw", archive::raw),
     ("archive_built", archive::built),
+    ("archive_layer", archive::layer),
     ("lockfile", lockfile::lockfile),
 ];
 
