@@ -108,6 +108,7 @@ fn main() -> anyhow::Result<()> {
         let upstream_url = fake_upstream(body.clone().into()).await?;
         let shared = Upstreams::new(&dir.join("metadata"), UpstreamSettings::default())?;
         let route = AdapterRoute {
+            adapter: "npm".into(),
             upstream: Arc::new(AdapterUpstream::new(
                 url::Url::parse(&upstream_url)?,
                 &[],

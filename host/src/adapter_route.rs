@@ -17,14 +17,26 @@ use crate::runtime::LoadedAdapter;
 use crate::runtime::guest::{GuestFailure, GuestState, Limits, new_store, within_deadline};
 use gatehouse_archive::Member;
 
+/// The adapter of container images, whose routes are served under `/v2/`
+/// alone (the OCI distribution front).
+pub const OCI_ADAPTER: &str = "oci";
+
 /// One adapter's wiring: its upstream, settings and limits.
 pub struct AdapterRoute {
+    /// The adapter that serves it (its file stem): the route's own name,
+    /// or the upstream's `format`.
+    pub adapter: String,
     pub upstream: Arc<AdapterUpstream>,
     pub settings: String,
     pub limits: Limits,
 }
 
 impl AdapterRoute {
+    /// Whether the OCI adapter serves it (under `/v2/{name}/` alone).
+    pub fn serves_oci(&self) -> bool {
+        self.adapter == OCI_ADAPTER
+    }
+
     /// A store for one call of `adapter` on this route.
     fn store(
         &self,

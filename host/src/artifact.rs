@@ -556,7 +556,12 @@ impl ArtifactStore {
         let limit = shared.settings().max_artifact_bytes;
         let started = std::time::Instant::now();
         let sent = shared
-            .get(upstream.origins(), &url, Default::default())
+            .get(
+                upstream.origins(),
+                upstream.credentials.as_ref(),
+                &url,
+                Default::default(),
+            )
             .await;
         metrics().upstream("artifact", started.elapsed());
         let (mut response, deadline) = sent?;

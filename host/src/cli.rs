@@ -499,9 +499,11 @@ fn adapter_routes(settings: &Settings, shared: &Arc<Upstreams>) -> BTreeMap<Stri
         };
         let mut upstream = AdapterUpstream::new(url, &adapter.origins, shared.clone());
         upstream.ttl = adapter.ttl;
+        upstream.credentials = adapter.credentials.clone();
         routes.insert(
             name.clone(),
             AdapterRoute {
+                adapter: adapter.format.clone(),
                 upstream: Arc::new(upstream),
                 settings: adapter.settings.clone(),
                 limits: Limits {

@@ -373,7 +373,12 @@ impl Check<'_> {
     }
 
     /// Reads the manifest out of `ready` and asks the adapter what it says.
+    /// An image's blobs (layers, configs) carry no package manifest: the OCI
+    /// adapter judges an image on its config and layers at its manifest.
     async fn read(&self, ready: &Ready) -> Contents {
+        if self.route.serves_oci() {
+            return Contents::NoManifest;
+        }
         let limits = ArchiveLimits::from(&self.caps.bounds);
         let file_name = self.file_name.to_owned();
         let members = match ready {

@@ -6,7 +6,8 @@
 //!
 //! - The HTTP layer: [`server`] accepts connections and routes; [`app`] is
 //!   what a request can reach; [`proxy`] runs an ecosystem's request through
-//!   its adapter and serves the outcome; `api` (`decide`) and `admin` answer
+//!   its adapter and serves the outcome; `oci` is the container registries'
+//!   front (`/v2/`) onto it; `api` (`decide`) and `admin` answer
 //!   the JSON APIs; `console` serves the admin console's pages, another
 //!   view onto `admin`'s operations; [`http`] holds the shared body and response helpers and
 //!   `HttpError`, the one place a failure becomes a status and a message.
@@ -59,6 +60,7 @@ pub mod http;
 pub(crate) mod init;
 pub mod memo;
 pub(crate) mod metrics;
+pub(crate) mod oci;
 pub(crate) mod policy_project;
 pub(crate) mod policy_test;
 pub(crate) mod preflight;

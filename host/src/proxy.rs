@@ -16,12 +16,12 @@ use url::Url;
 
 use crate::adapter_route::{AdapterRoute, call_adapter};
 use crate::artifact::{ArtifactStore, Expected, Ready};
-use crate::bindings::adapter::{ArtifactPlan, Outcome};
+use crate::bindings::adapter::{ArtifactPlan, ErrorFormat, Outcome};
 use crate::bindings::{Action, Purpose};
 use crate::capabilities::Capabilities;
 use crate::capabilities::audit::AuditRecord;
 use crate::contents::{Check, ContentsMemo};
-use crate::http::{Body, HttpError, blocked, full, read_body};
+use crate::http::{Body, HttpError, blocked, full, oci_denied, read_body};
 use crate::memo::{Built, GateAnswer, GateMemo, Memo, Remembered};
 use crate::runtime::guest::GuestFailure;
 use crate::runtime::{Generation, LoadedAdapter, Runtime};
@@ -55,8 +55,9 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Answers a request for the `prefix` adapter, `path` being the rest of
-    /// its path; `user` is the authenticated client user, if any.
+    /// Answers a request for the `prefix` route, `path` being the rest of
+    /// its path; `user` is the authenticated client user, if any. Routes
+    /// of the OCI adapter are served under `/v2/` alone (the OCI front).
     pub async fn handle(
         &self,
         runtime: &Runtime,
@@ -66,16 +67,29 @@ impl Proxy {
         requester: Option<String>,
         user: Option<String>,
     ) -> Response<Body> {
+        if self
+            .routes
+            .get(prefix)
+            .is_some_and(AdapterRoute::serves_oci)
+        {
+            return HttpError::NotFound(format!(
+                "{prefix} is an OCI upstream: pull its images as HOST/{prefix}/REPOSITORY:TAG (served under /v2/{prefix}/)"
+            ))
+            .into_response();
+        }
         HttpError::respond(
-            self.answer(runtime, prefix, path, request, requester, user)
+            self.answer(runtime, prefix, prefix, path, request, requester, user)
                 .await,
         )
     }
 
-    async fn answer(
+    /// Answers a request for route `name`, mounted at `/{mount}/`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn answer(
         &self,
         runtime: &Runtime,
-        prefix: &str,
+        name: &str,
+        mount: &str,
         path: &str,
         request: Request<Incoming>,
         requester: Option<String>,
@@ -83,16 +97,24 @@ impl Proxy {
     ) -> Result<Response<Body>, HttpError> {
         let generation = runtime.current();
         let caps = &runtime.caps;
-        let Some(adapter) = generation.adapters.get(prefix).cloned() else {
-            return Err(HttpError::NotFound(format!("no adapter serves /{prefix}/")));
+        let Some(route) = self.routes.get(name) else {
+            return Err(match generation.adapters.contains_key(name) {
+                true => HttpError::NoUpstream(format!(
+                    "no upstream is configured for the {name} adapter; set upstreams.{name}.url in gatehouse.yaml or pass --upstream {name}=URL"
+                )),
+                false => HttpError::NotFound(format!("no adapter serves /{mount}/")),
+            });
         };
-        let Some(route) = self.routes.get(prefix) else {
-            return Err(HttpError::NoUpstream(format!(
-                "no upstream is configured for the {prefix} adapter; set upstreams.{prefix}.url in gatehouse.yaml or pass --upstream {prefix}=URL"
+        let Some(adapter) = generation.adapters.get(&route.adapter).cloned() else {
+            return Err(HttpError::NotFound(format!(
+                "no adapter serves /{mount}/: the {} adapter is not loaded",
+                route.adapter
             )));
         };
+        // Messages name the adapter; the memo keeps routes apart.
+        let prefix = route.adapter.as_str();
         let head = request.method() == Method::HEAD;
-        let public_base = self.public_base(&request, prefix);
+        let public_base = self.public_base(&request, mount);
         let method = request.method().as_str().to_owned();
         let query = request.uri().query().map(str::to_owned);
         // Client credentials are gatehouse's business, never a component's; the
@@ -122,7 +144,7 @@ impl Proxy {
         // HEAD is answered like GET (without the body), so they share entries.
         let memo_key = matches!(method.as_str(), "GET" | "HEAD").then(|| {
             format!(
-                "{prefix}\n{}\n{}\n{}\n{path}\n{}\n{public_base}",
+                "{name}\n{}\n{}\n{}\n{path}\n{}\n{public_base}",
                 adapter.sha256,
                 generation.id,
                 caps.decision_epoch(),
@@ -356,7 +378,7 @@ impl Proxy {
             }
         };
         if let GateAnswer::Block { message, .. } = answer {
-            return Ok(blocked(plan.error_format, &message));
+            return Ok(refused(route, plan.error_format, &message));
         }
         let obtained = match Expected::from_declared(&plan.digests) {
             Ok(expected) => self
@@ -417,7 +439,7 @@ impl Proxy {
             }
         };
         if let Some((_, message)) = refusal {
-            return Ok(blocked(plan.error_format, &message));
+            return Ok(refused(route, plan.error_format, &message));
         }
         caps.audit.append(&record("serve", plan.url.clone()));
         let len = ready.size();
@@ -438,6 +460,13 @@ impl Proxy {
             headers.insert(CONTENT_TYPE, value);
         }
         headers.insert(CONTENT_LENGTH, len.into());
+        // Blobs are named by their digest, which OCI clients are told again.
+        if route.serves_oci()
+            && let Some(sha256) = plan.digests.iter().find(|d| d.algorithm == "sha256")
+            && let Ok(value) = format!("sha256:{}", sha256.hex).parse()
+        {
+            headers.insert("docker-content-digest", value);
+        }
         Ok(response)
     }
 }
@@ -450,6 +479,16 @@ struct Artifact<'a> {
     requester: Option<String>,
     head: bool,
     memo_key: Option<&'a str>,
+}
+
+/// A refused artifact in its clients' format: the plan's, or the
+/// distribution spec's error document on an OCI route.
+fn refused(route: &AdapterRoute, format: ErrorFormat, message: &str) -> Response<Body> {
+    if route.serves_oci() {
+        oci_denied(message)
+    } else {
+        blocked(format, message)
+    }
 }
 
 /// The last path segment of `url`: the artifact's file name upstream.

@@ -1,7 +1,8 @@
 //! The HTTP front: accepts connections within their caps, and routes each
 //! request: `/healthz` and `/metrics` here, `/api/` to [`crate::api`],
 //! `/console/` to the admin console ([`crate::console`], whose sessions live
-//! as long as the server), and `/{adapter}/...` to the adapter pipeline
+//! as long as the server), `/v2/` to the OCI distribution front
+//! ([`crate::oci`]) and `/{adapter}/...` to the adapter pipeline
 //! ([`crate::proxy`]), after client authentication, with every answer held
 //! until its audit records are written.
 
@@ -15,11 +16,11 @@ use hyper::header::CONTENT_TYPE;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
-use crate::api;
 use crate::app::App;
 use crate::console::{self, Sessions};
 use crate::http::{Body, HttpError, full, json};
 use crate::metrics::{RequestLabels, metrics};
+use crate::{api, oci};
 
 /// Serves `app` on `listener` until `stopping` turns true (for ever when its
 /// sender is dropped); then stops accepting, lets each connection finish the
@@ -190,6 +191,7 @@ async fn handle(
     let route = match first {
         "healthz" | "metrics" => first.to_owned(),
         "api" | "console" => first.to_owned(),
+        "v2" => "oci".to_owned(),
         adapter if app.proxy.routes.contains_key(adapter) => adapter.to_owned(),
         _ => "none".to_owned(),
     };
@@ -260,12 +262,16 @@ async fn route_request(
             match user {
                 Some(user) => Some(user),
                 None => {
-                    return app.refuse(
+                    let refused = app.refuse(
                         "client",
                         Some(&address),
                         &path,
-                        "authentication required: configure a gatehouse token in your client (npm _authToken, a pip index URL with user:token@, a cargo registry token)",
-                    ).into_response();
+                        "authentication required: configure a gatehouse token in your client (npm _authToken, a pip index URL with user:token@, a cargo registry token, podman or docker login with the token as password)",
+                    );
+                    return match oci::is_oci_path(&path) {
+                        true => refused.into_oci_response(),
+                        false => refused.into_response(),
+                    };
                 }
             }
         }
@@ -276,6 +282,7 @@ async fn route_request(
     });
     match path.as_str() {
         p if p.starts_with("/api/v1/") => api::handle(app, request, requester).await,
+        p if oci::is_oci_path(p) => oci::handle(app, request, requester, user).await,
         _ => {
             let trimmed = path.trim_start_matches('/');
             let (prefix, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));

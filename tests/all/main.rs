@@ -30,6 +30,7 @@ mod go;
 mod host;
 mod maven;
 mod npm;
+mod oci;
 mod offline;
 mod osv;
 mod policies;

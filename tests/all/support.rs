@@ -430,6 +430,16 @@ impl DecideHammer {
     }
 }
 
+/// A gate-policy file denying `entries` (`name`, `name@version`) by the
+/// `deny-list` policy, for every ecosystem.
+pub fn deny_list(entries: &[&str]) -> String {
+    let quoted: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
+    format!(
+        "policies:\n  default:\n    deny-list:\n      packages: [{}]\n",
+        quoted.join(", ")
+    )
+}
+
 /// The default policy set as `gatehouse init` writes it: every default
 /// policy, and the default gate-policy file.
 pub fn default_policy_set() -> (Vec<&'static str>, String) {

@@ -3,8 +3,8 @@
 
 use crate::osv::PackageAdvisory;
 use crate::{
-    Decision, FactFields, FactReads, Failure, FetchError, Fetched, Purpose, VersionFacts,
-    gate_reads, gate_unchecked, osv, upstream,
+    Decision, Digest, FactFields, FactReads, Failure, FetchError, Fetched, LayerFile, Purpose,
+    VersionFacts, gate_reads, gate_unchecked, osv, upstream,
 };
 
 /// What an adapter needs from the host.
@@ -31,6 +31,20 @@ pub trait Host {
 
     /// Every advisory the host's OSV mirror holds for `name`.
     fn advisories(&self, ecosystem: &str, name: &str) -> Vec<PackageAdvisory>;
+
+    /// The files at `paths` in the image layer at `url`, verified against
+    /// `digest` by the host (0.1.3). Only the OCI adapter reads layers; a
+    /// host that offers none says so.
+    fn layer_files(
+        &self,
+        url: &str,
+        _digest: &Digest,
+        _paths: &[String],
+    ) -> Result<Vec<LayerFile>, FetchError> {
+        Err(FetchError::Forbidden(format!(
+            "{url}: this host reads no image layers"
+        )))
+    }
 
     /// The gate's decisions, `decisions[i]` for `facts[i]`. An answer of any
     /// other length is refused rather than matched up (a version left without
@@ -73,6 +87,15 @@ impl Host for WitHost {
 
     fn advisories(&self, ecosystem: &str, name: &str) -> Vec<PackageAdvisory> {
         osv::advisories(ecosystem, name)
+    }
+
+    fn layer_files(
+        &self,
+        url: &str,
+        digest: &Digest,
+        paths: &[String],
+    ) -> Result<Vec<LayerFile>, FetchError> {
+        upstream::layer_files(url, digest, paths)
     }
 }
 

@@ -19,7 +19,7 @@ pub use bindings::gatehouse::plugin::gate::{Decision, reads as gate_reads};
 pub use bindings::gatehouse::plugin::types::{
     Action, Dependency, Digest, FactFields, FactReads, Purpose, Verdict, VersionFacts,
 };
-pub use bindings::gatehouse::plugin::upstream::{self, FetchError, Fetched};
+pub use bindings::gatehouse::plugin::upstream::{self, FetchError, Fetched, LayerFile};
 pub use bindings::gatehouse::plugin::{audit, log, osv, store};
 pub use bindings::{ArtifactPlan, ErrorFormat, Guest, Outcome, Request, Response};
 
@@ -75,10 +75,7 @@ pub fn top_level_member(
 impl Request {
     /// The first value of header `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        first_header(&self.headers, name)
     }
 
     /// A plain-text 405 saying `what` is read-only, with `allow: GET, HEAD`,
@@ -90,6 +87,21 @@ impl Request {
         let refusal = Response::text(405, &format!("{what} is read-only"));
         Some(refusal.with_header("allow", "GET, HEAD"))
     }
+}
+
+impl Fetched {
+    /// The first value of response header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        first_header(&self.headers, name)
+    }
+}
+
+/// The first value of `name` (lower case) among `headers` (names in lower case).
+fn first_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 impl VersionFacts {

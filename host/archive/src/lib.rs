@@ -84,16 +84,22 @@ pub fn manifest_members<F: Read + Seek>(
     file_name: &str,
     limits: ArchiveLimits,
 ) -> Result<Vec<Member>, ArchiveError> {
-    let size = file.seek(SeekFrom::End(0)).map_err(malformed)?;
-    file.seek(SeekFrom::Start(0)).map_err(malformed)?;
-    let mut magic = [0u8; 4];
-    let read = read_up_to(&mut file, &mut magic).map_err(malformed)?;
-    file.seek(SeekFrom::Start(0)).map_err(malformed)?;
-    match &magic[..read] {
+    let (size, magic) = sniff(&mut file)?;
+    match magic.as_slice() {
         [0x1f, 0x8b, ..] => read_tar_gz(file, size, limits),
         [b'P', b'K', 3, 4] | [b'P', b'K', 5, 6] => read_zip(file, size, limits),
         _ => read_bare(file, size, file_name, limits),
     }
+}
+
+/// The size of `file` and its first (up to) four bytes; it is left at its start.
+fn sniff(file: &mut (impl Read + Seek)) -> Result<(u64, Vec<u8>), ArchiveError> {
+    let size = file.seek(SeekFrom::End(0)).map_err(malformed)?;
+    file.seek(SeekFrom::Start(0)).map_err(malformed)?;
+    let mut magic = [0u8; 4];
+    let read = read_up_to(file, &mut magic).map_err(malformed)?;
+    file.seek(SeekFrom::Start(0)).map_err(malformed)?;
+    Ok((size, magic[..read].to_vec()))
 }
 
 fn malformed(error: impl std::fmt::Display) -> ArchiveError {
@@ -255,6 +261,54 @@ fn read_tar_gz(
     Ok(members)
 }
 
+/// The files at `paths` (normalised: no leading `/` or `./`) in a container
+/// image layer, a tar archive gzip-compressed or not, in archive order,
+/// within `limits`. Nothing is unpacked, so link targets and odd names are
+/// only compared, never followed.
+pub fn layer_files<F: Read + Seek + 'static>(
+    mut file: F,
+    paths: &[String],
+    limits: ArchiveLimits,
+) -> Result<Vec<Member>, ArchiveError> {
+    let (size, magic) = sniff(&mut file)?;
+    let reader: Box<dyn Read> = match magic.as_slice() {
+        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        _ => Box::new(file),
+    };
+    let inflating = Counted {
+        inner: reader,
+        read: 0,
+        cap: inflation_cap(size, limits),
+    };
+    let io_error = |error: std::io::Error| {
+        if error.to_string().contains(INFLATION_EXCEEDED) {
+            too_much_inflation(size, limits)
+        } else {
+            malformed(error)
+        }
+    };
+    let mut archive = tar::Archive::new(inflating);
+    let mut members = Vec::new();
+    for (count, entry) in archive.entries().map_err(io_error)?.enumerate() {
+        let mut entry = entry.map_err(io_error)?;
+        if count >= limits.entries {
+            return Err(ArchiveError::TooManyEntries(limits.entries));
+        }
+        let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let normalised = path.trim_start_matches("./").trim_start_matches('/');
+        if entry.header().entry_type().is_file() && paths.iter().any(|p| p == normalised) {
+            let normalised = normalised.to_owned();
+            keep(&mut members, normalised, &mut entry, limits).map_err(|e| match e {
+                ArchiveError::Malformed(m) if m.contains(INFLATION_EXCEEDED) => {
+                    too_much_inflation(size, limits)
+                }
+                other => other,
+            })?;
+        }
+    }
+    Ok(members)
+}
+
 fn read_zip(
     file: impl Read + Seek,
     size: u64,
@@ -319,6 +373,50 @@ mod tests {
             ratio: 100,
             manifest: 1 << 20,
         }
+    }
+
+    #[test]
+    fn a_layer_gives_the_files_asked_for_and_passes_over_absolute_links() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        builder
+            .append_link(&mut link, "bin/sh", "/bin/busybox")
+            .expect("link");
+        for (path, contents) in [
+            ("./etc/os-release", &b"ID=debian\n"[..]),
+            ("etc/motd", b"hi"),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, path, contents)
+                .expect("entry");
+        }
+        let layer = builder.into_inner().expect("tar");
+        let wanted = [
+            "etc/os-release".to_owned(),
+            "var/lib/dpkg/status".to_owned(),
+        ];
+        let members = layer_files(Cursor::new(layer), &wanted, limits()).expect("read");
+        assert_eq!(
+            members,
+            [Member {
+                path: "etc/os-release".into(),
+                contents: b"ID=debian\n".to_vec(),
+            }]
+        );
+        let few = ArchiveLimits {
+            entries: 1,
+            ..limits()
+        };
+        let gzipped = tar_gz(&[("a", b"1"), ("b", b"2")]);
+        assert_eq!(
+            layer_files(Cursor::new(gzipped), &wanted, few),
+            Err(ArchiveError::TooManyEntries(1))
+        );
     }
 
     fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {

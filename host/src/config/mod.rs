@@ -23,7 +23,7 @@ mod settings;
 
 pub use limits::Bounds;
 pub use settings::{
-    AdapterSettings, AuditSettings, OsvSettings, Settings, SyncMode, UpstreamSettings,
+    AdapterSettings, AuditSettings, Credentials, OsvSettings, Settings, SyncMode, UpstreamSettings,
 };
 
 /// One adapter's upstream and settings.
@@ -32,6 +32,12 @@ pub use settings::{
 pub struct UpstreamConfig {
     /// The registry this adapter proxies (npm registry root, PyPI simple index ...).
     pub url: Option<Url>,
+    /// The adapter that serves it (its file stem); by default the entry's
+    /// own name. `oci` upstreams are served under `/v2/{name}/`.
+    pub format: Option<String>,
+    /// What the upstream registry's token service takes, for private
+    /// registries (sent to the token realm its bearer challenge names).
+    pub credentials: Option<CredentialsConfig>,
     /// More origins artifacts may come from besides those upstream metadata names.
     #[serde(default)]
     pub origins: Vec<Url>,
@@ -44,6 +50,18 @@ pub struct UpstreamConfig {
     /// (upstream fetches, the gate) included.
     pub timeout_ms: Option<u64>,
     pub memory_mb: Option<usize>,
+}
+
+/// An upstream account: a user name, and where its password is read from
+/// at start (never the config itself, never logged).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsConfig {
+    pub username: String,
+    /// The environment variable holding the password ...
+    pub password_env: Option<String>,
+    /// ... or a file holding it (trailing white space dropped).
+    pub password_file: Option<PathBuf>,
 }
 
 /// The OSV mirror: where it syncs from, how often, and how old it may get.
@@ -189,12 +207,20 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
         let mut config: Config =
             serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
         for upstream in config.upstreams.values_mut() {
             if let Some(url) = &mut upstream.url {
                 *url = without_sparse_prefix(url);
             }
+            if let Some(file) = upstream
+                .credentials
+                .as_mut()
+                .and_then(|c| c.password_file.as_mut())
+                .filter(|file| file.is_relative())
+            {
+                *file = base.join(&*file);
+            }
         }
-        let base = path.parent().unwrap_or(Path::new("."));
         for dir in [
             &mut config.data_dir,
             &mut config.adapters_dir,
@@ -366,7 +392,7 @@ mod tests {
     #[test]
     fn adapter_settings_resolve_with_their_keys_named() {
         let config: Config = serde_yaml::from_str(
-            "upstreams:\n  npm: {ttl: 1m, timeout_ms: 500}\n  pypi: {memory_mb: 64}\n",
+            "upstreams:\n  npm: {ttl: 1m, timeout_ms: 500}\n  pypi: {memory_mb: 64}\n  hub: {format: oci}\n",
         )
         .expect("parses");
         let settings = config.resolve().expect("resolves");
@@ -375,6 +401,8 @@ mod tests {
         assert_eq!(npm.timeout, Duration::from_millis(500));
         assert_eq!(npm.memory_bytes, defaults::ADAPTER_MEMORY_MB << 20);
         assert_eq!(npm.settings, "{}");
+        assert_eq!(npm.format, "npm", "served by the adapter of its name");
+        assert_eq!(settings.adapters["hub"].format, "oci");
         let pypi = &settings.adapters["pypi"];
         assert_eq!((pypi.ttl, pypi.timeout), (None, defaults::ADAPTER_TIMEOUT));
         assert_eq!(pypi.memory_bytes, 64 << 20);

@@ -11,7 +11,10 @@ use std::time::Duration;
 use url::Url;
 
 use super::defaults;
-use super::{AuditConfig, Bounds, Config, OsvConfig, TokenConfig, parse_duration, parse_size};
+use super::{
+    AuditConfig, Bounds, Config, CredentialsConfig, OsvConfig, TokenConfig, parse_duration,
+    parse_size,
+};
 use crate::ecosystem::canonical_ecosystem;
 
 /// Everything `gatehouse.yaml` (and the flags over it) says, with the
@@ -46,9 +49,47 @@ pub struct Settings {
     pub shutdown_grace: Duration,
 }
 
+/// An upstream account, its password read at start; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, password hidden)", self.username)
+    }
+}
+
+impl CredentialsConfig {
+    /// The account, its password read from the variable or file named;
+    /// `key` names the config entry in errors.
+    fn resolve(&self, key: &str) -> anyhow::Result<Credentials> {
+        let password = match (&self.password_env, &self.password_file) {
+            (Some(variable), None) => std::env::var(variable).map_err(|_| {
+                anyhow::anyhow!("{key}.password_env: the variable {variable} is not set")
+            })?,
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("{key}.password_file: {}: {e}", file.display()))?
+                .trim_end()
+                .to_owned(),
+            _ => anyhow::bail!("{key}: name the password with password_env or password_file"),
+        };
+        Ok(Credentials {
+            username: self.username.clone(),
+            password,
+        })
+    }
+}
+
 /// One adapter's upstream and call limits (`upstreams.NAME`).
 #[derive(Debug, Clone)]
 pub struct AdapterSettings {
+    /// The adapter serving this upstream (`format`, by default the name).
+    pub format: String,
+    /// What the registry's token service takes, when configured.
+    pub credentials: Option<Credentials>,
     /// `None`: taken from the user's client configuration when serving
     /// ([`super::discover_upstream`]).
     pub url: Option<Url>,
@@ -204,6 +245,12 @@ impl Config {
                     .map(|ttl| parse_duration(&format!("upstreams.{name}.ttl"), ttl))
                     .transpose()?;
                 let adapter = AdapterSettings {
+                    format: upstream.format.clone().unwrap_or_else(|| name.clone()),
+                    credentials: upstream
+                        .credentials
+                        .as_ref()
+                        .map(|c| c.resolve(&format!("upstreams.{name}.credentials")))
+                        .transpose()?,
                     url: upstream.url.clone(),
                     origins: upstream.origins.clone(),
                     settings: upstream

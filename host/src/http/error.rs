@@ -29,6 +29,9 @@ pub enum HttpError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The route is read-only (a push to the OCI registry).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The request body arrived too slowly.
     #[error("{0}")]
     RequestTimeout(String),
@@ -83,6 +86,7 @@ impl HttpError {
             HttpError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             HttpError::Forbidden(_) => StatusCode::FORBIDDEN,
             HttpError::NotFound(_) => StatusCode::NOT_FOUND,
+            HttpError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             HttpError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             HttpError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::Adapter(_) | HttpError::NoUpstream(_) => StatusCode::BAD_GATEWAY,
@@ -122,10 +126,28 @@ impl HttpError {
     pub fn into_response(self) -> Response<Body> {
         let mut response = error(self.status(), &self.to_string());
         if let HttpError::Unauthorized(_) = self {
-            response.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                "Basic realm=\"gatehouse\"".parse().expect("static header"),
-            );
+            challenge(&mut response);
+        }
+        response
+    }
+
+    /// The response on an OCI route: the distribution spec's error
+    /// document, its code the spec's nearest to the failure (`UNKNOWN` for
+    /// gatehouse's and upstream's own failures, as the reference registry
+    /// answers them); a 401 challenges like [`HttpError::into_response`].
+    pub fn into_oci_response(self) -> Response<Body> {
+        let code = match &self {
+            HttpError::BadRequest(_) => "UNSUPPORTED",
+            HttpError::Unauthorized(_) => "UNAUTHORIZED",
+            HttpError::Forbidden(_) => "DENIED",
+            HttpError::NotFound(_) => "NAME_UNKNOWN",
+            HttpError::MethodNotAllowed(_) => "UNSUPPORTED",
+            HttpError::PayloadTooLarge(_) => "SIZE_INVALID",
+            _ => "UNKNOWN",
+        };
+        let mut response = super::oci_error(self.status(), code, &self.to_string());
+        if let HttpError::Unauthorized(_) = self {
+            challenge(&mut response);
         }
         response
     }
@@ -134,6 +156,14 @@ impl HttpError {
     pub fn respond(result: Result<Response<Body>, HttpError>) -> Response<Body> {
         result.unwrap_or_else(HttpError::into_response)
     }
+}
+
+/// Basic makes pip, go, Maven, docker and podman send credentials.
+fn challenge(response: &mut Response<Body>) {
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        "Basic realm=\"gatehouse\"".parse().expect("static header"),
+    );
 }
 
 /// A blocking task that died or was cancelled.
@@ -257,6 +287,10 @@ mod tests {
                 HttpError::Forbidden("no CSRF token".into()),
                 StatusCode::FORBIDDEN,
             ),
+            (
+                HttpError::MethodNotAllowed("read-only".into()),
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
         ];
         for (error, status) in cases {
             assert_eq!(error.status(), status, "{error}");
@@ -294,6 +328,23 @@ mod tests {
         assert_eq!(
             body["error"],
             "left-pad@1.3.0: artifact store: read-only file system"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oci_failure_is_the_distribution_specs_error_document() {
+        let response =
+            HttpError::Unauthorized("a client token is required".into()).into_oci_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[WWW_AUTHENTICATE],
+            "Basic realm=\"gatehouse\""
+        );
+        let body = response.into_body().collect().await.expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body.to_bytes()).expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": "a client token is required"}]})
         );
     }
 

@@ -83,6 +83,24 @@ pub fn blocked(format: ErrorFormat, message: &str) -> Response<Body> {
     response
 }
 
+/// An error in the OCI distribution spec's shape,
+/// `{"errors": [{"code": code, "message": message}]}`, which skopeo, podman
+/// and docker print as `code: message`; the message is in the status line too.
+fn oci_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let message = printable(message);
+    let mut response = json(
+        status,
+        &serde_json::json!({ "errors": [{ "code": code, "message": message }] }),
+    );
+    set_reason(&mut response, status, &message);
+    response
+}
+
+/// A block on an OCI route: 403 `DENIED` with the rules and reasons.
+pub fn oci_denied(message: &str) -> Response<Body> {
+    oci_error(StatusCode::FORBIDDEN, "DENIED", message)
+}
+
 /// A request body of at most `limit` bytes that arrives within `timeout`
 /// (`limits.request_body_timeout_ms`).
 pub async fn read_body(

@@ -185,7 +185,10 @@ pub fn new_store(
     let (upstream, gate) = match scope {
         CallScope::Policy => (None, None),
         CallScope::Adapter { upstream, gate } => (
-            Some(UpstreamState::new(upstream)),
+            Some(UpstreamState::new(
+                upstream,
+                gatehouse_archive::ArchiveLimits::from(&bounds),
+            )),
             Some(GateState::new(
                 gate,
                 caps.audit.clone(),

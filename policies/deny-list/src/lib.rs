@@ -3,7 +3,9 @@
 //! Settings: `packages: ["name", "name@version", "name@<range>"]`, ranges in the
 //! ecosystem's own syntax (`lodash@<4.17.21`, `requests@>=2.0,<2.5`). npm scopes
 //! work as written: `@scope/name@1.2.0`. Names compare as the ecosystem's
-//! registry does (PyPI: PEP 503; crates.io: `-` is `_`, any case).
+//! registry does (PyPI: PEP 503; crates.io: `-` is `_`, any case). A
+//! container image is named `repository@tag` or `repository@sha256:…`, the
+//! digest matching whatever tag the image is pulled by.
 
 use gatehouse_sdk::names::{PackageSpec, same_package};
 use gatehouse_sdk::{Context, Policy, Verdict, VersionFacts, version};
@@ -19,9 +21,22 @@ pub struct Settings {
 fn matches(entry: PackageSpec, facts: &VersionFacts) -> bool {
     same_package(&facts.ecosystem, entry.name, &facts.name)
         && entry.version.is_none_or(|range| {
+            names_digest(range, facts)
             // An entry we cannot read blocks rather than silently allowing.
-            version::satisfies(&facts.ecosystem, &facts.version, range).unwrap_or(true)
+                || version::satisfies(&facts.ecosystem, &facts.version, range).unwrap_or(true)
         })
+}
+
+/// Whether `range` is `sha256:{hex}`, a digest the version declares: a
+/// container image (`repository@sha256:…`) is denied by its manifest's
+/// digest whatever tag it is pulled by.
+fn names_digest(range: &str, facts: &VersionFacts) -> bool {
+    range.split_once(':').is_some_and(|(algorithm, hex)| {
+        facts
+            .digests
+            .iter()
+            .any(|d| d.algorithm == algorithm && d.hex.eq_ignore_ascii_case(hex))
+    })
 }
 
 pub struct DenyList;
@@ -90,6 +105,32 @@ mod tests {
             verdicts[0].reason.contains("\"left-pad@1.3.0\""),
             "{}",
             verdicts[0].reason
+        );
+    }
+
+    #[test]
+    fn an_image_is_denied_by_its_digest_under_any_tag() {
+        let hex = "ab".repeat(32);
+        let image = VersionFacts {
+            digests: vec![gatehouse_sdk::Digest {
+                algorithm: "sha256".into(),
+                hex: hex.clone(),
+            }],
+            ..facts("oci", "library/app", "latest")
+        };
+        let denied = |entry: &str| {
+            evaluate::<DenyList>(
+                &gatehouse_sdk::serde_json::json!({ "packages": [entry] }).to_string(),
+                std::slice::from_ref(&image),
+            )
+            .expect("evaluates")[0]
+                .action
+        };
+        assert_eq!(denied(&format!("library/app@sha256:{hex}")), Action::Block);
+        assert_eq!(denied("library/app@latest"), Action::Block);
+        assert_eq!(
+            denied(&format!("library/app@sha256:{}", "cd".repeat(32))),
+            Action::Allow
         );
     }
 

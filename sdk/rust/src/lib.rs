@@ -50,6 +50,25 @@ pub use serde;
 pub use serde_json;
 pub use verdict::OnMatch;
 
+/// Facts that name `name@version` of `ecosystem` and nothing more (a
+/// package a policy looks up on its own, such as an image's OS package).
+pub fn named(ecosystem: &str, name: &str, version: &str) -> VersionFacts {
+    VersionFacts {
+        ecosystem: ecosystem.into(),
+        name: name.into(),
+        version: version.into(),
+        published: None,
+        license: None,
+        install_scripts: Vec::new(),
+        deprecated: None,
+        yanked: None,
+        size: None,
+        digests: Vec::new(),
+        dependencies: Vec::new(),
+        raw: "{}".into(),
+    }
+}
+
 /// A batch's verdicts, one per version in input order, or why the policy could
 /// not judge the batch (the host then applies the policy's `on_error`).
 pub type Verdicts = Result<Vec<Verdict>, String>;

@@ -103,20 +103,7 @@ pub fn advisory(id: &str, severity: Severity, score: Option<f32>) -> Advisory {
 
 /// Minimal facts for `name@version`; adjust the fields a test cares about.
 pub fn facts(ecosystem: &str, name: &str, version: &str) -> VersionFacts {
-    VersionFacts {
-        ecosystem: ecosystem.into(),
-        name: name.into(),
-        version: version.into(),
-        published: None,
-        license: None,
-        install_scripts: Vec::new(),
-        deprecated: None,
-        yanked: None,
-        size: None,
-        digests: Vec::new(),
-        dependencies: Vec::new(),
-        raw: "{}".into(),
-    }
+    crate::named(ecosystem, name, version)
 }
 
 /// A metadata-purpose context at `now` (seconds since the epoch).

@@ -7,8 +7,12 @@ use std::sync::Arc;
 use wasmtime::component::{HasData, Linker};
 
 use super::{AdapterUpstream, FetchStamp};
-use crate::bindings::adapter::gatehouse::plugin::upstream::{self, FetchError, Fetched, Host};
+use crate::bindings::Digest;
+use crate::bindings::adapter::gatehouse::plugin::upstream::{
+    self, FetchError, Fetched, Host, LayerFile,
+};
 use crate::capabilities::Call;
+use gatehouse_archive::ArchiveLimits;
 
 /// What an adapter call read upstream, recorded while it ran.
 #[derive(Debug)]
@@ -32,13 +36,16 @@ impl Default for Trace {
 /// The upstream one adapter call fetches from, and what it read.
 pub struct UpstreamState {
     upstream: Arc<AdapterUpstream>,
+    /// How far image layers are read (`limits.archive_*`).
+    limits: ArchiveLimits,
     pub trace: Trace,
 }
 
 impl UpstreamState {
-    pub fn new(upstream: Arc<AdapterUpstream>) -> Self {
+    pub fn new(upstream: Arc<AdapterUpstream>, limits: ArchiveLimits) -> Self {
         UpstreamState {
             upstream,
+            limits,
             trace: Trace::default(),
         }
     }
@@ -107,15 +114,49 @@ impl Host for UpstreamView<'_> {
                 url: f.url,
                 stale: f.stale,
             }),
-            Err(error) => {
-                tracing::debug!(component = &*call.component, %error, "upstream fetch failed");
-                Err(match error {
-                    super::FetchError::Forbidden(m) => FetchError::Forbidden(m),
-                    super::FetchError::Unreachable(m) => FetchError::Unreachable(m),
-                    super::FetchError::Timeout(m) => FetchError::Timeout(m),
-                    super::FetchError::TooLarge(m) => FetchError::TooLarge(m),
-                })
-            }
+            Err(error) => Err(failed(call, error)),
         })
+    }
+
+    async fn layer_files(
+        &mut self,
+        url: String,
+        digest: Digest,
+        paths: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<LayerFile>, FetchError>> {
+        let call = self.call;
+        let state = self.state()?;
+        if digest.algorithm != "sha256" {
+            return Ok(Err(FetchError::Forbidden(format!(
+                "{url}: layers are verified by sha256, not {}",
+                digest.algorithm
+            ))));
+        }
+        // A layer is named by its digest: what it holds never goes stale.
+        let (upstream, limits) = (state.upstream.clone(), state.limits);
+        let read = call
+            .host_call(upstream.layer_files(&url, &digest.hex, paths, limits))
+            .await?;
+        Ok(match read {
+            Ok(members) => Ok(members
+                .iter()
+                .map(|member| LayerFile {
+                    path: member.path.clone(),
+                    contents: member.contents.clone(),
+                })
+                .collect()),
+            Err(error) => Err(failed(call, error)),
+        })
+    }
+}
+
+/// An upstream failure as the adapter is told it.
+fn failed(call: &Call, error: super::FetchError) -> FetchError {
+    tracing::debug!(component = &*call.component, %error, "upstream fetch failed");
+    match error {
+        super::FetchError::Forbidden(m) => FetchError::Forbidden(m),
+        super::FetchError::Unreachable(m) => FetchError::Unreachable(m),
+        super::FetchError::Timeout(m) => FetchError::Timeout(m),
+        super::FetchError::TooLarge(m) => FetchError::TooLarge(m),
     }
 }

@@ -4,7 +4,9 @@
 //! resource and size limits. A fresh copy is kept only once an adapter built
 //! an answer from it ([`Upstreams::settle`]).
 
+mod bearer;
 mod host;
+mod layers;
 
 pub use host::{Trace, UpstreamState, UpstreamView, add_to_linker};
 
@@ -17,10 +19,13 @@ use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
-use crate::config::UpstreamSettings;
-use crate::egress::{Egress, EgressResolver, MAX_REDIRECTS, Origins, refusal_in};
+use crate::config::{Credentials, UpstreamSettings};
+use crate::egress::{Egress, EgressResolver, MAX_REDIRECTS, Origins, origin, refusal_in};
 use crate::metrics::metrics;
 use crate::single_flight::SingleFlight;
+use bearer::{Challenge, Tokens};
+use gatehouse_archive::{ArchiveLimits, Member, layer_files};
+use layers::LayerMemo;
 
 /// Fresh copies no adapter has settled yet are dropped after this long.
 const PENDING_FOR: Duration = Duration::from_secs(300);
@@ -92,6 +97,10 @@ pub struct Upstreams {
     pending: Mutex<HashMap<String, CachedEntry>>,
     in_flight: SingleFlight,
     egress: Arc<Egress>,
+    /// Registry tokens got by answering bearer challenges.
+    tokens: Tokens,
+    /// What image layers held.
+    layers: LayerMemo,
 }
 
 impl Upstreams {
@@ -119,6 +128,8 @@ impl Upstreams {
             pending: Mutex::new(HashMap::new()),
             in_flight: SingleFlight::default(),
             egress,
+            tokens: Tokens::default(),
+            layers: LayerMemo::default(),
         }))
     }
 
@@ -129,14 +140,19 @@ impl Upstreams {
     /// GETs `url` as an adapter with `origins` may: every hop admitted by the
     /// egress rule, redirects followed here (at most [`MAX_REDIRECTS`]), all
     /// within one [`Deadline`], which the caller keeps for reading the body.
+    /// A bearer challenge is answered once with a token from its realm (a
+    /// location upstream named, admitted like one), got with `credentials`
+    /// when the upstream has some; the token goes to the challenging origin only.
     pub async fn get(
         &self,
         origins: &Origins,
+        credentials: Option<&Credentials>,
         url: &Url,
         headers: reqwest::header::HeaderMap,
     ) -> Result<(reqwest::Response, Deadline), FetchError> {
         let deadline = Deadline::start(&self.settings, url);
         let mut hop = url.clone();
+        let mut bearer: Option<(String, reqwest::header::HeaderValue)> = None;
         for _ in 0..=MAX_REDIRECTS {
             deadline
                 .within(0, self.egress.admit(origins, &hop))
@@ -145,11 +161,41 @@ impl Upstreams {
                     true => FetchError::Forbidden(refused.to_string()),
                     false => FetchError::Forbidden(format!("{url} redirected to {refused}")),
                 })?;
-            let request = self.client.get(hop.clone()).headers(headers.clone());
+            let mut sent = headers.clone();
+            if let Some((challenger, token)) = &bearer
+                && *challenger == origin(&hop)
+            {
+                sent.insert(reqwest::header::AUTHORIZATION, token.clone());
+            }
+            let request = self.client.get(hop.clone()).headers(sent);
             let response = deadline
                 .within(0, request.send())
                 .await?
                 .map_err(|e| classify(&hop, &e))?;
+            if response.status() == reqwest::StatusCode::UNAUTHORIZED
+                && bearer.is_none()
+                && let Some(challenge) = Challenge::of(response.headers())
+            {
+                origins.learn(&challenge.realm);
+                deadline
+                    .within(0, self.egress.admit(origins, &challenge.realm))
+                    .await?
+                    .map_err(|refused| {
+                        FetchError::Forbidden(format!("{url}: its token realm: {refused}"))
+                    })?;
+                let token = self
+                    .tokens
+                    .get(&self.client, &challenge, credentials, &deadline)
+                    .await?;
+                let value = format!("Bearer {token}").parse().map_err(|_| {
+                    FetchError::Unreachable(format!(
+                        "{}: the token is no header value",
+                        challenge.realm
+                    ))
+                })?;
+                bearer = Some((origin(&hop), value));
+                continue;
+            }
             let redirect = matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308);
             let location = response
                 .headers()
@@ -284,6 +330,7 @@ impl Upstreams {
     pub async fn fetch_metadata(
         &self,
         origins: &Origins,
+        credentials: Option<&Credentials>,
         url: &Url,
         accept: Option<&str>,
         ttl: Option<Duration>,
@@ -302,14 +349,14 @@ impl Upstreams {
             // Adapters with different TTLs never share a fetch (nor its stamp).
             .run(
                 &format!("{key}\n{}", ttl.as_millis()),
-                self.fetch_locked(origins, &key, url, accept, arrived, ttl),
+                self.fetch_locked((origins, credentials), &key, url, accept, arrived, ttl),
             )
             .await
     }
 
     async fn fetch_locked(
         &self,
-        origins: &Origins,
+        (origins, credentials): (&Origins, Option<&Credentials>),
         key: &str,
         url: &Url,
         accept: Option<&str>,
@@ -342,7 +389,7 @@ impl Upstreams {
             }
         }
         let started = Instant::now();
-        let sent = self.get(origins, url, headers).await;
+        let sent = self.get(origins, credentials, url, headers).await;
         metrics().upstream("metadata", started.elapsed());
         let outcome = match sent {
             Ok((response, deadline)) => self.receive(response, &deadline).await,
@@ -555,6 +602,8 @@ pub struct AdapterUpstream {
     pub base: Url,
     /// This adapter's metadata TTL, when it has its own.
     pub ttl: Option<Duration>,
+    /// What its registry's token service takes (`upstreams.NAME.credentials`).
+    pub credentials: Option<Credentials>,
     shared: Arc<Upstreams>,
     origins: Origins,
 }
@@ -569,6 +618,7 @@ impl AdapterUpstream {
             origins: Origins::new(configured),
             base,
             ttl: None,
+            credentials: None,
             shared,
         }
     }
@@ -589,11 +639,100 @@ impl AdapterUpstream {
         Ok(parsed)
     }
 
+    /// The files at `paths` in the container image layer at `url` (a
+    /// location the adapter took from metadata), whose sha256 must be
+    /// `sha256`: streamed to a temporary file beside the metadata cache while
+    /// hashed, verified, then read within `limits` off the async threads.
+    /// The layer is not kept; the files read out of it are remembered.
+    pub async fn layer_files(
+        &self,
+        url: &str,
+        sha256: &str,
+        paths: Vec<String>,
+        limits: ArchiveLimits,
+    ) -> Result<Arc<Vec<Member>>, FetchError> {
+        let key = LayerMemo::key(sha256, &paths);
+        if let Some(files) = self.shared.layers.get(&key) {
+            return Ok(files);
+        }
+        let files = Arc::new(self.read_layer(url, sha256, paths, limits).await?);
+        self.shared.layers.put(key, files.clone());
+        Ok(files)
+    }
+
+    async fn read_layer(
+        &self,
+        url: &str,
+        sha256: &str,
+        paths: Vec<String>,
+        limits: ArchiveLimits,
+    ) -> Result<Vec<Member>, FetchError> {
+        let url = self.declared_location(url)?;
+        let (mut response, deadline) = self
+            .shared
+            .get(
+                &self.origins,
+                self.credentials.as_ref(),
+                &url,
+                Default::default(),
+            )
+            .await?;
+        if !response.status().is_success() {
+            return Err(FetchError::Unreachable(format!(
+                "{url} answered {}",
+                response.status().as_u16()
+            )));
+        }
+        let local = |e: std::io::Error| {
+            FetchError::Unreachable(format!("{url}: a temporary file for the layer: {e}"))
+        };
+        let dir = self.shared.dir.clone();
+        let tmp = tokio::task::spawn_blocking(move || tempfile::tempfile_in(dir))
+            .await
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?
+            .map_err(local)?;
+        let mut tmp = tokio::fs::File::from_std(tmp);
+        let limit = self.shared.settings.max_artifact_bytes;
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        while let Some(chunk) = deadline
+            .within(total, response.chunk())
+            .await?
+            .map_err(|e| classify(&url, &e))?
+        {
+            total += chunk.len() as u64;
+            if total > limit {
+                return Err(FetchError::TooLarge(format!("{url} exceeds {limit} bytes")));
+            }
+            hasher.update(&chunk);
+            tokio::io::AsyncWriteExt::write_all(&mut tmp, &chunk)
+                .await
+                .map_err(local)?;
+        }
+        let actual = hex::encode(hasher.finalize());
+        if actual != sha256 {
+            return Err(FetchError::Unreachable(format!(
+                "{url}: sha256 mismatch: upstream sent {actual}, the manifest declares {sha256}; refused"
+            )));
+        }
+        let file = tmp.into_std().await;
+        tokio::task::spawn_blocking(move || layer_files(file, &paths, limits))
+            .await
+            .map_err(|e| FetchError::Unreachable(e.to_string()))?
+            .map_err(|e| FetchError::Unreachable(format!("{url}: the layer cannot be read: {e}")))
+    }
+
     /// Fetches metadata, as the egress rule allows.
     pub async fn fetch(&self, url: &str, accept: Option<&str>) -> Result<Fetched, FetchError> {
         let url = parse(url)?;
         self.shared
-            .fetch_metadata(&self.origins, &url, accept, self.ttl)
+            .fetch_metadata(
+                &self.origins,
+                self.credentials.as_ref(),
+                &url,
+                accept,
+                self.ttl,
+            )
             .await
     }
 }

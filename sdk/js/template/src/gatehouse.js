@@ -4,10 +4,10 @@
 // thrown error into the `err` the host expects. The host's types and imports are
 // typed by the generated `types/` (jco guest-types from the gatehouse WIT).
 
-/** @typedef {import('gatehouse:plugin/types@0.1.2').Context} Context */
-/** @typedef {import('gatehouse:plugin/types@0.1.2').VersionFacts} VersionFacts */
-/** @typedef {import('gatehouse:plugin/types@0.1.2').Verdict} Verdict */
-/** @typedef {import('gatehouse:plugin/osv@0.1.2').Advisory} Advisory */
+/** @typedef {import('gatehouse:plugin/types@0.1.3').Context} Context */
+/** @typedef {import('gatehouse:plugin/types@0.1.3').VersionFacts} VersionFacts */
+/** @typedef {import('gatehouse:plugin/types@0.1.3').Verdict} Verdict */
+/** @typedef {import('gatehouse:plugin/osv@0.1.3').Advisory} Advisory */
 
 /**
  * One setting: its default, and how a value from the gate-policy file is checked.
@@ -96,7 +96,7 @@ export function readSettings(json, spec) {
  * @template {Record<string, Setting<any>>} S
  * @param {S} spec
  * @param {(settings: SettingsOf<S>, context: Context, facts: VersionFacts[]) => Verdict[]} rule
- * @returns {typeof import('gatehouse:plugin/policy@0.1.2').evaluate}
+ * @returns {typeof import('gatehouse:plugin/policy@0.1.3').evaluate}
  */
 export function policy(spec, rule) {
   return (json, context, facts) => {

@@ -3,7 +3,7 @@
 // (sdk/example/RULE.md): block names matching a pattern, versions reported
 // malicious and versions younger than a minimum age; warn on other advisories.
 
-import { affecting } from 'gatehouse:plugin/osv@0.1.2';
+import { affecting } from 'gatehouse:plugin/osv@0.1.3';
 import { allow, block, globMatch, policy, seconds, setting, warn } from './gatehouse.js';
 
 const RULE = 'example';

@@ -1,6 +1,6 @@
 //! The artifact check's archive reader (`gatehouse-archive`): gzipped tars,
 //! zips and bare manifests, as raw bytes and as archives built from generated
-//! entries with hostile names.
+//! entries with hostile names; and image layers, as raw bytes.
 //!
 //! Invariants: whatever it reads stays within its caps (members, bytes per
 //! member and in all); every member it keeps is an entry of the archive, in
@@ -10,7 +10,7 @@
 use std::io::{Cursor, Write as _};
 
 use arbitrary::Unstructured;
-use gatehouse_archive::{ArchiveLimits, MANIFEST_NAMES, Member, manifest_members};
+use gatehouse_archive::{ArchiveLimits, MANIFEST_NAMES, Member, layer_files, manifest_members};
 
 /// Small caps, so that the fuzzer meets them.
 const LIMITS: ArchiveLimits = ArchiveLimits {
@@ -47,6 +47,30 @@ pub fn raw(data: &[u8]) {
     let file_name = FILE_NAMES[usize::from(*pick) % FILE_NAMES.len()];
     if let Ok(members) = manifest_members(Cursor::new(bytes), file_name, LIMITS) {
         within_caps(&members);
+    }
+}
+
+/// The package databases the OCI adapter asks of an image layer.
+const LAYER_PATHS: [&str; 4] = [
+    "etc/os-release",
+    "usr/lib/os-release",
+    "var/lib/dpkg/status",
+    "lib/apk/db/installed",
+];
+
+/// Raw bytes as an image layer (a tar, gzipped or not): what is read stays
+/// within the caps, and every file kept is one of those asked for.
+pub fn layer(data: &[u8]) {
+    let paths: Vec<String> = LAYER_PATHS.iter().map(|p| (*p).to_owned()).collect();
+    if let Ok(files) = layer_files(Cursor::new(data.to_vec()), &paths, LIMITS) {
+        within_caps(&files);
+        for file in &files {
+            assert!(
+                paths.contains(&file.path),
+                "{:?} was not asked for",
+                file.path
+            );
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod go;
 mod lockfile;
 mod maven;
 mod npm;
+mod oci;
 mod osv;
 mod pypi;
 mod versions;
@@ -42,6 +43,8 @@ pub const TARGETS: &[Target] = &[
     ("go_zip", go::zip),
     ("archive_raw", archive::raw),
     ("archive_built", archive::built),
+    ("archive_layer", archive::layer),
+    ("oci_request", oci::request),
     ("lockfile", lockfile::lockfile),
 ];
 

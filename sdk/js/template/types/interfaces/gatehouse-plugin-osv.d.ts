@@ -1,4 +1,4 @@
-declare module 'gatehouse:plugin/osv@0.1.2' {
+declare module 'gatehouse:plugin/osv@0.1.3' {
   /**
    * The advisories affecting each of `versions` of one package, in input order.
    * Names are normalised by the host per ecosystem (PEP 503 for PyPI).

@@ -1,4 +1,4 @@
-declare module 'gatehouse:plugin/store@0.1.2' {
+declare module 'gatehouse:plugin/store@0.1.3' {
   export function get(key: string): Uint8Array | undefined;
   /**
    * Stores `value`; it expires after `ttl-seconds` when given.

@@ -1,4 +1,4 @@
-declare module 'gatehouse:plugin/types@0.1.2' {
+declare module 'gatehouse:plugin/types@0.1.3' {
   /**
    * A digest an upstream registry declares for an artifact.
    */
