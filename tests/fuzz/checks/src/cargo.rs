@@ -59,15 +59,21 @@ pub fn index(data: &[u8]) {
         return;
     }
     let upstream = std::str::from_utf8(body).expect("a served file was UTF-8");
-    let mut upstream_lines = upstream.lines();
+    // A `\r` ending upstream's last line is JSON white space, and becomes a
+    // CRLF line ending once the adapter ends every line with `\n`: lines are
+    // compared without it.
+    let without_cr = |line: &'_ str| line.strip_suffix('\r').unwrap_or(line).to_owned();
+    let mut upstream_lines = upstream.lines().map(without_cr);
     let served = std::str::from_utf8(&response.body).expect("a served file is UTF-8");
-    for line in served.lines() {
+    for line in served.lines().map(without_cr) {
+        let line = line.as_str();
         let entry: Value = serde_json::from_str(line).expect("a served line is JSON");
         let version = entry["vers"].as_str().expect("a served line has a version");
         let was_yanked = |l: &str| {
             members(l).is_some_and(|m| m.iter().any(|(k, v)| k == "yanked" && v.trim() == "true"))
         };
         let found = upstream_lines.any(|original| {
+            let original = original.as_str();
             original == line
                 || (blocked.contains(version)
                     && !was_yanked(original)
